@@ -1,0 +1,38 @@
+# make install: .venv with the project and its test tools; make run: serve the demo hotline;
+# make test: the whole suite. Each target installs what it needs first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 2
+
+.PHONY: install run test lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Python 3.11 or newer is needed (found $$($(PYTHON) --version))"; exit 1; }
+	@$(PYTHON) -m venv --help >/dev/null 2>&1 || \
+		{ echo "python3-venv is missing: apt-get install python3-venv"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: install
+	$(BIN)/python run_ivr.py init-db
+	$(BIN)/python run_ivr.py demo-data --load-if-empty
+	$(BIN)/python run_ivr.py serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check ivr store tests run_ivr.py
+	$(BIN)/ruff format --check ivr store tests run_ivr.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

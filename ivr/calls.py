@@ -1,0 +1,102 @@
+"""The adapter between the pure engine and the database: effects, state rows, masking."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from ivr.engine import (
+    Action,
+    CallState,
+    CheckPin,
+    Env,
+    Event,
+    Fetch,
+    Fetched,
+    Identified,
+    Identify,
+    PinChecked,
+    step,
+)
+from ivr.identity import mask_id
+from ivr.menu import Field, Menu, NodeType, Service
+from store import repo
+from store.models import Call
+
+MAX_EFFECTS = 8  # one step needs at most identify, check PIN, fetch; more is a bug
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one webhook request did: the new state and what the caller hears."""
+
+    state: CallState
+    actions: list[Action]
+
+
+def perform(session: Session, effect: Identify | CheckPin | Fetch, env: Env) -> Event:
+    """Carry out an effect the engine asked for and return its result as an event."""
+    match effect:
+        case Identify(kind=kind, number=number):
+            return Identified(repo.find_person_id(session, kind, number), env)
+        case CheckPin(person_id=person_id, pin=pin):
+            return PinChecked(repo.check_pin(session, person_id, pin), env)
+        case Fetch(service=Service.BALANCE, person_id=pid):
+            return Fetched(repo.balance(session, pid), env)
+        case Fetch(service=Service.FAMILY, person_id=pid):
+            return Fetched(repo.family(session, pid), env)
+        case Fetch(service=Service.SOCIAL_STATUS, person_id=pid):
+            return Fetched(repo.insured(session, pid), env)
+    raise TypeError(f"not an effect: {effect!r}")
+
+
+def drive(session: Session, menu: Menu, state: CallState, event: Event, env: Env) -> Step:
+    """Step the engine, performing effects, until the call waits or ends."""
+    spoken: list[Action] = []
+    for _ in range(MAX_EFFECTS):
+        state, actions = step(menu, state, event)
+        effect = (
+            actions[-1]
+            if actions and isinstance(actions[-1], Identify | CheckPin | Fetch)
+            else None
+        )
+        spoken.extend(actions[:-1] if effect else actions)
+        if effect is None:
+            return Step(state, spoken)
+        event = perform(session, effect, env)
+    raise RuntimeError("the engine asked for too many effects in one step")
+
+
+def state_of(row: Call) -> CallState:
+    """The engine state stored in a call row."""
+    return CallState(
+        node=row.node, seq=row.seq, no_input=row.no_input, invalid=row.invalid,
+        auth_failures=row.auth_failures, person_id=row.person_id, identified=row.identified,
+        verified=row.verified, after_auth=row.after_auth, menu=row.menu, ended=row.ended,
+    )  # fmt: skip
+
+
+def store_state(
+    session: Session, row: Call | None, call_sid: str, from_number: str, state: CallState,
+    now: datetime,
+) -> Call:  # fmt: skip
+    """Write the engine state into the call row, creating it for a new call."""
+    if row is None:
+        row = Call(call_sid=call_sid, from_number=from_number, started_at=now)
+        session.add(row)
+    for name, value in asdict(state).items():
+        setattr(row, name, value)
+    row.updated_at = now
+    return row
+
+
+def mask_input(menu: Menu, node_name: str, digits: str) -> str:
+    """What the event log may keep of keyed input: PINs fully hidden, IDs to the last 4."""
+    node = menu.nodes.get(node_name)
+    if node is not None and node.type == NodeType.INPUT and node.field == Field.PIN:
+        return "*" * min(len(digits), 16)
+    if node is not None and node.type == NodeType.MENU and len(digits) <= 1:
+        return digits
+    return mask_id(digits[:32])

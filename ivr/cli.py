@@ -1,0 +1,139 @@
+"""Command-line commands, registered on the app (python run_ivr.py … or flask --app ivr …)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from ivr.config import PROJECT_ROOT, SHANGHAI
+from ivr.errors import IdentityError, ImportFileError
+from ivr.identity import mask_id, validate_id_number
+from store import repo
+from store.db import count_persons, create_schema
+from store.demo import demo_data
+from store.import_apply import import_data
+from store.importer import prepare, read_import_file
+
+console = Console()
+DEMO_FILE = PROJECT_ROOT / "store" / "demo.json"
+
+
+def register(app: Flask) -> None:
+    """Add every command to the app's CLI group."""
+    for command in (serve, init_db, import_command, unlock, demo_data_command):
+        app.cli.add_command(command)
+
+
+def _hotline():
+    """The current app's Hotline."""
+    return current_app.extensions["ivr"]
+
+
+def _today():
+    """Today in Asia/Shanghai, by the app's clock."""
+    return _hotline().clock().astimezone(SHANGHAI).date()
+
+
+@click.command("init-db")
+def init_db() -> None:
+    """Create the database tables that are missing."""
+    create_schema(_hotline().engine)
+    console.print(f"[green]Database ready:[/] {_hotline().engine.url.render_as_string()}")
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def import_command(file: Path) -> None:
+    """Load accounts from an import FILE (JSON): all records, or none at all."""
+    create_schema(_hotline().engine)
+    try:
+        data = read_import_file(file)
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("Hashing PINs", total=len(data.get("persons", [])))
+            prepared = prepare(data, _today(), lambda: progress.advance(task))
+        with _hotline().sessions() as session:
+            summary = import_data(session, prepared)
+    except ImportFileError as exc:
+        console.print(f"[red]Import rejected:[/] {exc}\nNothing was changed in the database.")
+        raise SystemExit(1) from None
+    table = Table(title=f"Imported {file.name}")
+    for column in ("", "added", "updated"):
+        table.add_column(column)
+    table.add_row("persons", str(summary.persons_added), str(summary.persons_updated))
+    table.add_row("bindings", str(summary.bindings_added), str(summary.bindings_updated))
+    console.print(table)
+
+
+@click.command("unlock")
+@click.argument("id_number")
+def unlock(id_number: str) -> None:
+    """Clear the PIN lock-out of the person with ID_NUMBER (X may be typed as * or X)."""
+    try:
+        number = validate_id_number(id_number.replace("*", "X"), _today())
+    except IdentityError as exc:
+        raise click.BadParameter(str(exc), param_hint="ID_NUMBER") from None
+    with _hotline().sessions() as session:
+        found = repo.unlock(session, number)
+        session.commit()
+    if not found:
+        console.print(f"[red]No person with ID {mask_id(number)} on file.[/]")
+        raise SystemExit(1)
+    console.print(f"[green]Unlocked[/] {mask_id(number)}: self-service PIN entry works again.")
+
+
+@click.command("demo-data")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEMO_FILE,
+    show_default=True,
+    help="Where to write the import file.",
+)
+@click.option("--load-if-empty", is_flag=True,
+              help="Also import it when the database has no persons yet.")  # fmt: skip
+def demo_data_command(output: Path, load_if_empty: bool) -> None:
+    """Write the demo import file: a family with bindings and an ID ending in X."""
+    output.write_text(json.dumps(demo_data(), ensure_ascii=False, indent=2) + "\n", "utf-8")
+    console.print(f"Wrote demo accounts to {output}")
+    if not load_if_empty:
+        return
+    create_schema(_hotline().engine)
+    with _hotline().sessions() as session:
+        empty = count_persons(session) == 0
+    if empty:
+        click.get_current_context().invoke(import_command, file=output)
+    else:
+        console.print("The database already has persons: demo data not loaded.")
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="Gunicorn worker processes.")  # fmt: skip
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the hotline with gunicorn; point a Twilio number's voice webhook at /voice."""
+    from ivr.server import run_gunicorn
+
+    create_schema(_hotline().engine)
+    shown = "localhost" if host in ("0.0.0.0", "127.0.0.1", "::") else host
+    url = f"http://{shown}:{port}/voice"
+    console.print(
+        f"[bold]12333 hotline[/] on {url}  ({workers} worker(s), "
+        f"menu {_hotline().menu.source.name})\n"
+        f"Twilio: set your number's 'A call comes in' webhook (HTTP POST) to "
+        f"https://<your public host>/voice and IVR_PUBLIC_URL to https://<your public host>.\n"
+        f"Try it:  curl -s -X POST {url} -d CallSid=CAdemo0001 -d From=+8613800138000\n"
+        f"Started at {datetime.now(SHANGHAI):%Y-%m-%d %H:%M} Asia/Shanghai. Ctrl-C stops it."
+    )
+    if not current_app.config["IVR_AUTH_TOKEN"]:
+        console.print("[yellow]IVR_AUTH_TOKEN is not set: webhook signatures are not checked.[/]")
+    run_gunicorn(host, port, workers)

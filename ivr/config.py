@@ -1,0 +1,85 @@
+"""Settings: every IVR_* environment variable, its default, and its parsing."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from ivr.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+# name -> (default, one-line description); the README table is written from this.
+SETTINGS: dict[str, tuple[str, str]] = {
+    "IVR_DATABASE_URL": (
+        f"sqlite:///{PROJECT_ROOT / 'store' / 'ivr.sqlite3'}",
+        "Any SQLAlchemy URL (e.g. postgresql+psycopg://user@host/db).",
+    ),
+    "IVR_AUTH_TOKEN": ("", "Twilio auth token; when set, every webhook needs a valid signature."),
+    "IVR_PUBLIC_URL": ("", "Public base URL Twilio calls (for signatures behind a proxy)."),
+    "IVR_SPEECH": ("say", "How prompts are spoken: `say` (Twilio <Say> text)."),
+    "IVR_SAY_VOICE": ("Polly.Zhiyu", "The <Say> voice: a Twilio Mandarin voice."),
+    "IVR_SAY_LANGUAGE": ("cmn-CN", "The <Say> language (cmn-CN or zh-CN)."),
+    "IVR_AGENT_NUMBER": ("", "Number to <Dial> for a human agent; unset: <Enqueue> to `agents`."),
+    "IVR_AGENT_HOURS": (
+        "08:30-11:30,13:00-17:00",
+        "Agent hours on weekdays, Asia/Shanghai; `always` or `never` also work.",
+    ),
+    "IVR_MENU": (str(PROJECT_ROOT / "prompts" / "12333.yaml"), "The menu file to serve."),
+}
+
+_RANGE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+
+
+def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Return every IVR_* setting, taken from the environment or its default."""
+    environ = os.environ if environ is None else environ
+    return {name: environ.get(name, default) for name, (default, _) in SETTINGS.items()}
+
+
+@dataclass(frozen=True)
+class AgentHours:
+    """When human agents answer: weekday ranges in Asia/Shanghai, or always/never."""
+
+    spec: str
+    ranges: tuple[tuple[time, time], ...]
+    always: bool = False
+
+    @classmethod
+    def parse(cls, spec: str) -> AgentHours:
+        """Parse `always`, `never` or `HH:MM-HH:MM[,HH:MM-HH:MM…]`."""
+        text = spec.strip().lower()
+        if text == "always":
+            return cls(spec, (), always=True)
+        if text == "never":
+            return cls(spec, ())
+        ranges = []
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            match = _RANGE.match(part)
+            if not match:
+                raise ConfigError(
+                    f"IVR_AGENT_HOURS: {part!r} is not HH:MM-HH:MM (e.g. 08:30-11:30,13:00-17:00)"
+                )
+            h1, m1, h2, m2 = (int(g) for g in match.groups())
+            start, end = time(h1, m1), time(min(h2, 23), 59 if h2 == 24 else m2)
+            if end <= start:
+                raise ConfigError(f"IVR_AGENT_HOURS: {part!r} ends before it starts")
+            ranges.append((start, end))
+        if not ranges:
+            raise ConfigError("IVR_AGENT_HOURS is empty: use ranges, `always` or `never`")
+        return cls(spec, tuple(ranges))
+
+    def is_open(self, now: datetime) -> bool:
+        """True when agents answer at `now` (any timezone-aware time)."""
+        if self.always:
+            return True
+        local = now.astimezone(SHANGHAI)
+        if local.weekday() >= 5:
+            return False
+        return any(start <= local.time() < end for start, end in self.ranges)

@@ -1,0 +1,345 @@
+"""The pure menu engine: step(menu, state, event) -> (new_state, actions).
+
+No Flask, no database and no TTS in here. When the engine needs the outside world
+(who is this caller, is the PIN right, what is the balance) it ends its actions with
+an effect; the adapter performs it and steps again with the result as the next event.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import date
+
+from ivr.domain import BalanceData, FamilyData, InsuredData, PinOutcome
+from ivr.errors import IdentityError
+from ivr.identity import IdKind, parse_keyed_entry
+from ivr.menu import REPEAT, Field, Key, Menu, Node, NodeType, Service
+from ivr.readback import balance_text, family_text, social_text
+from ivr.speech import read_count
+
+_PIN = re.compile(r"\d{6}")
+
+
+@dataclass(frozen=True)
+class CallState:
+    """Everything the hotline remembers about a call between two webhooks."""
+
+    node: str
+    seq: int = 0
+    no_input: int = 0
+    invalid: int = 0
+    auth_failures: int = 0
+    person_id: int | None = None  # who the keyed ID named; None if unknown or not asked
+    identified: bool = False
+    verified: bool = False
+    after_auth: str | None = None  # where to go once verified
+    menu: str | None = None  # the last menu heard, for returning after the agent hours
+    ended: bool = False
+
+
+@dataclass(frozen=True)
+class Env:
+    """The outside facts a step may depend on, passed in so the engine stays pure."""
+
+    today: date
+    agents_open: bool
+    agent_hours_text: str
+
+
+# Events: what happened on the call.
+@dataclass(frozen=True)
+class Start:
+    """A new call arrived."""
+
+    env: Env
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The caller keyed digits into the current Gather (the finish key stripped)."""
+
+    digits: str
+    env: Env
+
+
+@dataclass(frozen=True)
+class Silence:
+    """The current Gather timed out with no input."""
+
+    env: Env
+
+
+@dataclass(frozen=True)
+class Resume:
+    """A request that does not match where the call is: say where it really is."""
+
+    env: Env
+
+
+@dataclass(frozen=True)
+class Identified:
+    """Result of an Identify effect: the person's row id, or None when not on file."""
+
+    person_id: int | None
+    env: Env
+
+
+@dataclass(frozen=True)
+class PinChecked:
+    """Result of a CheckPin effect."""
+
+    outcome: PinOutcome
+    env: Env
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """Result of a Fetch effect."""
+
+    data: BalanceData | FamilyData | InsuredData
+    env: Env
+
+
+Event = Start | Keys | Silence | Resume | Identified | PinChecked | Fetched
+
+
+# Actions: what the caller hears and what the call does.
+@dataclass(frozen=True)
+class Say:
+    """Speak a text."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Gather:
+    """Wait for keys at `node` while speaking `prompt`; always the last action."""
+
+    node: str
+    prompt: str
+    num_digits: int | None
+    finish_on_key: str
+    timeout: int
+
+
+@dataclass(frozen=True)
+class Hangup:
+    """End the call."""
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """Hand the caller to a human agent."""
+
+
+@dataclass(frozen=True)
+class Note:
+    """The outcome of this step, for the call-event log (not spoken)."""
+
+    outcome: str
+
+
+# Effects: the adapter performs these and steps again with the result.
+@dataclass(frozen=True)
+class Identify:
+    """Look up the person an ID number or card number names."""
+
+    kind: IdKind
+    number: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class CheckPin:
+    """Check a PIN for the identified person (None: unknown, always wrong)."""
+
+    person_id: int | None
+    pin: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Fetch:
+    """Read account data for the verified person."""
+
+    service: Service
+    person_id: int
+
+
+Action = Say | Gather | Hangup | Transfer | Note | Identify | CheckPin | Fetch
+Effect = Identify | CheckPin | Fetch
+Result = tuple[CallState, list[Action]]
+
+
+def step(menu: Menu, state: CallState, event: Event) -> Result:
+    """Advance one call by one event."""
+    match event:
+        case Start(env=env):
+            return _goto(menu, CallState(node=menu.start), menu.start, env, [Note("start")])
+        case Resume(env=env):
+            return _present(menu, state, env, [Note("resumed")])
+        case Keys(digits=digits, env=env):
+            return _on_keys(menu, state, digits, env)
+        case Silence(env=env):
+            return _on_silence(menu, state, env)
+        case Identified(person_id=person_id, env=env):
+            node = menu.nodes[state.node]
+            state = replace(state, person_id=person_id, identified=True)
+            return _goto(menu, state, node.next or menu.start, env, [Note("identified")])
+        case PinChecked(outcome=outcome, env=env):
+            return _on_pin(menu, state, outcome, env)
+        case Fetched(data=data, env=env):
+            return _on_fetched(menu, state, data, env)
+    raise TypeError(f"not an engine event: {event!r}")
+
+
+def _gather(menu: Menu, node: Node) -> Gather:
+    """The Gather that waits at a menu or input node."""
+    if node.type == NodeType.MENU:
+        # One key, and no finish key, so that # and * arrive as ordinary keys.
+        return Gather(node.name, menu.text(node.prompt or ""), 1, "", node.timeout)
+    return Gather(node.name, menu.text(node.prompt or ""), None, "#", node.timeout)
+
+
+def _goto(menu: Menu, state: CallState, name: str, env: Env, out: list[Action]) -> Result:
+    """Move the call to node `name` and run it until it waits, ends or needs an effect."""
+    node = menu.nodes[name]
+    if node.requires_identity and not state.verified:
+        state = replace(state, after_auth=name, identified=False, person_id=None)
+        node = menu.nodes[menu.identify]
+    state = replace(state, node=node.name)
+    match node.type:
+        case NodeType.SAY:
+            return _goto(menu, state, node.next or "", env, [*out, Say(menu.text(node.prompt))])
+        case NodeType.MENU:
+            return replace(state, menu=node.name), [*out, _gather(menu, node)]
+        case NodeType.INPUT:
+            return state, [*out, _gather(menu, node)]
+        case NodeType.SERVICE:
+            assert node.service is not None and state.person_id is not None
+            return state, [*out, Fetch(node.service, state.person_id)]
+        case NodeType.AGENT:
+            return _agent(menu, state, env, out)
+        case NodeType.HANGUP:
+            return _end(state, [*out, Say(menu.text(node.prompt or "goodbye")), Hangup()])
+    raise AssertionError(f"unhandled node type {node.type}")
+
+
+def _present(menu: Menu, state: CallState, env: Env, out: list[Action]) -> Result:
+    """Say again where the call is waiting (or end it, if it has ended)."""
+    node = menu.nodes.get(state.node)
+    if state.ended or node is None or node.type not in (NodeType.MENU, NodeType.INPUT):
+        return _end(state, [*out, Say(menu.text("goodbye")), Hangup()])
+    return state, [*out, _gather(menu, node)]
+
+
+def _end(state: CallState, out: list[Action]) -> Result:
+    """Mark the call ended."""
+    return replace(state, ended=True), out
+
+
+def _agent(menu: Menu, state: CallState, env: Env, out: list[Action]) -> Result:
+    """Transfer within agent hours; otherwise read the hours and return to the menu."""
+    if env.agents_open:
+        return _end(state, [*out, Note("transfer"), Say(menu.text("transfer")), Transfer()])
+    said = Say(menu.text("agent_closed", hours=env.agent_hours_text))
+    back = state.menu or menu.start
+    return _goto(menu, state, back, env, [*out, Note("agent_closed"), said])
+
+
+def _progress(state: CallState) -> CallState:
+    """A valid entry clears the in-a-row counters."""
+    return replace(state, no_input=0, invalid=0)
+
+
+def _on_keys(menu: Menu, state: CallState, digits: str, env: Env) -> Result:
+    """Handle keys keyed at the current node."""
+    node = menu.nodes.get(state.node)
+    if state.ended or node is None or node.type not in (NodeType.MENU, NodeType.INPUT):
+        return _present(menu, state, env, [Note("not_waiting")])
+    if node.type == NodeType.MENU:
+        target = node.options.get(_key(digits))
+        if target is None:
+            return _invalid(menu, state, "invalid_key", env)
+        if target == REPEAT:
+            return _present(menu, _progress(state), env, [Note("repeat")])
+        return _goto(menu, _progress(state), target, env, [Note(f"key {digits}")])
+    if node.field == Field.ID:
+        try:
+            identity = parse_keyed_entry(digits, env.today)
+        except IdentityError as exc:
+            return _invalid(menu, state, f"id_{exc.problem}", env)
+        entered = Identify(identity.kind, identity.number)
+        return _progress(state), [Note(f"{identity.kind} entered"), entered]
+    if not _PIN.fullmatch(digits):
+        return _invalid(menu, state, "pin_format", env)
+    return _progress(state), [Note("pin entered"), CheckPin(state.person_id, digits)]
+
+
+def _key(digits: str) -> Key | None:
+    """The key a menu Gather received, or None for anything but one known key."""
+    try:
+        return Key(digits)
+    except ValueError:
+        return None
+
+
+def _invalid(menu: Menu, state: CallState, prompt: str, env: Env) -> Result:
+    """An invalid entry: say what is wrong and ask again, or give up after the limit."""
+    state = replace(state, invalid=state.invalid + 1)
+    said: list[Action] = [Say(menu.text(prompt))]
+    if state.invalid < menu.limits.invalid:
+        return _present(menu, state, env, [Note(f"invalid {prompt}"), *said])
+    if env.agents_open:
+        return _agent(menu, state, env, [Note(f"invalid limit {prompt}"), *said])
+    return _end(
+        state, [Note(f"invalid limit {prompt}"), *said, Say(menu.text("goodbye")), Hangup()]
+    )
+
+
+def _on_silence(menu: Menu, state: CallState, env: Env) -> Result:
+    """No input: say so and ask again, or say goodbye after the limit."""
+    if state.ended:
+        return _present(menu, state, env, [Note("not_waiting")])
+    state = replace(state, no_input=state.no_input + 1)
+    if state.no_input >= menu.limits.no_input:
+        return _end(state, [Note("no_input limit"), Say(menu.text("goodbye")), Hangup()])
+    return _present(menu, state, env, [Note("no_input"), Say(menu.text("no_input"))])
+
+
+def _on_pin(menu: Menu, state: CallState, outcome: PinOutcome, env: Env) -> Result:
+    """Act on a PIN check: go on to the service, or count a failed verification."""
+    if outcome == PinOutcome.OK:
+        target = state.after_auth or menu.start
+        state = replace(state, verified=True, after_auth=None)
+        return _goto(menu, state, target, env, [Note("verified")])
+    failures = state.auth_failures + 1
+    state = replace(state, auth_failures=failures, person_id=None, identified=False)
+    note = Note(f"auth {outcome}")
+    if outcome in (PinOutcome.LOCKED, PinOutcome.JUST_LOCKED):
+        prompt = "locked_now" if outcome == PinOutcome.JUST_LOCKED else "locked"
+        said: list[Action] = [note, Say(menu.text(prompt))]
+        if failures >= menu.limits.auth_failures:
+            return _end(state, [*said, Say(menu.text("goodbye")), Hangup()])
+        back = state.menu or menu.start
+        return _goto(menu, replace(state, after_auth=None), back, env, said)
+    if failures >= menu.limits.auth_failures:
+        final = [Say(menu.text("auth_failed_final")), Say(menu.text("goodbye")), Hangup()]
+        return _end(state, [note, *final])
+    remaining = menu.limits.auth_failures - failures
+    said = [note, Say(menu.text("auth_failed", remaining=read_count(remaining)))]
+    return _goto(menu, state, menu.identify, env, said)
+
+
+def _on_fetched(
+    menu: Menu, state: CallState, data: BalanceData | FamilyData | InsuredData, env: Env
+) -> Result:
+    """Read the fetched data back, then go on to the node's next."""
+    match data:
+        case BalanceData():
+            text = balance_text(menu, data)
+        case FamilyData():
+            text = family_text(menu, data)
+        case InsuredData():
+            text = social_text(menu, data)
+    node = menu.nodes[state.node]
+    return _goto(menu, state, node.next or menu.start, env, [Say(text)])

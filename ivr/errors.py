@@ -1,0 +1,25 @@
+"""The project's small exception tree: every expected failure is an IvrError."""
+
+
+class IvrError(Exception):
+    """Base class for errors the hotline reports to a person instead of a traceback."""
+
+
+class MenuError(IvrError):
+    """A menu or prompt file is malformed; the message names the file and key."""
+
+
+class IdentityError(IvrError):
+    """A keyed ID or card number is malformed; `problem` says what is wrong."""
+
+    def __init__(self, problem: str, message: str) -> None:
+        super().__init__(message)
+        self.problem = problem
+
+
+class ImportFileError(IvrError):
+    """An import file was rejected as a whole; the message names the record."""
+
+
+class ConfigError(IvrError):
+    """A setting (an IVR_* variable) has a value the service cannot use."""

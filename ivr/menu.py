@@ -1,0 +1,135 @@
+"""Menus as data: the frozen dataclasses a menu YAML and its prompt file load into."""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from enum import StrEnum
+from pathlib import Path
+from types import MappingProxyType
+
+
+class Key(StrEnum):
+    """A telephone key."""
+
+    ONE = "1"
+    TWO = "2"
+    THREE = "3"
+    FOUR = "4"
+    FIVE = "5"
+    SIX = "6"
+    SEVEN = "7"
+    EIGHT = "8"
+    NINE = "9"
+    ZERO = "0"
+    STAR = "*"
+    HASH = "#"
+
+
+class NodeType(StrEnum):
+    """What a node does when the call reaches it."""
+
+    SAY = "say"
+    MENU = "menu"
+    INPUT = "input"
+    SERVICE = "service"
+    AGENT = "agent"
+    HANGUP = "hangup"
+
+
+class Field(StrEnum):
+    """What an input node collects."""
+
+    ID = "id"
+    PIN = "pin"
+
+
+class Service(StrEnum):
+    """Account data a service node reads back."""
+
+    BALANCE = "balance"
+    FAMILY = "family"
+    SOCIAL_STATUS = "social_status"
+
+
+REPEAT = "repeat"  # an option target that re-reads the current menu
+
+# Prompts the engine itself speaks, with the placeholders each may use.
+SYSTEM_PROMPTS: dict[str, frozenset[str]] = {
+    name: frozenset(fields)
+    for name, fields in {
+        "no_input": (), "invalid_key": (), "goodbye": (), "busy": (), "error": (),
+        "transfer": (), "agent_unavailable": (), "agent_closed": ("hours",),
+        "id_length": (), "id_fifteen": (), "id_format": (), "id_checksum": (),
+        "id_birth_date": (), "id_region": (), "pin_format": (),
+        "auth_failed": ("remaining",), "auth_failed_final": (), "locked": (), "locked_now": (),
+        "balance": ("amount", "as_of"), "social_status": ("status", "scheme", "region"),
+        "family_none": (), "family_payer": ("count",), "family_revoked": ("count",),
+        "family_payer_item": ("index", "relation", "name", "status", "date", "rank"),
+        "family_beneficiary": (), "family_beneficiary_cash": (),
+        "family_beneficiary_item": ("rank", "relation", "name", "status"),
+    }.items()
+}  # fmt: skip
+WORDS: dict[str, tuple[str, ...]] = {
+    "insured_status": ("active", "suspended", "terminated"),
+    "scheme": ("employee", "resident"),
+    "binding_status": ("active", "pending", "revoked", "lapsed"),
+    "relation": (
+        "spouse", "parent", "child", "sibling", "grandparent",
+        "maternal_grandparent", "grandchild", "maternal_grandchild",
+    ),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Node:
+    """One node of the menu tree."""
+
+    name: str
+    type: NodeType
+    prompt: str | None = None
+    options: Mapping[Key, str] = dc_field(default_factory=lambda: MappingProxyType({}))
+    next: str | None = None
+    field: Field | None = None
+    service: Service | None = None
+    requires_identity: bool = False
+    timeout: int = 5
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How many failures of each kind a call allows."""
+
+    no_input: int = 3
+    invalid: int = 3
+    auth_failures: int = 3
+
+
+@dataclass(frozen=True)
+class Menu:
+    """A whole hotline: its tree, its prompt texts and its words."""
+
+    name: str
+    language: str
+    start: str
+    identify: str
+    limits: Limits
+    nodes: Mapping[str, Node]
+    prompts: Mapping[str, str]
+    words: Mapping[str, Mapping[str, str]]
+    source: Path
+
+    def text(self, prompt: str, **fields: object) -> str:
+        """The text of a prompt, its placeholders filled in."""
+        return self.prompts[prompt].format(**fields)
+
+    def word(self, group: str, key: str) -> str:
+        """A word from the prompt file's vocabulary (a status, a relation, …)."""
+        return self.words[group][key]
+
+
+def placeholders(template: str) -> set[str]:
+    """The {names} a prompt template uses."""
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}

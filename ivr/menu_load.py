@@ -1,0 +1,222 @@
+"""Load a menu YAML and the prompt file it names; check it once, loudly, at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import yaml
+
+from ivr.errors import MenuError
+from ivr.menu import (
+    REPEAT,
+    SYSTEM_PROMPTS,
+    WORDS,
+    Field,
+    Key,
+    Limits,
+    Menu,
+    Node,
+    NodeType,
+    Service,
+    placeholders,
+)
+
+_NODE_KEYS = {"type", "prompt", "options", "next", "field", "service", "requires_identity",
+              "timeout"}  # fmt: skip
+_NEEDS_NEXT = {NodeType.SAY, NodeType.SERVICE}
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses duplicate mapping keys instead of keeping the last."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        """Build a mapping, failing on a key seen twice."""
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                line = key_node.start_mark.line + 1
+                raise MenuError(f"{self.name}:{line}: duplicate key {key!r}")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read one YAML file safely into a mapping, naming the file on any error."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise MenuError(f"{path}: cannot read: {exc.strerror}") from exc
+    loader = _UniqueKeyLoader(text)
+    loader.name = str(path)
+    try:
+        data = loader.get_single_data()
+    except yaml.YAMLError as exc:
+        raise MenuError(f"{path}: not valid YAML: {exc}") from exc
+    finally:
+        loader.dispose()
+    if not isinstance(data, dict):
+        raise MenuError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def load_menu(path: str | Path) -> Menu:
+    """Load and check a menu file and its prompt file; any problem names file and key."""
+    path = Path(path).resolve()
+    data = read_yaml(path)
+    prompts_name = data.get("prompts")
+    if not isinstance(prompts_name, str):
+        raise MenuError(f"{path}: prompts: name the prompt file (e.g. zh-CN.yaml)")
+    prompt_path = path.parent / prompts_name
+    prompts, words = _load_prompts(prompt_path, read_yaml(prompt_path))
+    nodes = _load_nodes(path, data.get("nodes"))
+    menu = Menu(
+        name=str(data.get("name", path.stem)),
+        language=str(data.get("language", "zh-CN")),
+        start=_node_ref(path, "start", data.get("start"), nodes),
+        identify=_node_ref(path, "identify", data.get("identify"), nodes),
+        limits=_load_limits(path, data.get("limits") or {}),
+        nodes=MappingProxyType(nodes),
+        prompts=MappingProxyType(prompts),
+        words=MappingProxyType({k: MappingProxyType(v) for k, v in words.items()}),
+        source=path,
+    )
+    _check_graph(path, menu)
+    return menu
+
+
+def _load_prompts(path: Path, data: dict[str, Any]) -> tuple[dict[str, str], dict[str, dict]]:
+    """Check the prompt file: every system prompt and word present, placeholders known."""
+    prompts = data.get("prompts")
+    if not isinstance(prompts, dict):
+        raise MenuError(f"{path}: prompts: expected a mapping of prompt name to text")
+    for name, text in prompts.items():
+        if not isinstance(text, str) or not text.strip():
+            raise MenuError(f"{path}: prompts.{name}: expected a non-empty text")
+    for name, allowed in SYSTEM_PROMPTS.items():
+        if name not in prompts:
+            raise MenuError(f"{path}: prompts.{name}: missing (the engine speaks it)")
+        unknown = placeholders(prompts[name]) - allowed
+        if unknown:
+            raise MenuError(
+                f"{path}: prompts.{name}: unknown placeholder {{{sorted(unknown)[0]}}}"
+                f" (allowed: {', '.join(sorted(allowed)) or 'none'})"
+            )
+    words = data.get("words")
+    if not isinstance(words, dict):
+        raise MenuError(f"{path}: words: expected a mapping")
+    for group, keys in WORDS.items():
+        for key in keys:
+            if not isinstance((words.get(group) or {}).get(key), str):
+                raise MenuError(f"{path}: words.{group}.{key}: missing")
+    return prompts, words
+
+
+def _load_limits(path: Path, data: Any) -> Limits:
+    """Read the failure limits, each a whole number of at least 1."""
+    if not isinstance(data, dict):
+        raise MenuError(f"{path}: limits: expected a mapping")
+    values = {}
+    for key, value in data.items():
+        if key not in Limits.__dataclass_fields__:
+            raise MenuError(f"{path}: limits.{key}: unknown limit")
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise MenuError(f"{path}: limits.{key}: expected a whole number of at least 1")
+        values[key] = value
+    return Limits(**values)
+
+
+def _load_nodes(path: Path, data: Any) -> dict[str, Node]:
+    """Build every node from the `nodes` mapping."""
+    if not isinstance(data, dict) or not data:
+        raise MenuError(f"{path}: nodes: expected a mapping of node name to node")
+    return {str(name): _load_node(path, str(name), raw) for name, raw in data.items()}
+
+
+def _enum(path: Path, where: str, kind: type, value: Any) -> Any:
+    """Convert a YAML value to an enum member, naming the allowed values on failure."""
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in kind)
+        raise MenuError(f"{path}: {where}: {value!r} is not one of {allowed}") from None
+
+
+def _load_node(path: Path, name: str, raw: Any) -> Node:
+    """Build one node, checking its keys and the fields its type needs."""
+    where = f"nodes.{name}"
+    if not isinstance(raw, dict):
+        raise MenuError(f"{path}: {where}: expected a mapping")
+    extra = set(raw) - _NODE_KEYS
+    if extra:
+        raise MenuError(f"{path}: {where}.{sorted(extra)[0]}: unknown key")
+    kind = _enum(path, f"{where}.type", NodeType, raw.get("type"))
+    options = {}
+    for key, target in (raw.get("options") or {}).items():
+        options[_enum(path, f"{where}.options", Key, str(key))] = str(target)
+    timeout = raw.get("timeout", 5)
+    if not isinstance(timeout, int) or isinstance(timeout, bool) or not 1 <= timeout <= 60:
+        raise MenuError(f"{path}: {where}.timeout: expected whole seconds from 1 to 60")
+    node = Node(
+        name=name,
+        type=kind,
+        prompt=raw.get("prompt"),
+        options=MappingProxyType(options),
+        next=raw.get("next"),
+        field=_enum(path, f"{where}.field", Field, raw["field"]) if "field" in raw else None,
+        service=_enum(path, f"{where}.service", Service, raw["service"])
+        if "service" in raw
+        else None,
+        requires_identity=bool(raw.get("requires_identity", False)),
+        timeout=timeout,
+    )
+    _check_node_shape(path, where, node)
+    return node
+
+
+def _check_node_shape(path: Path, where: str, node: Node) -> None:
+    """Check that a node has exactly what its type needs."""
+    needs_prompt = node.type in {NodeType.SAY, NodeType.MENU, NodeType.INPUT, NodeType.HANGUP}
+    if needs_prompt and not node.prompt:
+        raise MenuError(f"{path}: {where}.prompt: a {node.type} node needs a prompt")
+    if node.type == NodeType.MENU and not node.options:
+        raise MenuError(f"{path}: {where}.options: a menu needs at least one option")
+    if node.type != NodeType.MENU and node.options:
+        raise MenuError(f"{path}: {where}.options: only a menu node has options")
+    if node.type in _NEEDS_NEXT and not node.next:
+        raise MenuError(f"{path}: {where}.next: a {node.type} node needs `next`")
+    if node.type == NodeType.INPUT and node.field is None:
+        raise MenuError(f"{path}: {where}.field: an input node needs `field` (id or pin)")
+    if node.type == NodeType.INPUT and node.field == Field.ID and not node.next:
+        raise MenuError(f"{path}: {where}.next: the ID input needs `next` (the PIN input)")
+    if node.type == NodeType.SERVICE and node.service is None:
+        raise MenuError(f"{path}: {where}.service: a service node needs `service`")
+
+
+def _node_ref(path: Path, where: str, name: Any, nodes: dict[str, Node]) -> str:
+    """Check that a reference names an existing node."""
+    if name not in nodes:
+        raise MenuError(f"{path}: {where}: unknown target {name!r}")
+    return str(name)
+
+
+def _check_graph(path: Path, menu: Menu) -> None:
+    """Check every target and prompt reference, and the identity flow's shape."""
+    for node in menu.nodes.values():
+        where = f"nodes.{node.name}"
+        for key, target in node.options.items():
+            if target != REPEAT:
+                _node_ref(path, f"{where}.options[{key.value!r}]", target, dict(menu.nodes))
+        if node.next is not None:
+            _node_ref(path, f"{where}.next", node.next, dict(menu.nodes))
+        if node.prompt is not None and node.prompt not in menu.prompts:
+            raise MenuError(f"{path}: {where}.prompt: no prompt {node.prompt!r} in the prompt file")
+        if node.prompt is not None and placeholders(menu.prompts[node.prompt]):
+            raise MenuError(f"{path}: {where}.prompt: a node prompt cannot have placeholders")
+    first = menu.nodes[menu.identify]
+    if first.field != Field.ID or menu.nodes[first.next or ""].field != Field.PIN:
+        raise MenuError(f"{path}: identify: must name an id input whose `next` is a pin input")
+    if menu.nodes[menu.start].requires_identity:
+        raise MenuError(f"{path}: start: the first node cannot require identity")

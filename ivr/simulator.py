@@ -1,0 +1,441 @@
+"""A simulated caller that drives any voice webhook exactly as Twilio would, TwiML and all."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+from flask import Flask
+from flask.testing import FlaskClient
+from lxml import etree
+from twilio.request_validator import RequestValidator
+
+from ivr.twiml_schema import TwimlSchema
+
+# Twilio gives up on a call whose webhooks keep redirecting; we fail loudly instead.
+MAX_DOCUMENTS_PER_ACTION = 20
+XML_CONTENT_TYPES = frozenset({"text/xml", "application/xml"})
+KEYS = re.compile(r"[0-9*#]+")
+
+
+class SimulatorError(Exception):
+    """The simulated call cannot go on the way the caller's script asked."""
+
+
+class WebhookError(SimulatorError):
+    """The webhook answered something Twilio itself would reject."""
+
+    def __init__(self, message: str, *, status: int | None = None, body: bytes = b"") -> None:
+        """Keep the HTTP status and body, and show the body in the message."""
+        detail = body.decode("utf-8", errors="replace")
+        super().__init__(f"{message}\n--- body ---\n{detail}" if detail else message)
+        self.status = status
+        self.body = body
+
+
+class EndState(StrEnum):
+    """How a call ended."""
+
+    HANGUP = "hangup"
+    TRANSFER = "transfer"
+    ENQUEUE = "enqueue"
+    CALLER_HANGUP = "caller_hangup"
+    REJECTED = "rejected"
+
+
+class TurnKind(StrEnum):
+    """What a transcript entry records."""
+
+    HEARD = "heard"
+    PRESSED = "pressed"
+    SILENCE = "silence"
+    REQUEST = "request"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One HTTP answer from the webhook."""
+
+    status: int
+    body: bytes
+    content_type: str
+
+
+class Transport(Protocol):
+    """Carries Twilio's webhook requests to the app under test."""
+
+    def post(self, url: str, form: dict[str, str], headers: dict[str, str]) -> Reply:
+        """POST `form` to the absolute `url`."""
+        ...
+
+    def get(self, url: str, headers: dict[str, str]) -> Reply:
+        """GET the absolute `url` (its query string carries the parameters)."""
+        ...
+
+
+class FlaskTransport:
+    """Calls a Flask app in-process so that `request.url` equals the absolute URL posted."""
+
+    def __init__(self, app_or_client: Flask | FlaskClient) -> None:
+        """Wrap an app (a fresh test client is made) or an existing test client."""
+        client = app_or_client
+        self.client = client.test_client() if isinstance(client, Flask) else client
+
+    def post(self, url: str, form: dict[str, str], headers: dict[str, str]) -> Reply:
+        """POST through the test client."""
+        return self._open("POST", url, headers, form)
+
+    def get(self, url: str, headers: dict[str, str]) -> Reply:
+        """GET through the test client."""
+        return self._open("GET", url, headers, None)
+
+    def _open(
+        self, method: str, url: str, headers: dict[str, str], form: dict[str, str] | None
+    ) -> Reply:
+        """Split the URL so scheme and host become the WSGI base URL, as a real server sees."""
+        parts = urlsplit(url)
+        response = self.client.open(
+            parts.path or "/",
+            method=method,
+            base_url=f"{parts.scheme}://{parts.netloc}",
+            query_string=parts.query,
+            data=form,
+            headers=headers,
+        )
+        try:
+            return Reply(response.status_code, response.get_data(), response.content_type or "")
+        finally:
+            response.close()
+
+
+class HttpTransport:
+    """Calls a deployed hotline over HTTP(S) with the standard library."""
+
+    def __init__(self, timeout: float = 15.0) -> None:
+        """Twilio waits 15 s for a webhook, so that is the default."""
+        self.timeout = timeout
+
+    def post(self, url: str, form: dict[str, str], headers: dict[str, str]) -> Reply:
+        """POST the form urlencoded, as Twilio does."""
+        return self._open(urllib.request.Request(url, urlencode(form).encode(), headers))
+
+    def get(self, url: str, headers: dict[str, str]) -> Reply:
+        """GET the URL."""
+        return self._open(urllib.request.Request(url, headers=headers, method="GET"))
+
+    def _open(self, request: urllib.request.Request) -> Reply:
+        """Turn HTTP errors into replies so the caller judges every status the same way."""
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return Reply(
+                    response.status, response.read(), response.headers["Content-Type"] or ""
+                )
+        except urllib.error.HTTPError as exc:
+            with exc:
+                return Reply(exc.code, exc.read(), exc.headers.get("Content-Type", ""))
+        except (urllib.error.URLError, TimeoutError) as exc:
+            raise WebhookError(f"{request.full_url} unreachable: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class GatherSpec:
+    """The `<Gather>` the caller is waiting at, with Twilio's defaults filled in."""
+
+    num_digits: int | None
+    finish_on_key: str
+    timeout: int
+    action: str
+    method: str
+    action_on_empty_result: bool
+
+    @classmethod
+    def parse(cls, verb: etree._Element, doc_url: str) -> GatherSpec:
+        """Read a Gather's attributes; its action defaults to the document's own URL."""
+        num_digits = verb.get("numDigits")
+        return cls(
+            num_digits=int(num_digits) if num_digits else None,
+            finish_on_key=verb.get("finishOnKey", "#"),
+            timeout=int(verb.get("timeout", "5")),
+            action=urljoin(doc_url, verb.get("action", "")),
+            method=verb.get("method", "POST").upper(),
+            action_on_empty_result=verb.get("actionOnEmptyResult", "false").lower() == "true",
+        )
+
+    def collect(self, keys: str) -> tuple[str, str, str]:
+        """Consume keys until the Gather completes; return (digits, finished_on_key, rest)."""
+        digits = ""
+        for index, key in enumerate(keys):
+            if self.finish_on_key and key == self.finish_on_key:
+                return digits, key, keys[index + 1 :]
+            digits += key
+            if self.num_digits is not None and len(digits) >= self.num_digits:
+                return digits, "", keys[index + 1 :]
+        # Out of keys: the Gather times out and Twilio still posts the partial digits.
+        return digits, "", ""
+
+
+@dataclass
+class Turn:
+    """One transcript entry; request turns also carry the HTTP exchange."""
+
+    kind: TurnKind
+    text: str = ""
+    url: str | None = None
+    method: str | None = None
+    form: dict[str, str] | None = None
+    status: int | None = None
+    elapsed_ms: float | None = None
+    twiml: str | None = None
+
+
+@dataclass(frozen=True)
+class _Hop:
+    """A request the call is about to make."""
+
+    url: str
+    method: str = "POST"
+    params: dict[str, str] = field(default_factory=dict)
+
+
+class Caller:
+    """One simulated call: dial, press keys, stay silent or hang up, and record what is heard."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        voice_url: str = "http://localhost/voice",
+        auth_token: str | None = None,
+        from_: str = "+8613800138000",
+        to: str = "+8612333",
+        call_sid: str | None = None,
+        schema: TwimlSchema | None = None,
+    ) -> None:
+        """Prepare a call; nothing is requested until `dial()`."""
+        self.transport = transport
+        self.voice_url = voice_url
+        self.validator = RequestValidator(auth_token) if auth_token else None
+        self.from_, self.to, self.schema = from_, to, schema
+        self.call_sid = call_sid or "CA" + secrets.token_hex(16)
+        self.account_sid = "AC" + secrets.token_hex(16)
+        self.heard: list[str] = []
+        self.transcript: list[Turn] = []
+        self.played: list[str] = []
+        self.dialled_in = False
+        self.ended = False
+        self.end_state: EndState | None = None
+        self.implicit_hangup = False
+        self.dialed: str | None = None
+        self.queue: str | None = None
+        self.last_twiml = ""
+        self.waiting: GatherSpec | None = None
+        self.requests = 0
+        self.text_since_last_input = ""
+        self._rest: list[etree._Element] = []  # verbs after the Gather we wait at
+        self._rest_url = ""
+        self._typeahead = ""
+
+    def heard_text(self) -> str:
+        """Everything heard so far, joined with no separator."""
+        return "".join(self.heard)
+
+    def dial(self) -> str:
+        """Place the call; return what is heard until it waits at a Gather or ends."""
+        if self.dialled_in:
+            raise SimulatorError("this caller has already dialled")
+        self.dialled_in = True
+        return self._act(lambda: self._drive(_Hop(self.voice_url)))
+
+    def press(self, keys: str) -> str:
+        """Type keys into the waiting Gather (extra keys run ahead into the next ones)."""
+        if not KEYS.fullmatch(keys):
+            raise ValueError(f"keys must be 0-9, * or #, got {keys!r}")
+        spec = self._require_waiting("press keys")
+        self.transcript.append(Turn(TurnKind.PRESSED, keys))
+        self._typeahead = keys
+        return self._act(lambda: self._drive(self._finish_gather(spec)))
+
+    def silence(self) -> str:
+        """Let the waiting Gather time out with no digits."""
+        spec = self._require_waiting("stay silent")
+        self.transcript.append(Turn(TurnKind.SILENCE))
+        if spec.action_on_empty_result:
+            hop = _Hop(spec.action, spec.method, {"Digits": "", "FinishedOnKey": ""})
+            return self._act(lambda: self._drive(hop))
+        # Twilio skips the action and carries on with the verbs after the Gather.
+        rest, url = self._rest, self._rest_url
+        return self._act(lambda: self._drive(self._execute(rest, url)))
+
+    def hangup(self) -> None:
+        """The caller hangs up; hanging up an ended call changes nothing."""
+        if not self.dialled_in:
+            raise SimulatorError("cannot hang up a call that was never dialled")
+        if not self.ended:
+            self._end(EndState.CALLER_HANGUP)
+
+    def _require_waiting(self, what: str) -> GatherSpec:
+        """Return the Gather being waited at, or explain why the caller cannot act."""
+        if self.waiting is None:
+            state = f"the call has ended ({self.end_state})" if self.ended else "nobody is waiting"
+            if not self.dialled_in:
+                state = "the call was never dialled"
+            raise SimulatorError(f"cannot {what}: {state}")
+        spec, self.waiting = self.waiting, None
+        return spec
+
+    def _act(self, step: Callable[[], None]) -> str:
+        """Run one caller action and return the text heard during it."""
+        mark = len(self.heard)
+        try:
+            step()
+        finally:
+            self.text_since_last_input = "".join(self.heard[mark:])
+            left, self._typeahead = self._typeahead, ""
+        if left:
+            raise SimulatorError(f"keys {left!r} left over: no Gather took them")
+        return self.text_since_last_input
+
+    def _finish_gather(self, spec: GatherSpec) -> _Hop:
+        """Feed type-ahead keys to a Gather and build Twilio's request to its action."""
+        digits, finished_on, self._typeahead = spec.collect(self._typeahead)
+        return _Hop(spec.action, spec.method, {"Digits": digits, "FinishedOnKey": finished_on})
+
+    def _drive(self, hop: _Hop | None) -> None:
+        """Fetch and run documents until the call waits at a Gather or ends."""
+        documents = 0
+        while hop is not None:
+            documents += 1
+            if documents > MAX_DOCUMENTS_PER_ACTION:
+                raise WebhookError(f"more than {MAX_DOCUMENTS_PER_ACTION} documents in a row")
+            hop = self._execute(list(self._fetch(hop)), hop.url)
+
+    def _execute(self, verbs: list[etree._Element], doc_url: str) -> _Hop | None:
+        """Run verbs in order; return the next request, or None if the call waits or ends."""
+        for index, verb in enumerate(verbs):
+            if verb.tag in ("Say", "Play", "Pause"):
+                self._speak(verb, doc_url)
+            elif verb.tag == "Gather":
+                spec = GatherSpec.parse(verb, doc_url)
+                for child in verb:
+                    self._speak(child, doc_url)
+                if self._typeahead:
+                    return self._finish_gather(spec)
+                self.waiting, self._rest, self._rest_url = spec, verbs[index + 1 :], doc_url
+                return None
+            elif verb.tag == "Redirect":
+                target = (verb.text or "").strip()
+                if not target:
+                    raise WebhookError("<Redirect> without a URL")
+                return _Hop(urljoin(doc_url, target), verb.get("method", "POST").upper())
+            else:
+                self._terminate(verb)
+                return None
+        # An exhausted document makes Twilio hang up.
+        self.implicit_hangup = True
+        self._end(EndState.HANGUP)
+        return None
+
+    def _speak(self, verb: etree._Element, doc_url: str) -> None:
+        """Record what Say and Play make the caller hear; Pause is silent."""
+        if verb.tag == "Say":
+            self._hear("".join(verb.itertext()))
+        elif verb.tag == "Play":
+            url = urljoin(doc_url, "".join(verb.itertext()).strip())
+            self.played.append(url)
+            self._hear(f"[play:{url}]")
+        elif verb.tag != "Pause":
+            raise WebhookError(f"<{verb.tag}> cannot be spoken inside <Gather>")
+
+    def _hear(self, text: str) -> None:
+        """Append one utterance."""
+        self.heard.append(text)
+        self.transcript.append(Turn(TurnKind.HEARD, text))
+
+    def _terminate(self, verb: etree._Element) -> None:
+        """Handle the verbs that end the call for the caller."""
+        text = "".join(verb.itertext()).strip()
+        if verb.tag == "Hangup":
+            self._end(EndState.HANGUP)
+        elif verb.tag == "Dial":
+            self.dialed = text
+            self._end(EndState.TRANSFER)
+        elif verb.tag == "Enqueue":
+            self.queue = text
+            self._end(EndState.ENQUEUE)
+        elif verb.tag == "Reject":
+            self._end(EndState.REJECTED)
+        else:
+            raise SimulatorError(f"the simulator does not support <{verb.tag}>")
+
+    def _end(self, state: EndState) -> None:
+        """Mark the call over."""
+        self.ended, self.end_state, self.waiting, self._rest = True, state, None, []
+
+    def _form(self, params: dict[str, str]) -> dict[str, str]:
+        """Twilio's standard call parameters plus any Gather results."""
+        return {
+            "CallSid": self.call_sid,
+            "AccountSid": self.account_sid,
+            "From": self.from_,
+            "To": self.to,
+            "Caller": self.from_,
+            "Called": self.to,
+            "CallStatus": "in-progress" if self.requests else "ringing",
+            "Direction": "inbound",
+            "ApiVersion": "2010-04-01",
+            **params,
+        }
+
+    def _fetch(self, hop: _Hop) -> etree._Element:
+        """Make one webhook request and return the checked `<Response>` root."""
+        form, url, headers = self._form(hop.params), hop.url, {}
+        get = hop.method == "GET"
+        if get:
+            # GET carries the parameters in the query string, so the URL alone is signed.
+            parts = urlsplit(url)
+            query = urlencode(parse_qsl(parts.query, keep_blank_values=True) + list(form.items()))
+            url = urlunsplit(parts._replace(query=query))
+        if self.validator is not None:
+            signed = {} if get else form
+            headers["X-Twilio-Signature"] = self.validator.compute_signature(url, signed)
+        started = time.perf_counter()
+        reply = self.transport.get(url, headers) if get else self.transport.post(url, form, headers)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        self.requests += 1
+        self.last_twiml = reply.body.decode("utf-8", errors="replace")
+        turn = Turn(TurnKind.REQUEST, url=url, method=hop.method, form=dict(form))
+        turn.status, turn.elapsed_ms, turn.twiml = reply.status, elapsed_ms, self.last_twiml
+        self.transcript.append(turn)
+        return self._check(url, reply)
+
+    def _check(self, url: str, reply: Reply) -> etree._Element:
+        """Reject what Twilio would reject: errors, non-XML, invalid TwiML, a foreign root."""
+
+        def refuse(problem: str) -> WebhookError:
+            """Build the error with the reply attached."""
+            return WebhookError(f"{url} answered {problem}", status=reply.status, body=reply.body)
+
+        if reply.status != 200:
+            raise refuse(f"HTTP {reply.status}")
+        if reply.content_type.split(";")[0].strip().lower() not in XML_CONTENT_TYPES:
+            raise refuse(f"Content-Type {reply.content_type!r}, not XML")
+        if self.schema is not None:
+            self.schema.validate(reply.body)
+        parser = etree.XMLParser(
+            resolve_entities=False, no_network=True, remove_comments=True, remove_pis=True
+        )
+        try:
+            root = etree.fromstring(reply.body, parser)
+        except etree.XMLSyntaxError as exc:
+            raise refuse(f"malformed XML: {exc}") from exc
+        if root.tag != "Response":
+            raise refuse(f"<{root.tag}>, not <Response>")
+        return root

@@ -1,0 +1,165 @@
+"""The webhook views: a thin adapter that parses the form, loads state, steps and renders."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from flask import Blueprint, Response, abort, current_app, request, url_for
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from werkzeug.exceptions import HTTPException
+
+from ivr.app import get_session, hotline
+from ivr.calls import drive, mask_input, state_of, store_state
+from ivr.engine import CallState, Event, Keys, Note, Resume, Silence, Start
+from store import repo
+
+voice = Blueprint("voice", __name__)
+health = Blueprint("health", __name__)
+
+_CALL_SID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+MAX_DIGITS = 64  # longer than any real entry; garbage past this is not looked at
+
+
+@dataclass(frozen=True)
+class CallForm:
+    """The fields of a Twilio voice request that the hotline uses."""
+
+    call_sid: str
+    from_number: str
+    digits: str
+
+
+def _xml(document: str) -> Response:
+    """A TwiML response."""
+    return Response(document, status=200, mimetype="text/xml")
+
+
+def public_url() -> str:
+    """The URL Twilio signed: from IVR_PUBLIC_URL, else from the X-Forwarded-* headers."""
+    query = request.query_string.decode("latin-1")
+    tail = request.path + (f"?{query}" if query else "")
+    base = str(current_app.config.get("IVR_PUBLIC_URL") or "").rstrip("/")
+    if base:
+        return base + tail
+    # Behind a tunnel or proxy the first hop's values are the ones Twilio used.
+    proto = request.headers.get("X-Forwarded-Proto", request.scheme).split(",")[0].strip()
+    host = request.headers.get("X-Forwarded-Host", request.host).split(",")[0].strip()
+    return f"{proto}://{host}{request.script_root}{tail}"
+
+
+@voice.before_request
+def check_signature() -> Response | None:
+    """Refuse a request without a valid X-Twilio-Signature when a token is set: 403."""
+    validator = hotline().validator
+    if validator is None:
+        return None
+    signature = request.headers.get("X-Twilio-Signature", "")
+    params = request.form.to_dict()
+    if signature and validator.validate(public_url(), params, signature):
+        return None
+    return Response("invalid or missing X-Twilio-Signature\n", 403, mimetype="text/plain")
+
+
+@voice.errorhandler(Exception)
+def apologise(exc: Exception) -> Response | HTTPException:
+    """Never a 500: an unexpected error is logged and the caller hears an apology."""
+    if isinstance(exc, HTTPException):
+        return exc
+    current_app.logger.exception("webhook failed; the caller heard the error message")
+    menu = hotline().menu
+    return _xml(hotline().renderer.spoken(menu.text("error"), menu.text("goodbye")))
+
+
+def _form() -> CallForm:
+    """Parse and bound the form fields; a missing or malformed CallSid is a 400."""
+    call_sid = request.form.get("CallSid", "")
+    if not _CALL_SID.fullmatch(call_sid):
+        abort(Response("CallSid is missing or malformed\n", 400, mimetype="text/plain"))
+    digits = request.form.get("Digits", "")[:MAX_DIGITS]
+    return CallForm(call_sid, request.form.get("From", "")[:32], digits)
+
+
+def _event(kind: str, state: CallState | None, form: CallForm) -> Event:
+    """What this request means, given where the call really is."""
+    env = hotline().env()
+    if state is None:
+        return Start(env)  # a new call, or an unknown CallSid: from the start
+    expected = (request.args.get("node"), request.args.get("seq"))
+    if kind == "start" or state.ended or expected != (state.node, str(state.seq)):
+        return Resume(env)  # a replayed or stale URL is answered from where the call is
+    return Keys(form.digits, env) if kind == "keys" else Silence(env)
+
+
+def _answer(kind: str) -> Response:
+    """Handle one webhook request of the given kind (start, keys, silence)."""
+    form = _form()
+    line = hotline()
+    session = get_session()
+    try:
+        row = repo.load_call(session, form.call_sid)
+        before = state_of(row) if row is not None else None
+        event = _event(kind, before, form)
+        result = drive(session, line.menu, before or CallState(line.menu.start), event, event.env)
+        state = replace(result.state, seq=(before.seq if before else 0) + 1)
+        now = line.clock()
+        store_state(session, row, form.call_sid, form.from_number, state, now)
+        _log(session, form, before, event, result.actions, now)
+        session.commit()
+    except DBAPIError as exc:
+        session.rollback()
+        current_app.logger.warning("database error, caller told the system is busy: %s", exc.orig)
+        return _xml(line.renderer.spoken(line.menu.text("busy")))
+    return _xml(line.renderer.render(result.actions, state.seq, _keys_url, _silence_url))
+
+
+def _log(session, form: CallForm, before: CallState | None, event: Event, actions, now) -> None:
+    """Append the step to the call-event log and the app log, input masked."""
+    node = before.node if before else hotline().menu.start
+    masked = mask_input(hotline().menu, node, form.digits) if isinstance(event, Keys) else ""
+    outcome = "; ".join(a.outcome for a in actions if isinstance(a, Note))[:64] or "-"
+    repo.add_event(session, form.call_sid, before.seq + 1 if before else 1, node, masked,
+                   outcome, now)  # fmt: skip
+    current_app.logger.info(
+        "call %s node=%s input=%s outcome=%s", form.call_sid, node, masked or "-", outcome
+    )
+
+
+def _keys_url(node: str, seq: int) -> str:
+    """Where Twilio posts the keys of a Gather at `node`."""
+    return url_for("voice.keys", node=node, seq=seq)
+
+
+def _silence_url(node: str, seq: int) -> str:
+    """Where Twilio goes when the Gather at `node` times out unanswered."""
+    return url_for("voice.silence", node=node, seq=seq)
+
+
+@voice.post("/voice")
+def incoming() -> Response:
+    """A call arrives: the welcome and the main menu."""
+    return _answer("start")
+
+
+@voice.post("/voice/keys")
+def keys() -> Response:
+    """The caller keyed digits into a Gather."""
+    return _answer("keys")
+
+
+@voice.post("/voice/silence")
+def silence() -> Response:
+    """A Gather timed out with no input."""
+    return _answer("silence")
+
+
+@health.get("/healthz")
+def healthz() -> Response:
+    """200 when the database answers, 503 when it does not."""
+    try:
+        with hotline().engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        return Response("database unreachable\n", 503, mimetype="text/plain")
+    return Response("ok\n", 200, mimetype="text/plain")

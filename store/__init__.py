@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy models, data access and the all-or-nothing importer."""

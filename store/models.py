@@ -1,0 +1,110 @@
+"""SQLAlchemy models: insured persons, 家庭共济 bindings, call state and call events."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    """Declarative base for every table of the hotline."""
+
+
+class Person(Base):
+    """An insured person: identity, PIN hash, lock-out counter and 医保 account."""
+
+    __tablename__ = "persons"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id_number: Mapped[str] = mapped_column(String(18), unique=True)
+    card_number: Mapped[str] = mapped_column(String(9), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    # A salted slow hash (werkzeug scrypt); the PIN itself is never stored.
+    pin_hash: Mapped[str] = mapped_column(String(256))
+    insured_region: Mapped[str] = mapped_column(String(6))
+    scheme: Mapped[str] = mapped_column(String(16))
+    insured_status: Mapped[str] = mapped_column(String(16))
+    balance_fen: Mapped[int] = mapped_column(BigInteger)
+    balance_as_of: Mapped[date] = mapped_column(Date)
+    failed_pins: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    locked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+
+
+class Binding(Base):
+    """A 家庭共济 binding: `payer` (共济人) lets `beneficiary` (被共济人) spend."""
+
+    __tablename__ = "bindings"
+    __table_args__ = (
+        UniqueConstraint("payer_id", "beneficiary_id"),
+        # A payer's rank is unique per beneficiary, revoked bindings aside.
+        Index(
+            "uq_bindings_rank",
+            "beneficiary_id",
+            "priority",
+            unique=True,
+            sqlite_where=text("status != 'revoked'"),
+            postgresql_where=text("status != 'revoked'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payer_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))
+    beneficiary_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))
+    # The beneficiary's relation to the payer, as in the import file.
+    relation: Mapped[str] = mapped_column(String(32))
+    priority: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    bound_on: Mapped[date] = mapped_column(Date)
+
+    payer: Mapped[Person] = relationship(foreign_keys=[payer_id])
+    beneficiary: Mapped[Person] = relationship(foreign_keys=[beneficiary_id])
+
+
+class Call(Base):
+    """The state of one call, keyed by Twilio's CallSid, so any worker can serve it."""
+
+    __tablename__ = "calls"
+
+    call_sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    from_number: Mapped[str] = mapped_column(String(32), default="")
+    node: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    # The engine's CallState as JSON-able columns; no PIN and no ID number ever.
+    no_input: Mapped[int] = mapped_column(Integer, default=0)
+    invalid: Mapped[int] = mapped_column(Integer, default=0)
+    auth_failures: Mapped[int] = mapped_column(Integer, default=0)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), nullable=True)
+    identified: Mapped[bool] = mapped_column(Boolean, default=False)
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    after_auth: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    menu: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    ended: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CallEvent(Base):
+    """One step of a call, append-only: what was keyed (masked) and what came of it."""
+
+    __tablename__ = "call_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    call_sid: Mapped[str] = mapped_column(String(64), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    node: Mapped[str] = mapped_column(String(64))
+    input_masked: Mapped[str] = mapped_column(String(64), default="")
+    outcome: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,148 @@
+"""Shared fixtures: an app on a fresh database (SQLite, and PostgreSQL when configured),
+a test client, a controllable clock and a caller that dials the app as Twilio would."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import delete
+
+from ivr import create_app
+from ivr.config import SHANGHAI
+from ivr.simulator import Caller, FlaskTransport
+from ivr.twiml_schema import TwimlSchema, find_default
+from store.db import create_schema, make_engine
+from store.demo import demo_data
+from store.import_apply import import_data
+from store.importer import PreparedImport, prepare
+from store.models import Base
+
+AUTH_TOKEN = "test-auth-token-0123456789abcdef"
+PG_URL = os.environ.get("IVR_TEST_DATABASE_URL", "")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+class Clock:
+    """A settable clock; tests move it to put the call inside or outside agent hours."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 25, 10, 0, tzinfo=SHANGHAI)  # a Wednesday morning
+
+    def __call__(self) -> datetime:
+        """The time the app sees."""
+        return self.now
+
+    def set(self, text: str) -> None:
+        """Move to an ISO local time in Asia/Shanghai, e.g. '2026-11-25T20:00'."""
+        self.now = datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
+
+
+@pytest.fixture(scope="session")
+def demo_prepared() -> PreparedImport:
+    """The demo accounts, validated and PIN-hashed once for the whole run (hashing is slow)."""
+    return prepare(demo_data(), datetime(2026, 11, 25).date())
+
+
+@pytest.fixture(scope="session")
+def pg_schema() -> Iterator[str]:
+    """A fresh PostgreSQL schema for this run."""
+    engine = make_engine(PG_URL)
+    Base.metadata.drop_all(engine)
+    create_schema(engine)
+    engine.dispose()
+    yield PG_URL
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database with the schema: a new SQLite file, or the emptied PostgreSQL one."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'ivr.sqlite3'}"
+        engine = make_engine(url)
+        create_schema(engine)
+    else:
+        url = request.getfixturevalue("pg_schema")
+        engine = make_engine(url)
+        with engine.begin() as connection:
+            for table in reversed(Base.metadata.sorted_tables):
+                connection.execute(delete(table))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """The app's clock."""
+    return Clock()
+
+
+@pytest.fixture
+def make_app(database_url: str, clock: Clock) -> Iterator[Callable[..., Flask]]:
+    """Build apps on the test database; overrides go in as IVR_* config."""
+    apps: list[Flask] = []
+
+    def build(**overrides: object) -> Flask:
+        config = {
+            "TESTING": True,
+            "IVR_DATABASE_URL": database_url,
+            "IVR_AUTH_TOKEN": AUTH_TOKEN,
+            "IVR_PUBLIC_URL": "",
+            "IVR_AGENT_NUMBER": "",
+            "IVR_AGENT_HOURS": "08:30-11:30,13:00-17:00",
+            "IVR_CLOCK": clock,
+            **overrides,
+        }
+        app = create_app(config)
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        app.extensions["ivr"].engine.dispose()
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask], demo_prepared: PreparedImport) -> Flask:
+    """The hotline app with the demo accounts loaded."""
+    app = make_app()
+    with app.extensions["ivr"].sessions() as session:
+        import_data(session, demo_prepared)
+    return app
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A Flask test client (requests are unsigned: expect 403 unless a test signs them)."""
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def twiml_schema() -> TwimlSchema:
+    """Twilio's TwiML schema from ../shared/twiml (every response the caller sees is checked)."""
+    schema = find_default()
+    if schema is None:
+        pytest.skip("TwiML schema not found at ../shared/twiml: cannot validate responses")
+    return schema
+
+
+@pytest.fixture
+def make_caller(app: Flask, twiml_schema: TwimlSchema) -> Callable[..., Caller]:
+    """Callers that dial the app exactly as Twilio would: signed, every reply validated."""
+
+    def dial_in(target: Flask | None = None, **options: object) -> Caller:
+        options.setdefault("auth_token", AUTH_TOKEN)
+        return Caller(FlaskTransport(target or app), schema=twiml_schema, **options)
+
+    return dial_in
+
+
+@pytest.fixture
+def caller(make_caller: Callable[..., Caller]) -> Caller:
+    """One caller, not yet dialled."""
+    return make_caller()
