@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -42,6 +43,7 @@ def _today():
 
 
 @click.command("init-db")
+@with_appcontext
 def init_db() -> None:
     """Create the database tables that are missing."""
     create_schema(_hotline().engine)
@@ -50,6 +52,7 @@ def init_db() -> None:
 
 @click.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
 def import_command(file: Path) -> None:
     """Load accounts from an import FILE (JSON): all records, or none at all."""
     create_schema(_hotline().engine)
@@ -73,6 +76,7 @@ def import_command(file: Path) -> None:
 
 @click.command("unlock")
 @click.argument("id_number")
+@with_appcontext
 def unlock(id_number: str) -> None:
     """Clear the PIN lock-out of the person with ID_NUMBER (X may be typed as * or X)."""
     try:
@@ -99,6 +103,7 @@ def unlock(id_number: str) -> None:
 )
 @click.option("--load-if-empty", is_flag=True,
               help="Also import it when the database has no persons yet.")  # fmt: skip
+@with_appcontext
 def demo_data_command(output: Path, load_if_empty: bool) -> None:
     """Write the demo import file: a family with bindings and an ID ending in X."""
     output.write_text(json.dumps(demo_data(), ensure_ascii=False, indent=2) + "\n", "utf-8")
@@ -119,6 +124,7 @@ def demo_data_command(output: Path, load_if_empty: bool) -> None:
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
               help="Gunicorn worker processes.")  # fmt: skip
+@with_appcontext
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the hotline with gunicorn; point a Twilio number's voice webhook at /voice."""
     from ivr.server import run_gunicorn

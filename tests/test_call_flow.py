@@ -1,0 +1,316 @@
+"""Every menu path of the default hotline, driven through the caller simulator."""
+
+from __future__ import annotations
+
+import pytest
+from lxml import etree
+from sqlalchemy import select, update
+
+from ivr.simulator import Caller, EndState
+from store.demo import LI_XIUYING, WANG_JIANGUO, ZHANG_WEI
+from store.models import Person
+
+WANG_KEYED = WANG_JIANGUO[:-1] + "*"  # the X keyed as * on the phone
+WANG_PIN = "135790"
+MAIN_MENU = "社会保险查询请按1；医疗保险服务请按2；人工服务请按0；重听请按*号键。"
+MEDICAL_MENU = "个人账户余额查询请按1"
+ASK_ID = "请输入您的18位身份证号码或9位社会保障卡号"
+ASK_PIN = "请输入6位查询密码"
+AUTH_FAILED = "身份验证失败，您还有{}次机会。"
+WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def with_check_digit(first17: str) -> str:
+    """An ID with its ISO 7064 MOD 11-2 check digit, so only the tested part is wrong."""
+    total = sum(int(d) * w for d, w in zip(first17, WEIGHTS, strict=True))
+    return first17 + "10X98765432"[total % 11]
+
+
+def verify(caller: Caller, entry: str = WANG_KEYED, pin: str = WANG_PIN, key: str = "2") -> str:
+    """Dial, pick a service and verify; return what was heard after the PIN."""
+    caller.dial()
+    assert ASK_ID in caller.press(key)
+    assert ASK_PIN in caller.press(entry + "#")
+    return caller.press(pin + "#")
+
+
+def set_person(app, id_number: str, **values: object) -> None:
+    """Change a person's row directly (the test's arrangement, not the app's path)."""
+    with app.extensions["ivr"].sessions() as session:
+        session.execute(update(Person).where(Person.id_number == id_number).values(**values))
+        session.commit()
+
+
+def person(app, id_number: str) -> Person:
+    """A person's row as stored now."""
+    with app.extensions["ivr"].sessions() as session:
+        return session.scalars(select(Person).where(Person.id_number == id_number)).one()
+
+
+def test_welcome_then_main_menu(caller: Caller) -> None:
+    heard = caller.dial()
+    assert heard.startswith("欢迎致电12333")
+    assert heard.endswith(MAIN_MENU)
+    assert caller.waiting is not None and caller.waiting.num_digits == 1
+
+
+def test_curl_post_to_voice_returns_welcome(make_app, twiml_schema) -> None:
+    unsigned = make_app(IVR_AUTH_TOKEN="")  # as on a developer's machine with no token
+    form = {"CallSid": "CAcurl", "From": "+8613800138000"}
+    reply = unsigned.test_client().post("/voice", data=form)
+    assert reply.status_code == 200
+    assert reply.content_type.startswith("text/xml")
+    twiml_schema.validate(reply.data)
+    root = etree.fromstring(reply.data)
+    assert root.tag == "Response"
+    assert "欢迎致电12333" in root.findtext("Say")
+    gather = root.find("Gather")
+    assert gather is not None and gather.get("numDigits") == "1"
+    assert root.find("Redirect") is not None  # the fall-through when the caller is silent
+
+
+@pytest.mark.parametrize(
+    ("fen", "spoken"),
+    [
+        (123456, "一千二百三十四元五角六分"),
+        (1005, "十元零五分"),
+        (100500, "一千零五元"),
+        (230000, "两千三百元"),
+        (20000000, "二十万元"),
+        (1000001, "一万元零一分"),
+        (50, "五角"),
+        (6, "六分"),
+        (0, "零元"),
+    ],
+)
+def test_balance_is_read_in_yuan_jiao_fen(app, caller: Caller, fen: int, spoken: str) -> None:
+    set_person(app, WANG_JIANGUO, balance_fen=fen)
+    assert MEDICAL_MENU in verify(caller)
+    heard = caller.press("1")
+    assert heard.startswith(f"您的医保个人账户余额为{spoken}，数据截至二零二六年十一月一日。")
+    assert heard.endswith(caller.heard[-1]) and MEDICAL_MENU in caller.heard[-1]
+    assert not any(ch.isdigit() for ch in heard.split("。")[0])  # never read as digits
+
+
+def test_card_number_login(caller: Caller) -> None:
+    assert MEDICAL_MENU in verify(caller, entry="650100017")
+    assert "一千二百三十四元五角六分" in caller.press("1")
+
+
+def test_id_with_literal_x_also_works_for_http_users(caller: Caller) -> None:
+    assert MEDICAL_MENU in verify(caller, entry=WANG_JIANGUO[:-1] + "*")
+
+
+def test_social_insurance_status_then_main_menu(caller: Caller) -> None:
+    heard = verify(caller, key="1")
+    assert (
+        "您的参保状态为正常参保，参保险种为职工基本医疗保险，参保地为新疆维吾尔自治区天山区。"
+        in heard
+    )
+    assert heard.endswith(MAIN_MENU)
+
+
+def test_identity_is_asked_once_per_call(caller: Caller) -> None:
+    verify(caller, key="1")
+    heard = caller.press("2")  # the medical menu needs identity too: not asked again
+    assert ASK_ID not in heard and MEDICAL_MENU in heard
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("650102196803121098", "校验位不正确"),
+        (with_check_digit("65010219680230109"), "出生日期不正确"),  # 30 February
+        (with_check_digit("65010220281201109"), "出生日期不正确"),  # born in 2028
+        (with_check_digit("65010218990101109"), "出生日期不正确"),  # aged over 120
+        (with_check_digit("99999919680312109"), "地区代码不正确"),
+        ("650102196803121", "15位身份证号码已停止使用"),
+        ("6501021968", "位数不正确"),
+        ("65010219*803121090", "*号键只能代替最后一位X"),
+    ],
+)
+def test_bad_id_names_the_problem_and_asks_again(caller: Caller, entry: str, message: str) -> None:
+    caller.dial()
+    caller.press("2")
+    heard = caller.press(entry + "#")
+    assert message in heard
+    assert heard.endswith(caller.heard[-1]) and ASK_ID in caller.heard[-1]
+    # A malformed ID costs no verification try: the right one still verifies.
+    assert ASK_PIN in caller.press(WANG_KEYED + "#")
+    assert MEDICAL_MENU in caller.press(WANG_PIN + "#")
+
+
+def test_wrong_pin_and_unknown_id_sound_exactly_the_same(make_caller) -> None:
+    wrong_pin, unknown_id = make_caller(), make_caller()
+    verify(wrong_pin, pin="000000")
+    verify(unknown_id, entry="110101199001011237", pin=WANG_PIN)
+    assert wrong_pin.heard[-2:] == unknown_id.heard[-2:]
+    assert wrong_pin.heard[-2] == AUTH_FAILED.format("两")
+    assert ASK_ID in wrong_pin.heard[-1]
+
+
+def test_pin_of_wrong_length_is_asked_again(caller: Caller) -> None:
+    heard = verify(caller, pin="1234")
+    assert "查询密码为6位数字。" in heard and ASK_PIN in heard
+    assert MEDICAL_MENU in caller.press(WANG_PIN + "#")
+
+
+def test_three_failed_verifications_end_the_call(caller: Caller) -> None:
+    verify(caller, entry=ZHANG_WEI, pin="000000")
+    caller.press(ZHANG_WEI + "#")
+    assert AUTH_FAILED.format("一") in caller.press("000001#")
+    caller.press("110101199001011237#")  # unknown IDs count the same
+    heard = caller.press("000002#")
+    assert heard == "身份验证失败次数过多。感谢您的来电，再见。"
+    assert caller.end_state == EndState.HANGUP
+
+
+def test_lockout_persists_across_calls_until_unlock(app, make_caller) -> None:
+    first = make_caller()
+    verify(first, pin="000000")
+    first.press(WANG_KEYED + "#")
+    first.press("000001#")
+    first.press(WANG_KEYED + "#")
+    heard = first.press("000002#")
+    assert "您的查询密码已锁定" in heard and first.end_state == EndState.HANGUP
+    assert person(app, WANG_JIANGUO).locked
+    later = make_caller()
+    heard = verify(later)  # even the right PIN is refused while locked
+    assert "您的查询密码已锁定" in heard and heard.endswith(MAIN_MENU)
+    result = app.test_cli_runner().invoke(args=["unlock", WANG_JIANGUO])
+    assert result.exit_code == 0, result.output
+    assert MEDICAL_MENU in verify(make_caller())
+    assert person(app, WANG_JIANGUO).failed_pins == 0
+
+
+def test_lockout_counts_consecutive_wrong_pins_across_calls(app, make_caller) -> None:
+    for _ in range(2):
+        call = make_caller()
+        verify(call, pin="000000")
+        call.hangup()
+    assert person(app, WANG_JIANGUO).failed_pins == 2
+    heard = verify(make_caller(), pin="000000")
+    assert "查询密码连续输入错误三次，您的查询密码已锁定" in heard
+
+
+def test_correct_pin_resets_the_failure_count(app, make_caller) -> None:
+    call = make_caller()
+    verify(call, pin="000000")
+    call.press(WANG_KEYED + "#")
+    assert MEDICAL_MENU in call.press(WANG_PIN + "#")
+    assert person(app, WANG_JIANGUO).failed_pins == 0
+
+
+def test_star_repeats_and_hash_goes_back(caller: Caller) -> None:
+    caller.dial()
+    assert caller.press("*") == MAIN_MENU
+    verify_heard = caller.press("2")
+    assert ASK_ID in verify_heard
+    caller.press(WANG_KEYED + "#")
+    caller.press(WANG_PIN + "#")
+    assert MEDICAL_MENU in caller.press("*")
+    assert caller.press("#") == MAIN_MENU
+
+
+@pytest.mark.parametrize("key", ["5", "9", "#"])
+def test_invalid_key_says_so_and_repeats_the_menu(caller: Caller, key: str) -> None:
+    caller.dial()
+    assert caller.press(key) == "抱歉，您的按键有误，请重新选择。" + MAIN_MENU
+
+
+def test_three_invalid_keys_transfer_within_agent_hours(caller: Caller) -> None:
+    caller.dial()
+    caller.press("7")
+    caller.press("8")
+    heard = caller.press("9")
+    assert heard.endswith("正在为您转接人工服务，请稍候。")
+    assert caller.end_state == EndState.ENQUEUE and caller.queue == "agents"
+
+
+def test_three_invalid_keys_hang_up_outside_agent_hours(caller: Caller, clock) -> None:
+    clock.set("2026-11-25T20:00")
+    caller.dial()
+    caller.press("7")
+    caller.press("8")
+    assert caller.press("9") == "抱歉，您的按键有误，请重新选择。感谢您的来电，再见。"
+    assert caller.end_state == EndState.HANGUP
+
+
+def test_no_input_reprompts_then_hangs_up_on_the_third(caller: Caller) -> None:
+    caller.dial()
+    assert caller.silence() == "抱歉，没有收到您的按键。" + MAIN_MENU
+    assert caller.silence() == "抱歉，没有收到您的按键。" + MAIN_MENU
+    assert caller.silence() == "感谢您的来电，再见。"
+    assert caller.end_state == EndState.HANGUP
+
+
+def test_a_key_press_resets_the_no_input_count(caller: Caller) -> None:
+    caller.dial()
+    caller.silence()
+    caller.silence()
+    caller.press("*")
+    assert caller.silence().startswith("抱歉，没有收到您的按键。")
+    assert not caller.ended
+
+
+def test_no_input_at_the_id_prompt_asks_for_the_id_again(caller: Caller) -> None:
+    caller.dial()
+    caller.press("2")
+    heard = caller.silence()
+    assert heard.startswith("抱歉，没有收到您的按键。") and ASK_ID in heard
+
+
+@pytest.mark.parametrize(
+    ("when", "open_"),
+    [
+        ("2026-11-25T10:00", True),  # Wednesday morning
+        ("2026-11-25T12:15", False),  # lunch
+        ("2026-11-25T16:59", True),
+        ("2026-11-25T17:00", False),
+        ("2026-11-28T10:00", False),  # Saturday
+    ],
+)
+def test_agent_key_within_and_outside_hours(caller: Caller, clock, when: str, open_: bool) -> None:
+    clock.set(when)
+    caller.dial()
+    heard = caller.press("0")
+    if open_:
+        assert heard == "正在为您转接人工服务，请稍候。"
+        assert caller.end_state == EndState.ENQUEUE
+    else:
+        assert heard.startswith("现在是非人工服务时间，人工服务时间为工作日")
+        assert "八点三十分至十一点三十分、十三点至十七点" in heard
+        assert heard.endswith(MAIN_MENU) and not caller.ended
+
+
+def test_agent_number_is_dialled_when_configured(make_app, demo_prepared, make_caller) -> None:
+    dial_app = make_app(IVR_AGENT_NUMBER="+862112333")
+    caller = make_caller(dial_app)
+    caller.dial()
+    assert caller.press("0") == "正在为您转接人工服务，请稍候。"
+    assert caller.end_state == EndState.TRANSFER and caller.dialed == "+862112333"
+
+
+def test_agent_from_the_medical_menu_outside_hours_returns_there(caller: Caller, clock) -> None:
+    clock.set("2026-11-25T22:00")
+    verify(caller)
+    heard = caller.press("0")
+    assert "现在是非人工服务时间" in heard and MEDICAL_MENU in heard
+
+
+def test_always_open_agents(make_app, make_caller, clock) -> None:
+    clock.set("2026-11-29T03:00")  # a Sunday night
+    caller = make_caller(make_app(IVR_AGENT_HOURS="always"))
+    caller.dial()
+    caller.press("0")
+    assert caller.end_state == EndState.ENQUEUE
+
+
+def test_caller_hangup_mid_call_leaves_state_consistent(app, caller: Caller, make_caller) -> None:
+    verify(caller, pin="000000")
+    caller.hangup()
+    assert caller.end_state == EndState.CALLER_HANGUP
+    assert person(app, WANG_JIANGUO).failed_pins == 1
+    # Another person's call is unaffected.
+    other = make_caller()
+    assert MEDICAL_MENU in verify(other, entry=LI_XIUYING, pin="246810")
