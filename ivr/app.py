@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from twilio.request_validator import RequestValidator
 
 from ivr.config import SHANGHAI, AgentHours, from_environ
-from ivr.engine import Env
 from ivr.errors import ConfigError
+from ivr.events import Env
 from ivr.menu import Menu
 from ivr.menu_load import load_menu
 from ivr.speech import read_clock

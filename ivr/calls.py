@@ -7,7 +7,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from ivr.engine import (
+from ivr.engine import step
+from ivr.events import (
     Action,
     CallState,
     CheckPin,
@@ -18,7 +19,6 @@ from ivr.engine import (
     Identified,
     Identify,
     PinChecked,
-    step,
 )
 from ivr.identity import mask_id
 from ivr.menu import Field, Menu, NodeType, Service

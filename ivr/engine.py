@@ -8,166 +8,38 @@ an effect; the adapter performs it and steps again with the result as the next e
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
-from datetime import date
+from dataclasses import replace
 
 from ivr.domain import BalanceData, FamilyData, InsuredData, PinOutcome
 from ivr.errors import IdentityError
-from ivr.identity import IdKind, parse_keyed_entry
-from ivr.menu import REPEAT, Field, Key, Menu, Node, NodeType, Service
+from ivr.events import (
+    Action,
+    CallState,
+    CheckPin,
+    Env,
+    Event,
+    Fetch,
+    Fetched,
+    Gather,
+    Hangup,
+    Identified,
+    Identify,
+    Keys,
+    Note,
+    PinChecked,
+    Result,
+    Resume,
+    Say,
+    Silence,
+    Start,
+    Transfer,
+)
+from ivr.identity import parse_keyed_entry
+from ivr.menu import REPEAT, Field, Key, Menu, Node, NodeType
 from ivr.readback import balance_text, family_text, social_text
 from ivr.speech import read_count
 
 _PIN = re.compile(r"\d{6}")
-
-
-@dataclass(frozen=True)
-class CallState:
-    """Everything the hotline remembers about a call between two webhooks."""
-
-    node: str
-    seq: int = 0
-    no_input: int = 0
-    invalid: int = 0
-    auth_failures: int = 0
-    person_id: int | None = None  # who the keyed ID named; None if unknown or not asked
-    identified: bool = False
-    verified: bool = False
-    after_auth: str | None = None  # where to go once verified
-    menu: str | None = None  # the last menu heard, for returning after the agent hours
-    ended: bool = False
-
-
-@dataclass(frozen=True)
-class Env:
-    """The outside facts a step may depend on, passed in so the engine stays pure."""
-
-    today: date
-    agents_open: bool
-    agent_hours_text: str
-
-
-# Events: what happened on the call.
-@dataclass(frozen=True)
-class Start:
-    """A new call arrived."""
-
-    env: Env
-
-
-@dataclass(frozen=True)
-class Keys:
-    """The caller keyed digits into the current Gather (the finish key stripped)."""
-
-    digits: str
-    env: Env
-
-
-@dataclass(frozen=True)
-class Silence:
-    """The current Gather timed out with no input."""
-
-    env: Env
-
-
-@dataclass(frozen=True)
-class Resume:
-    """A request that does not match where the call is: say where it really is."""
-
-    env: Env
-
-
-@dataclass(frozen=True)
-class Identified:
-    """Result of an Identify effect: the person's row id, or None when not on file."""
-
-    person_id: int | None
-    env: Env
-
-
-@dataclass(frozen=True)
-class PinChecked:
-    """Result of a CheckPin effect."""
-
-    outcome: PinOutcome
-    env: Env
-
-
-@dataclass(frozen=True)
-class Fetched:
-    """Result of a Fetch effect."""
-
-    data: BalanceData | FamilyData | InsuredData
-    env: Env
-
-
-Event = Start | Keys | Silence | Resume | Identified | PinChecked | Fetched
-
-
-# Actions: what the caller hears and what the call does.
-@dataclass(frozen=True)
-class Say:
-    """Speak a text."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class Gather:
-    """Wait for keys at `node` while speaking `prompt`; always the last action."""
-
-    node: str
-    prompt: str
-    num_digits: int | None
-    finish_on_key: str
-    timeout: int
-
-
-@dataclass(frozen=True)
-class Hangup:
-    """End the call."""
-
-
-@dataclass(frozen=True)
-class Transfer:
-    """Hand the caller to a human agent."""
-
-
-@dataclass(frozen=True)
-class Note:
-    """The outcome of this step, for the call-event log (not spoken)."""
-
-    outcome: str
-
-
-# Effects: the adapter performs these and steps again with the result.
-@dataclass(frozen=True)
-class Identify:
-    """Look up the person an ID number or card number names."""
-
-    kind: IdKind
-    number: str = field(repr=False)
-
-
-@dataclass(frozen=True)
-class CheckPin:
-    """Check a PIN for the identified person (None: unknown, always wrong)."""
-
-    person_id: int | None
-    pin: str = field(repr=False)
-
-
-@dataclass(frozen=True)
-class Fetch:
-    """Read account data for the verified person."""
-
-    service: Service
-    person_id: int
-
-
-Action = Say | Gather | Hangup | Transfer | Note | Identify | CheckPin | Fetch
-Effect = Identify | CheckPin | Fetch
-Result = tuple[CallState, list[Action]]
 
 
 def step(menu: Menu, state: CallState, event: Event) -> Result:

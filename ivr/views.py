@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from ivr.app import get_session, hotline
 from ivr.calls import drive, mask_input, state_of, store_state
-from ivr.engine import CallState, Event, Keys, Note, Resume, Silence, Start
+from ivr.events import CallState, Event, Keys, Note, Resume, Silence, Start
 from store import repo
 
 voice = Blueprint("voice", __name__)

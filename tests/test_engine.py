@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from ivr.domain import BalanceData, FamilyData, InsuredData, PinOutcome
-from ivr.engine import (
+from ivr.engine import step
+from ivr.events import (
     CallState,
     CheckPin,
     Env,
@@ -27,7 +28,6 @@ from ivr.engine import (
     Silence,
     Start,
     Transfer,
-    step,
 )
 from ivr.identity import IdKind
 from ivr.menu import Service

@@ -1,0 +1,159 @@
+"""The engine's vocabulary: call state, the events that drive it and the actions it returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from ivr.domain import BalanceData, FamilyData, InsuredData, PinOutcome
+from ivr.identity import IdKind
+from ivr.menu import Service
+
+
+@dataclass(frozen=True)
+class CallState:
+    """Everything the hotline remembers about a call between two webhooks."""
+
+    node: str
+    seq: int = 0
+    no_input: int = 0
+    invalid: int = 0
+    auth_failures: int = 0
+    person_id: int | None = None  # who the keyed ID named; None if unknown or not asked
+    identified: bool = False
+    verified: bool = False
+    after_auth: str | None = None  # where to go once verified
+    menu: str | None = None  # the last menu heard, for returning after the agent hours
+    ended: bool = False
+
+
+@dataclass(frozen=True)
+class Env:
+    """The outside facts a step may depend on, passed in so the engine stays pure."""
+
+    today: date
+    agents_open: bool
+    agent_hours_text: str
+
+
+# Events: what happened on the call.
+@dataclass(frozen=True)
+class Start:
+    """A new call arrived."""
+
+    env: Env
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The caller keyed digits into the current Gather (the finish key stripped)."""
+
+    digits: str
+    env: Env
+
+
+@dataclass(frozen=True)
+class Silence:
+    """The current Gather timed out with no input."""
+
+    env: Env
+
+
+@dataclass(frozen=True)
+class Resume:
+    """A request that does not match where the call is: say where it really is."""
+
+    env: Env
+
+
+@dataclass(frozen=True)
+class Identified:
+    """Result of an Identify effect: the person's row id, or None when not on file."""
+
+    person_id: int | None
+    env: Env
+
+
+@dataclass(frozen=True)
+class PinChecked:
+    """Result of a CheckPin effect."""
+
+    outcome: PinOutcome
+    env: Env
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """Result of a Fetch effect."""
+
+    data: BalanceData | FamilyData | InsuredData
+    env: Env
+
+
+Event = Start | Keys | Silence | Resume | Identified | PinChecked | Fetched
+
+
+# Actions: what the caller hears and what the call does.
+@dataclass(frozen=True)
+class Say:
+    """Speak a text."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Gather:
+    """Wait for keys at `node` while speaking `prompt`; always the last action."""
+
+    node: str
+    prompt: str
+    num_digits: int | None
+    finish_on_key: str
+    timeout: int
+
+
+@dataclass(frozen=True)
+class Hangup:
+    """End the call."""
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """Hand the caller to a human agent."""
+
+
+@dataclass(frozen=True)
+class Note:
+    """The outcome of this step, for the call-event log (not spoken)."""
+
+    outcome: str
+
+
+# Effects: the adapter performs these and steps again with the result.
+@dataclass(frozen=True)
+class Identify:
+    """Look up the person an ID number or card number names."""
+
+    kind: IdKind
+    number: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class CheckPin:
+    """Check a PIN for the identified person (None: unknown, always wrong)."""
+
+    person_id: int | None
+    pin: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Fetch:
+    """Read account data for the verified person."""
+
+    service: Service
+    person_id: int
+
+
+Action = Say | Gather | Hangup | Transfer | Note | Identify | CheckPin | Fetch
+Effect = Identify | CheckPin | Fetch
+Result = tuple[CallState, list[Action]]
