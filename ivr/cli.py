@@ -107,7 +107,7 @@ def unlock(id_number: str) -> None:
 def demo_data_command(output: Path, load_if_empty: bool) -> None:
     """Write the demo import file: a family with bindings and an ID ending in X."""
     output.write_text(json.dumps(demo_data(), ensure_ascii=False, indent=2) + "\n", "utf-8")
-    console.print(f"Wrote demo accounts to {output}")
+    console.print(f"Wrote demo accounts to {output}", soft_wrap=True)
     if not load_if_empty:
         return
     create_schema(_hotline().engine)
@@ -138,7 +138,8 @@ def serve(host: str, port: int, workers: int) -> None:
         f"Twilio: set your number's 'A call comes in' webhook (HTTP POST) to "
         f"https://<your public host>/voice and IVR_PUBLIC_URL to https://<your public host>.\n"
         f"Try it:  curl -s -X POST {url} -d CallSid=CAdemo0001 -d From=+8613800138000\n"
-        f"Started at {datetime.now(SHANGHAI):%Y-%m-%d %H:%M} Asia/Shanghai. Ctrl-C stops it."
+        f"Started at {datetime.now(SHANGHAI):%Y-%m-%d %H:%M} Asia/Shanghai. Ctrl-C stops it.",
+        soft_wrap=True,  # a wrapped curl example could not be copied and pasted
     )
     if not current_app.config["IVR_AUTH_TOKEN"]:
         console.print("[yellow]IVR_AUTH_TOKEN is not set: webhook signatures are not checked.[/]")
