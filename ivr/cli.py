@@ -10,6 +10,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
@@ -64,7 +65,8 @@ def import_command(file: Path) -> None:
         with _hotline().sessions() as session:
             summary = import_data(session, prepared)
     except ImportFileError as exc:
-        console.print(f"[red]Import rejected:[/] {exc}\nNothing was changed in the database.")
+        console.print(f"[red]Import rejected:[/] {escape(str(exc))}", soft_wrap=True)
+        console.print("Nothing was changed in the database.")
         raise SystemExit(1) from None
     table = Table(title=f"Imported {file.name}")
     for column in ("", "added", "updated"):

@@ -34,7 +34,8 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "IVR_MENU": (str(PROJECT_ROOT / "prompts" / "12333.yaml"), "The menu file to serve."),
 }
 
-_RANGE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+_CLOCK = r"([01]\d|2[0-3]):([0-5]\d)"
+_RANGE = re.compile(rf"^{_CLOCK}-(?:{_CLOCK}|(24:00))$")
 
 
 def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -64,10 +65,12 @@ class AgentHours:
             match = _RANGE.match(part)
             if not match:
                 raise ConfigError(
-                    f"IVR_AGENT_HOURS: {part!r} is not HH:MM-HH:MM (e.g. 08:30-11:30,13:00-17:00)"
+                    f"IVR_AGENT_HOURS: {part!r} is not HH:MM-HH:MM (e.g. 08:30-11:30,13:00-17:00;"
+                    " 24:00 may end a range)"
                 )
-            h1, m1, h2, m2 = (int(g) for g in match.groups())
-            start, end = time(h1, m1), time(min(h2, 23), 59 if h2 == 24 else m2)
+            h1, m1, h2, m2, midnight = match.groups()
+            start = time(int(h1), int(m1))
+            end = time.max if midnight else time(int(h2), int(m2))
             if end <= start:
                 raise ConfigError(f"IVR_AGENT_HOURS: {part!r} ends before it starts")
             ranges.append((start, end))

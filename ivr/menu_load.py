@@ -49,6 +49,8 @@ def read_yaml(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise MenuError(f"{path}: cannot read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise MenuError(f"{path}: not UTF-8 text: {exc.reason} at byte {exc.start}") from exc
     loader = _UniqueKeyLoader(text)
     loader.name = str(path)
     try:
@@ -95,6 +97,12 @@ def _load_prompts(path: Path, data: dict[str, Any]) -> tuple[dict[str, str], dic
     for name, text in prompts.items():
         if not isinstance(text, str) or not text.strip():
             raise MenuError(f"{path}: prompts.{name}: expected a non-empty text")
+        try:
+            placeholders(text)
+        except ValueError as exc:  # an unbalanced { or }
+            raise MenuError(
+                f"{path}: prompts.{name}: {exc} (write {{{{ or }}}} for a brace)"
+            ) from None
     for name, allowed in SYSTEM_PROMPTS.items():
         if name not in prompts:
             raise MenuError(f"{path}: prompts.{name}: missing (the engine speaks it)")
@@ -108,8 +116,10 @@ def _load_prompts(path: Path, data: dict[str, Any]) -> tuple[dict[str, str], dic
     if not isinstance(words, dict):
         raise MenuError(f"{path}: words: expected a mapping")
     for group, keys in WORDS.items():
+        if not isinstance(words.get(group), dict):
+            raise MenuError(f"{path}: words.{group}: expected a mapping of key to word")
         for key in keys:
-            if not isinstance((words.get(group) or {}).get(key), str):
+            if not isinstance(words[group].get(key), str):
                 raise MenuError(f"{path}: words.{group}.{key}: missing")
     return prompts, words
 
@@ -153,8 +163,11 @@ def _load_node(path: Path, name: str, raw: Any) -> Node:
     if extra:
         raise MenuError(f"{path}: {where}.{sorted(extra)[0]}: unknown key")
     kind = _enum(path, f"{where}.type", NodeType, raw.get("type"))
+    raw_options = raw.get("options") or {}
+    if not isinstance(raw_options, dict):
+        raise MenuError(f"{path}: {where}.options: expected a mapping of key to target")
     options = {}
-    for key, target in (raw.get("options") or {}).items():
+    for key, target in raw_options.items():
         options[_enum(path, f"{where}.options", Key, str(key))] = str(target)
     timeout = raw.get("timeout", 5)
     if not isinstance(timeout, int) or isinstance(timeout, bool) or not 1 <= timeout <= 60:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ivr.errors import ImportFileError
@@ -74,6 +75,7 @@ def apply_bindings(session: Session, records: Sequence[BindingRecord]) -> tuple[
         (b.payer_id, b.beneficiary_id): b
         for b in existing_bindings(session, (people[r.beneficiary].id for r in records))
     }
+    _park_ranks(session, records, people, current)
     added = 0
     for record in records:
         key = (people[record.payer].id, people[record.beneficiary].id)
@@ -88,6 +90,16 @@ def apply_bindings(session: Session, records: Sequence[BindingRecord]) -> tuple[
     _check_ranks(records, people, current)
     session.flush()
     return added, len(records) - added
+
+
+def _park_ranks(session, records, people, current: dict[tuple[int, int], Binding]) -> None:
+    """Move the ranks the file rewrites out of the way first, so that swapping two payers'
+    ranks never trips the unique index halfway through the updates."""
+    for record in records:
+        binding = current.get((people[record.payer].id, people[record.beneficiary].id))
+        if binding is not None:
+            binding.priority = -binding.id
+    session.flush()
 
 
 def _check_ranks(
@@ -136,6 +148,9 @@ def import_data(session: Session, prepared: PreparedImport) -> ImportSummary:
     try:
         summary = apply(session, prepared)
         session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise ImportFileError(f"the database refused the file: {exc.orig}") from None
     except BaseException:
         session.rollback()
         raise

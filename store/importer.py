@@ -17,7 +17,7 @@ from ivr.identity import mask_id, validate_id_number
 from store.repo import hash_pin
 
 _DIGITS = {n: re.compile(rf"\d{{{n}}}") for n in (6, 9)}
-_MONEY = re.compile(r"\d+(\.\d{1,2})?")
+_MONEY = re.compile(r"\d{1,12}(\.\d{1,2})?")  # below 1万亿 yuan: fits BIGINT 分, and is read
 
 
 @dataclass(frozen=True)
@@ -145,7 +145,9 @@ def parse_yuan(value: Any) -> int:
         raise ValueError('must be a text such as "1234.56" (a JSON number could be a float)')
     text = str(value).strip()
     if not _MONEY.fullmatch(text):
-        raise ValueError(f"{text!r} is not an amount of yuan with at most 2 decimals, >= 0")
+        raise ValueError(
+            f"{text!r} is not an amount of yuan (at most 12 digits and 2 decimals, not negative)"
+        )
     try:
         return int(Decimal(text) * 100)
     except InvalidOperation:

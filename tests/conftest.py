@@ -4,6 +4,7 @@ a test client, a controllable clock and a caller that dials the app as Twilio wo
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import delete
+from sqlalchemy import delete, make_url, text
 
 from ivr import create_app
 from ivr.config import SHANGHAI
@@ -51,12 +52,20 @@ def demo_prepared() -> PreparedImport:
 
 @pytest.fixture(scope="session")
 def pg_schema() -> Iterator[str]:
-    """A fresh PostgreSQL schema for this run."""
-    engine = make_engine(PG_URL)
-    Base.metadata.drop_all(engine)
+    """A fresh PostgreSQL schema of this run's own, so parallel runs never collide."""
+    name = f"ivr_test_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = make_engine(PG_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{name}"'))
+    url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={name}"})
+    url_text = url.render_as_string(hide_password=False)
+    engine = make_engine(url_text)
     create_schema(engine)
     engine.dispose()
-    yield PG_URL
+    yield url_text
+    with admin.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+    admin.dispose()
 
 
 @pytest.fixture(params=BACKENDS)
