@@ -77,8 +77,12 @@ def _form() -> CallForm:
     call_sid = request.form.get("CallSid", "")
     if not _CALL_SID.fullmatch(call_sid):
         abort(Response("CallSid is missing or malformed\n", 400, mimetype="text/plain"))
-    digits = request.form.get("Digits", "")[:MAX_DIGITS]
-    return CallForm(call_sid, request.form.get("From", "")[:32], digits)
+    return CallForm(call_sid, _field("From", 32), _field("Digits", MAX_DIGITS))
+
+
+def _field(name: str, limit: int) -> str:
+    """A form field cut to `limit`, control characters as "?" (PostgreSQL refuses NUL)."""
+    return "".join(ch if ch.isprintable() else "?" for ch in request.form.get(name, "")[:limit])
 
 
 def _event(kind: str, state: CallState | None, form: CallForm) -> Event:
