@@ -20,6 +20,7 @@ health = Blueprint("health", __name__)
 
 _CALL_SID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 MAX_DIGITS = 64  # longer than any real entry; garbage past this is not looked at
+FINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 
 
 @dataclass(frozen=True)
@@ -130,14 +131,22 @@ def _log(session, form: CallForm, before: CallState | None, event: Event, action
     )
 
 
+def _link(endpoint: str, node: str, seq: int) -> str:
+    """A URL for the next step: absolute under IVR_PUBLIC_URL (which may carry a path
+    prefix a proxy strips), else relative, which Twilio resolves against this request."""
+    path = url_for(endpoint, node=node, seq=seq)
+    base = str(current_app.config.get("IVR_PUBLIC_URL") or "").rstrip("/")
+    return base + path.removeprefix(request.script_root) if base else path
+
+
 def _keys_url(node: str, seq: int) -> str:
     """Where Twilio posts the keys of a Gather at `node`."""
-    return url_for("voice.keys", node=node, seq=seq)
+    return _link("voice.keys", node, seq)
 
 
 def _silence_url(node: str, seq: int) -> str:
     """Where Twilio goes when the Gather at `node` times out unanswered."""
-    return url_for("voice.silence", node=node, seq=seq)
+    return _link("voice.silence", node, seq)
 
 
 @voice.post("/voice")
@@ -156,6 +165,26 @@ def keys() -> Response:
 def silence() -> Response:
     """A Gather timed out with no input."""
     return _answer("silence")
+
+
+@voice.post("/voice/status")
+def status() -> Response:
+    """Twilio's call-status callback: a call that is over is marked ended and logged."""
+    form = _form()
+    call_status = _field("CallStatus", 32)
+    session = get_session()
+    try:
+        row = repo.load_call(session, form.call_sid)
+        if row is not None and call_status in FINAL_STATUSES and not row.ended:
+            now = hotline().clock()
+            row.ended, row.updated_at = True, now
+            repo.add_event(session, form.call_sid, row.seq, row.node, "",
+                           f"status {call_status}", now)  # fmt: skip
+        session.commit()
+    except DBAPIError as exc:
+        session.rollback()
+        current_app.logger.warning("status callback not recorded: %s", exc.orig)
+    return Response(status=204)
 
 
 @health.get("/healthz")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from conftest import AUTH_TOKEN
 from lxml import etree
 from sqlalchemy import select, update
+from twilio.request_validator import RequestValidator
 
 from ivr.simulator import Caller, EndState
 from store.demo import LI_XIUYING, WANG_JIANGUO, ZHANG_WEI
-from store.models import Person
+from store.models import Call, CallEvent, Person
 
 WANG_KEYED = WANG_JIANGUO[:-1] + "*"  # the X keyed as * on the phone
 WANG_PIN = "135790"
@@ -314,3 +316,37 @@ def test_caller_hangup_mid_call_leaves_state_consistent(app, caller: Caller, mak
     # Another person's call is unaffected.
     other = make_caller()
     assert MEDICAL_MENU in verify(other, entry=LI_XIUYING, pin="246810")
+
+
+def post_status(app, call_sid: str, status: str) -> int:
+    """Post Twilio's signed call-status callback; return the HTTP status."""
+    form = {"CallSid": call_sid, "CallStatus": status}
+    url = "http://localhost/voice/status"
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(url, form)
+    return (
+        app.test_client()
+        .post(url, data=form, headers={"X-Twilio-Signature": signature})
+        .status_code
+    )
+
+
+@pytest.mark.parametrize("status", ["completed", "busy", "failed", "no-answer", "canceled"])
+def test_status_callback_marks_the_call_ended(app, caller: Caller, status: str) -> None:
+    caller.dial()
+    assert post_status(app, caller.call_sid, status) == 204
+    with app.extensions["ivr"].sessions() as session:
+        assert session.get_one(Call, caller.call_sid).ended
+        outcomes = session.scalars(
+            select(CallEvent.outcome).where(CallEvent.call_sid == caller.call_sid)
+        ).all()
+    assert outcomes[-1] == f"status {status}"
+    # A late request for the ended call gets a goodbye, not the menu again.
+    assert caller.press("2") == "感谢您的来电，再见。"
+
+
+def test_status_callback_in_progress_changes_nothing(app, caller: Caller) -> None:
+    caller.dial()
+    assert post_status(app, caller.call_sid, "in-progress") == 204
+    with app.extensions["ivr"].sessions() as session:
+        assert not session.get_one(Call, caller.call_sid).ended
+    assert ASK_ID in caller.press("2")

@@ -16,7 +16,7 @@ from twilio.request_validator import RequestValidator
 from twiml_helpers import Twiml, is_twiml, parse_twiml
 from werkzeug.test import TestResponse
 
-from ivr.simulator import Caller
+from ivr.simulator import Caller, FlaskTransport
 from ivr.twiml_schema import TwimlSchema
 from store.models import Call, CallEvent, Person
 
@@ -812,3 +812,33 @@ def test_every_webhook_answer_is_text_xml(
     for answer in line.answers:
         assert answer.content_type.startswith("text/xml")
         parse_twiml(answer.data, twiml_schema)
+
+
+class StrippingProxy:
+    """A reverse proxy in front of the app that serves it under /ivr and strips the prefix."""
+
+    def __init__(self, inner: FlaskTransport, public: str) -> None:
+        self.inner, self.public = inner, public
+
+    def post(self, url: str, form: dict[str, str], headers: dict[str, str]):
+        """Forward a public URL to the app's own path."""
+        assert url.startswith(self.public + "/"), f"Twilio was sent outside the proxy: {url}"
+        return self.inner.post(BASE + url.removeprefix(self.public), form, headers)
+
+    def get(self, url: str, headers: dict[str, str]):
+        """Forward a GET the same way."""
+        return self.inner.get(BASE + url.removeprefix(self.public), headers)
+
+
+def test_a_whole_call_works_behind_a_proxy_path_prefix(app: Flask, twiml_schema) -> None:
+    public = "https://ivr.example.com/ivr"
+    app.config["IVR_PUBLIC_URL"] = public  # as if set in the environment before start
+    proxy = StrippingProxy(FlaskTransport(app), public)
+    caller = Caller(proxy, voice_url=f"{public}/voice", auth_token=AUTH_TOKEN, schema=twiml_schema)
+    caller.dial()
+    assert caller.waiting is not None
+    assert caller.waiting.action.startswith(f"{public}/voice/keys?")  # absolute, prefixed
+    caller.press("2")
+    caller.press(ID_STAR + "#")
+    caller.press(PIN + "#")
+    assert "一千二百三十四元五角六分" in caller.press("1")
