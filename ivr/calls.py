@@ -99,4 +99,7 @@ def mask_input(menu: Menu, node_name: str, digits: str) -> str:
         return "*" * min(len(digits), 16)
     if node is not None and node.type == NodeType.MENU and len(digits) <= 1:
         return digits
-    return mask_id(digits[:32])
+    if len(digits) not in (9, 18):
+        # Not shaped like an ID or a card: it may be a PIN keyed at the wrong prompt.
+        return "*" * min(len(digits), 16)
+    return mask_id(digits)

@@ -56,12 +56,12 @@ def init_db() -> None:
 @with_appcontext
 def import_command(file: Path) -> None:
     """Load accounts from an import FILE (JSON): all records, or none at all."""
-    create_schema(_hotline().engine)
     try:
         data = read_import_file(file)
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("Hashing PINs", total=len(data.get("persons", [])))
             prepared = prepare(data, _today(), lambda: progress.advance(task))
+        create_schema(_hotline().engine)  # only once the file is known to be good
         with _hotline().sessions() as session:
             summary = import_data(session, prepared)
     except ImportFileError as exc:

@@ -34,7 +34,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "IVR_MENU": (str(PROJECT_ROOT / "prompts" / "12333.yaml"), "The menu file to serve."),
 }
 
-_CLOCK = r"([01]\d|2[0-3]):([0-5]\d)"
+_CLOCK = r"([01][0-9]|2[0-3]):([0-5][0-9])"
 _RANGE = re.compile(rf"^{_CLOCK}-(?:{_CLOCK}|(24:00))$")
 
 

@@ -39,7 +39,7 @@ from ivr.menu import REPEAT, Field, Key, Menu, Node, NodeType
 from ivr.readback import balance_text, family_text, social_text
 from ivr.speech import read_count
 
-_PIN = re.compile(r"\d{6}")
+_PIN = re.compile(r"[0-9]{6}")  # ASCII only: \d would take full-width digits
 
 
 def step(menu: Menu, state: CallState, event: Event) -> Result:

@@ -13,6 +13,7 @@ class IdentityError(IvrError):
     """A keyed ID or card number is malformed; `problem` says what is wrong."""
 
     def __init__(self, problem: str, message: str) -> None:
+        """Keep the problem's name beside the message."""
         super().__init__(message)
         self.problem = problem
 

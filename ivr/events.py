@@ -48,8 +48,8 @@ class Start:
 class Keys:
     """The caller keyed digits into the current Gather (the finish key stripped)."""
 
-    digits: str
-    env: Env
+    digits: str = field(repr=False)
+    env: Env = field(repr=False)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ class HotlineServer(BaseApplication):
     """A gunicorn application whose workers each build their own app (and DB engine)."""
 
     def __init__(self, options: dict[str, Any]) -> None:
+        """Keep the gunicorn settings to apply in load_config."""
         self.options = options
         super().__init__()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from flask import Blueprint, Response, abort, current_app, request, url_for
 from sqlalchemy import text
@@ -29,7 +29,7 @@ class CallForm:
 
     call_sid: str
     from_number: str
-    digits: str
+    digits: str = field(repr=False)  # may be a PIN
 
 
 def _xml(document: str) -> Response:
@@ -132,8 +132,8 @@ def _log(session, form: CallForm, before: CallState | None, event: Event, action
 
 
 def _link(endpoint: str, node: str, seq: int) -> str:
-    """A URL for the next step: absolute under IVR_PUBLIC_URL (which may carry a path
-    prefix a proxy strips), else relative, which Twilio resolves against this request."""
+    """The next step's URL: absolute under IVR_PUBLIC_URL, else relative to this request."""
+    # IVR_PUBLIC_URL may carry a path prefix that a proxy strips before the app sees it.
     path = url_for(endpoint, node=node, seq=seq)
     base = str(current_app.config.get("IVR_PUBLIC_URL") or "").rstrip("/")
     return base + path.removeprefix(request.script_root) if base else path

@@ -56,12 +56,19 @@ def _check_binding(label: str, record: BindingRecord, people: dict[str, Person])
         if getattr(record, role) not in people:
             number = mask_id(getattr(record, role))
             raise ImportFileError(f"{label}: {role}: no person {number} in the file or on file")
-    payer, beneficiary = people[record.payer], people[record.beneficiary]
+    try:
+        _check_pair(people[record.payer], people[record.beneficiary])
+    except ValueError as exc:
+        raise ImportFileError(f"{label}: {exc}") from None
+
+
+def _check_pair(payer: Person, beneficiary: Person) -> None:
+    """The rules between a payer and a beneficiary; ValueError says which is broken."""
     if payer.scheme != "employee":
-        raise ImportFileError(f"{label}: payer: must be in the employee scheme (职工医保)")
+        raise ValueError("payer: must be in the employee scheme (职工医保)")
     if payer.insured_region[:2] != beneficiary.insured_region[:2]:
-        raise ImportFileError(
-            f"{label}: both persons must be insured in the same province "
+        raise ValueError(
+            "both persons must be insured in the same province "
             f"(insured_region {payer.insured_region} vs {beneficiary.insured_region})"
         )
 
@@ -93,8 +100,8 @@ def apply_bindings(session: Session, records: Sequence[BindingRecord]) -> tuple[
 
 
 def _park_ranks(session, records, people, current: dict[tuple[int, int], Binding]) -> None:
-    """Move the ranks the file rewrites out of the way first, so that swapping two payers'
-    ranks never trips the unique index halfway through the updates."""
+    """Move the ranks the file rewrites out of the way before the real updates."""
+    # Otherwise swapping two payers' ranks trips the unique index halfway through.
     for record in records:
         binding = current.get((people[record.payer].id, people[record.beneficiary].id))
         if binding is not None:
@@ -140,7 +147,32 @@ def apply(session: Session, prepared: PreparedImport) -> ImportSummary:
     """Upsert the prepared records; raise ImportFileError on any cross-record rule."""
     persons_added, persons_updated = apply_persons(session, prepared.persons)
     bindings_added, bindings_updated = apply_bindings(session, prepared.bindings)
+    check_bindings_on_file(session, prepared.persons)
     return ImportSummary(persons_added, persons_updated, bindings_added, bindings_updated)
+
+
+def check_bindings_on_file(session: Session, records: Sequence[PersonRecord]) -> None:
+    """A changed person must still meet the rules of every binding they are in."""
+    people = existing_people(session, (r.id_number for r in records))
+    index_of = {r.id_number: i for i, r in enumerate(records)}
+    ids = [p.id for p in people.values()]
+    bindings = session.scalars(
+        select(Binding).where(
+            (Binding.payer_id.in_(ids) | Binding.beneficiary_id.in_(ids))
+            & (Binding.status != "revoked")
+        )
+    ).all()
+    for binding in bindings:
+        # Of the two, the later record in the file is the one that broke the binding.
+        parties = (binding.payer, binding.beneficiary)
+        mover = max((p for p in parties if p.id_number in index_of),
+                    key=lambda p: index_of[p.id_number])  # fmt: skip
+        pair = f"{mask_id(binding.payer.id_number)} -> {mask_id(binding.beneficiary.id_number)}"
+        label = f"persons[{index_of[mover.id_number]}] (ID {mask_id(mover.id_number)})"
+        try:
+            _check_pair(binding.payer, binding.beneficiary)
+        except ValueError as exc:
+            raise ImportFileError(f"{label}: breaks the binding {pair} on file: {exc}") from None
 
 
 def import_data(session: Session, prepared: PreparedImport) -> ImportSummary:
@@ -150,7 +182,12 @@ def import_data(session: Session, prepared: PreparedImport) -> ImportSummary:
         session.commit()
     except IntegrityError as exc:
         session.rollback()
-        raise ImportFileError(f"the database refused the file: {exc.orig}") from None
+        # The driver's message may quote a full ID number (PostgreSQL's DETAIL): not shown.
+        kind = type(exc.orig).__name__
+        raise ImportFileError(
+            f"the database refused the file ({kind}: a record clashes with one written "
+            "at the same time); try again"
+        ) from None
     except BaseException:
         session.rollback()
         raise

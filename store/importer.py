@@ -16,8 +16,8 @@ from ivr.errors import IdentityError, ImportFileError
 from ivr.identity import mask_id, validate_id_number
 from store.repo import hash_pin
 
-_DIGITS = {n: re.compile(rf"\d{{{n}}}") for n in (6, 9)}
-_MONEY = re.compile(r"\d{1,12}(\.\d{1,2})?")  # below 1万亿 yuan: fits BIGINT 分, and is read
+_DIGITS = {n: re.compile(rf"[0-9]{{{n}}}") for n in (6, 9)}  # ASCII: \d takes ６
+_MONEY = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")  # below 1万亿 yuan: fits BIGINT 分, and is read
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,7 @@ class _Record:
     """Field access for one raw record that names the record in every error."""
 
     def __init__(self, label: str, raw: Any) -> None:
+        """Wrap one raw record, which must be a JSON object."""
         if not isinstance(raw, dict):
             raise ImportFileError(f"{label}: expected an object")
         self.label, self.raw = label, raw

@@ -350,3 +350,19 @@ def test_status_callback_in_progress_changes_nothing(app, caller: Caller) -> Non
     with app.extensions["ivr"].sessions() as session:
         assert not session.get_one(Call, caller.call_sid).ended
     assert ASK_ID in caller.press("2")
+
+
+@pytest.mark.parametrize("pin", ["１３５７９０", "١٣٥٧٩٠"])
+def test_non_ascii_digits_are_no_pin_and_cost_no_try(app, caller: Caller, pin: str) -> None:
+    caller.dial()
+    caller.press("2")
+    caller.press(WANG_KEYED + "#")
+    # No keypad sends these; a hand-made request might, so post it as Twilio would.
+    form = {"CallSid": caller.call_sid, "Digits": pin, "FinishedOnKey": "#"}
+    url = caller.waiting.action
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(url, form)
+    reply = app.test_client().post(url, data=form, headers={"X-Twilio-Signature": signature})
+    root = etree.fromstring(reply.data)
+    assert root.findtext("Say") == "查询密码为6位数字。"
+    assert ASK_PIN in root.find("Gather").findtext("Say")
+    assert person(app, WANG_JIANGUO).failed_pins == 0

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select, update
+from sqlalchemy import func, inspect, select, update
 from werkzeug.security import check_password_hash
 
 from ivr.errors import ImportFileError
@@ -330,6 +330,18 @@ REJECTED = [
           add_binding(beneficiary=CHEN_GANG)),
      "bindings[1]", "insured_region"),
     ("rank taken in the same file", add_binding(priority=1), "bindings[1]", "priority"),
+    # digits must be ASCII: full-width ones could never be keyed on a phone
+    ("full-width region", add_person(insured_region="６５０１０３"), "persons[2]",
+     "insured_region"),
+    ("full-width PIN", add_person(pin="１２３４５６"), "persons[2]", "pin"),
+    ("full-width card number", add_person(card_number="６５０１００９９８"), "persons[2]",
+     "card_number"),
+    # a changed person must still fit the bindings already on file
+    ("payer on file moved to the resident scheme",
+     add_person(demo_person(LI_XIUYING, scheme="resident")), "persons[2]", "payer"),
+    ("beneficiary on file moved to another province",
+     add_person(demo_person(WANG_LI, insured_region="310101")), "persons[2]",
+     "insured_region"),
     ("rank taken on file, not revoked", add_binding(payer=WANG_JIANHUA, beneficiary=WANG_LI),
      "bindings[1]", "priority"),
 ]  # fmt: skip
@@ -687,3 +699,11 @@ def test_demo_data_load_if_empty_leaves_a_loaded_database_alone(app: Flask, tmp_
     assert "alreadyhaspersons" in squeeze(result.output), result.output
     assert snapshot(app) == before  # the demo balance was not written back
     assert (tmp_path / "demo.json").exists()
+
+
+def test_a_rejected_file_leaves_a_new_database_untouched(make_app, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+    fresh = make_app(IVR_DATABASE_URL=url)
+    result = invoke(fresh, "import", str(write(tmp_path, "[1, 2]")))
+    assert result.exit_code != 0
+    assert inspect(fresh.extensions["ivr"].engine).get_table_names() == []

@@ -842,3 +842,32 @@ def test_a_whole_call_works_behind_a_proxy_path_prefix(app: Flask, twiml_schema)
     caller.press(ID_STAR + "#")
     caller.press(PIN + "#")
     assert "一千二百三十四元五角六分" in caller.press("1")
+
+
+def test_a_pin_keyed_at_the_id_prompt_is_never_kept(
+    make_caller: Callable[..., Caller], app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    caller = make_caller(call_sid="CAmistyped000001")
+    caller.dial()
+    caller.press("2")
+    caller.press(PIN + "#")  # the PIN, keyed where the ID was asked for
+    with app.extensions["ivr"].sessions() as session:
+        kept = session.scalars(
+            select(CallEvent.input_masked).where(
+                CallEvent.call_sid == "CAmistyped000001", CallEvent.node == "ask_id"
+            )
+        ).all()
+    assert kept == ["******"]
+    assert PIN[-4:] not in caplog.text
+
+
+def test_reprs_never_show_keyed_digits() -> None:
+    from datetime import date
+
+    from ivr.events import Env, Keys
+    from ivr.views import CallForm
+
+    env = Env(today=date(2026, 11, 25), agents_open=True, agent_hours_text="")
+    assert PIN not in repr(Keys(PIN, env))
+    assert ID_BODY not in repr(CallForm("CA1", "+86", ID_X))
