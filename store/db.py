@@ -4,29 +4,50 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, inspect, select
+from sqlalchemy import Engine, create_engine, event, func, inspect, make_url, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.models import Base, Person
 
+# Every wait is bounded well inside Twilio's 15 s, so a caller stuck behind a locked or
+# vanished database hears the busy message instead of Twilio's own application error.
+SQLITE_BUSY_SECONDS = 5
+PG_CONNECT_SECONDS = 3
+PG_STATEMENT_MS = 5000
+PG_LOCK_MS = 3000
+
 
 def make_engine(url: str, **options: Any) -> Engine:
-    """Create an engine with pre-ping pooling; SQLite gets foreign keys and a busy wait."""
-    if url.startswith("sqlite"):
-        # Several workers share one SQLite file: wait for the write lock instead of failing.
-        options.setdefault("connect_args", {"timeout": 15})
+    """Create an engine with pre-ping pooling, bounded waits and serialised SQLite writes."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        options.setdefault("connect_args", {"timeout": SQLITE_BUSY_SECONDS})
+    elif parsed.get_backend_name() == "postgresql":
+        limits = f"-c statement_timeout={PG_STATEMENT_MS} -c lock_timeout={PG_LOCK_MS}"
+        extra = parsed.query.get("options", "")
+        parsed = parsed.update_query_dict({"options": f"{extra} {limits}".strip()})
+        options.setdefault("connect_args", {"connect_timeout": PG_CONNECT_SECONDS})
     # hide_parameters: an error message must never carry an ID number or a PIN hash.
-    engine = create_engine(url, pool_pre_ping=True, hide_parameters=True, **options)
+    engine = create_engine(parsed, pool_pre_ping=True, hide_parameters=True, **options)
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """Turn on foreign keys, which SQLite leaves off per connection."""
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    """Turn on foreign keys, and leave BEGIN to us instead of the sqlite3 module."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+    # The sqlite3 module would only BEGIN at the first write, so a read-check-write (the
+    # PIN lock-out) could interleave with another worker's; see _sqlite_begin.
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin(connection: Any) -> None:
+    """Take SQLite's write lock when a transaction starts: one writer at a time, whole."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

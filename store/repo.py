@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import case, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, aliased
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -45,18 +45,25 @@ def check_pin(session: Session, person_id: int | None, pin: str) -> PinOutcome:
     if person.locked:
         return PinOutcome.LOCKED
     if check_password_hash(person.pin_hash, pin):
-        if person.failed_pins:
-            session.execute(update(Person).where(Person.id == person_id).values(failed_pins=0))
-        return PinOutcome.OK
-    # Increment in SQL, not in Python, so racing wrong PINs are all counted.
+        reset = session.execute(
+            update(Person)
+            .where(Person.id == person_id, Person.locked.is_(False))
+            .values(failed_pins=0)
+            .execution_options(synchronize_session=False)
+        )
+        return PinOutcome.OK if reset.rowcount else PinOutcome.LOCKED
+    # Increment in SQL, not in Python, so racing wrong PINs are all counted; the guard on
+    # `locked` keeps a lock that another request has just set.
     failed = Person.failed_pins + 1
     row = session.execute(
         update(Person)
-        .where(Person.id == person_id)
-        .values(failed_pins=failed, locked=case((failed >= PIN_LOCK_AFTER, True), else_=False))
+        .where(Person.id == person_id, Person.locked.is_(False))
+        .values(failed_pins=failed, locked=failed >= PIN_LOCK_AFTER)
         .returning(Person.locked)
         .execution_options(synchronize_session=False)
-    ).one()
+    ).first()
+    if row is None:
+        return PinOutcome.LOCKED
     return PinOutcome.JUST_LOCKED if row.locked else PinOutcome.WRONG
 
 

@@ -871,3 +871,19 @@ def test_reprs_never_show_keyed_digits() -> None:
     env = Env(today=date(2026, 11, 25), agents_open=True, agent_hours_text="")
     assert PIN not in repr(Keys(PIN, env))
     assert ID_BODY not in repr(CallForm("CA1", "+86", ID_X))
+
+
+def test_a_database_held_by_another_writer_gives_the_busy_message(
+    app: Flask, twiml_schema: TwimlSchema
+) -> None:
+    """A lock that is never released is waited out in bounded time, then the caller hears
+    the busy message (not Twilio's own application error after its 15 s limit)."""
+    engine = app.extensions["ivr"].engine
+    with engine.connect() as holder:
+        holder.begin()  # SQLite: BEGIN IMMEDIATE takes the write lock
+        if engine.dialect.name == "postgresql":
+            holder.execute(text("LOCK TABLE calls IN ACCESS EXCLUSIVE MODE"))
+        response = post(app, "/voice", twilio_form("CAheldlock000001"))
+        holder.rollback()
+    doc = read(response, twiml_schema)
+    assert doc.says == [BUSY] and doc.verbs == ["Say", "Hangup"]

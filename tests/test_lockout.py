@@ -1,0 +1,72 @@
+"""The PIN lock-out under concurrent attempts: every wrong PIN counted, the lock never lost."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from threading import Barrier
+
+import pytest
+from sqlalchemy import select, update
+
+from ivr.domain import PinOutcome
+from store import repo
+from store.demo import WANG_JIANGUO
+from store.models import Person
+
+RIGHT, WRONG = "135790", "000000"
+
+
+def person_id(app) -> int:
+    """王建国's row id."""
+    with app.extensions["ivr"].sessions() as session:
+        return session.scalar(select(Person.id).where(Person.id_number == WANG_JIANGUO))
+
+
+def set_failures(app, failed: int) -> None:
+    """Start from a given count of wrong PINs."""
+    with app.extensions["ivr"].sessions() as session:
+        session.execute(update(Person).values(failed_pins=failed, locked=False))
+        session.commit()
+
+
+def attempt_together(app, pins: list[str]) -> list[PinOutcome]:
+    """Check the PINs at the same moment, each in its own session, as separate workers do."""
+    pid, start = person_id(app), Barrier(len(pins))
+
+    def attempt(pin: str) -> PinOutcome:
+        with app.extensions["ivr"].sessions() as session:
+            start.wait()
+            outcome = repo.check_pin(session, pid, pin)
+            session.commit()
+            return outcome
+
+    with ThreadPoolExecutor(len(pins)) as pool:
+        return list(pool.map(attempt, pins))
+
+
+def stored(app) -> tuple[int, bool]:
+    """(failed_pins, locked) as stored now."""
+    with app.extensions["ivr"].sessions() as session:
+        row = session.scalars(select(Person).where(Person.id_number == WANG_JIANGUO)).one()
+        return row.failed_pins, row.locked
+
+
+def test_racing_wrong_pins_lock_exactly_once(app) -> None:
+    outcomes = attempt_together(app, [WRONG] * 6)
+    assert sorted(outcomes) == sorted(
+        [PinOutcome.WRONG] * 2 + [PinOutcome.JUST_LOCKED] + [PinOutcome.LOCKED] * 3
+    )
+    assert stored(app) == (3, True)
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_a_right_and_a_wrong_pin_at_once_never_verify_a_locked_person(app, round_: int) -> None:
+    set_failures(app, 2)
+    outcomes = set(attempt_together(app, [RIGHT, WRONG]))
+    # Either the right PIN came first (verified, then one new failure), or the wrong one
+    # locked the person first and the right one was refused: never verified and locked.
+    assert outcomes in (
+        {PinOutcome.OK, PinOutcome.WRONG},
+        {PinOutcome.JUST_LOCKED, PinOutcome.LOCKED},
+    )
+    assert stored(app) == ((1, False) if PinOutcome.OK in outcomes else (3, True))
