@@ -30,8 +30,9 @@ class Renderer:
         target.say(text, voice=self.say_voice, language=self.say_language)
 
     def render(
-        self, actions: Iterable[Action], seq: int, keys_url: UrlFor, silence_url: UrlFor
-    ) -> str:
+        self, actions: Iterable[Action], seq: int, keys_url: UrlFor, silence_url: UrlFor,
+        dialled_url: str = "",
+    ) -> str:  # fmt: skip
         """The TwiML document for one webhook answer."""
         response = VoiceResponse()
         for action in actions:
@@ -45,7 +46,7 @@ class Renderer:
                 case Hangup():
                     response.hangup()
                 case Transfer():
-                    self._transfer(response)
+                    self._transfer(response, dialled_url)
         return str(response)
 
     def _gather(self, response: VoiceResponse, action: Gather, url: str) -> None:
@@ -63,16 +64,21 @@ class Renderer:
         self._say(gather, action.prompt)
         response.append(gather)
 
-    def _transfer(self, response: VoiceResponse) -> None:
+    def _transfer(self, response: VoiceResponse, dialled_url: str) -> None:
         """Dial the agent number, or queue the caller when there is none."""
         if not self.agent_number:
             response.enqueue(self.agent_queue)
             return
-        response.dial(self.agent_number)
-        # Reached only when the agent line does not answer.
-        self._say(response, self.agent_unavailable)
-        self._say(response, self.goodbye)
-        response.hangup()
+        # Twilio posts DialCallStatus to the action when the agent leg ends, answered or not.
+        response.dial(self.agent_number, action=dialled_url, method="POST")
+
+    def after_dial(self, answered: bool) -> str:
+        """What follows a Dial: hang up after a conversation, apologise after no answer."""
+        if answered:
+            response = VoiceResponse()
+            response.hangup()
+            return str(response)
+        return self.spoken(self.agent_unavailable, self.goodbye)
 
     def spoken(self, *texts: str) -> str:
         """A document that says the texts and hangs up (busy, error)."""

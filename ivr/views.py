@@ -116,7 +116,8 @@ def _answer(kind: str) -> Response:
         session.rollback()
         current_app.logger.warning("database error, caller told the system is busy: %s", exc.orig)
         return _xml(line.renderer.spoken(line.menu.text("busy")))
-    return _xml(line.renderer.render(result.actions, state.seq, _keys_url, _silence_url))
+    dialled = _public(url_for("voice.dialled"))
+    return _xml(line.renderer.render(result.actions, state.seq, _keys_url, _silence_url, dialled))
 
 
 def _log(session, form: CallForm, before: CallState | None, event: Event, actions, now) -> None:
@@ -134,7 +135,11 @@ def _log(session, form: CallForm, before: CallState | None, event: Event, action
 def _link(endpoint: str, node: str, seq: int) -> str:
     """The next step's URL: absolute under IVR_PUBLIC_URL, else relative to this request."""
     # IVR_PUBLIC_URL may carry a path prefix that a proxy strips before the app sees it.
-    path = url_for(endpoint, node=node, seq=seq)
+    return _public(url_for(endpoint, node=node, seq=seq))
+
+
+def _public(path: str) -> str:
+    """A path of this app as Twilio should call it."""
     base = str(current_app.config.get("IVR_PUBLIC_URL") or "").rstrip("/")
     return base + path.removeprefix(request.script_root) if base else path
 
@@ -165,6 +170,24 @@ def keys() -> Response:
 def silence() -> Response:
     """A Gather timed out with no input."""
     return _answer("silence")
+
+
+@voice.post("/voice/dialled")
+def dialled() -> Response:
+    """The agent leg of a <Dial> ended: hang up after a talk, apologise when unanswered."""
+    form = _form()
+    dial_status = _field("DialCallStatus", 32)
+    session = get_session()
+    try:
+        row = repo.load_call(session, form.call_sid)
+        if row is not None:
+            repo.add_event(session, form.call_sid, row.seq, row.node, "",
+                           f"dial {dial_status or 'unknown'}", hotline().clock())  # fmt: skip
+            session.commit()
+    except DBAPIError as exc:
+        session.rollback()
+        current_app.logger.warning("dial result not recorded: %s", exc.orig)
+    return _xml(hotline().renderer.after_dial(dial_status in ("completed", "answered")))
 
 
 @voice.post("/voice/status")

@@ -318,16 +318,41 @@ def test_caller_hangup_mid_call_leaves_state_consistent(app, caller: Caller, mak
     assert MEDICAL_MENU in verify(other, entry=LI_XIUYING, pin="246810")
 
 
-def post_status(app, call_sid: str, status: str) -> int:
-    """Post Twilio's signed call-status callback; return the HTTP status."""
-    form = {"CallSid": call_sid, "CallStatus": status}
-    url = "http://localhost/voice/status"
+def signed_post(app, url: str, form: dict[str, str]):
+    """POST a form to the app, signed as Twilio signs it."""
     signature = RequestValidator(AUTH_TOKEN).compute_signature(url, form)
-    return (
-        app.test_client()
-        .post(url, data=form, headers={"X-Twilio-Signature": signature})
-        .status_code
-    )
+    return app.test_client().post(url, data=form, headers={"X-Twilio-Signature": signature})
+
+
+def post_status(app, call_sid: str, status: str) -> int:
+    """Post Twilio's call-status callback; return the HTTP status."""
+    form = {"CallSid": call_sid, "CallStatus": status}
+    return signed_post(app, "http://localhost/voice/status", form).status_code
+
+
+@pytest.mark.parametrize(
+    ("dial_status", "says"),
+    [
+        ("completed", []),
+        ("answered", []),
+        ("no-answer", ["抱歉，人工坐席暂时无法接通。", "感谢您的来电，再见。"]),
+        ("busy", ["抱歉，人工坐席暂时无法接通。", "感谢您的来电，再见。"]),
+        ("failed", ["抱歉，人工坐席暂时无法接通。", "感谢您的来电，再见。"]),
+    ],
+)
+def test_after_the_agent_leg_ends(make_app, make_caller, twiml_schema, dial_status, says) -> None:
+    dial_app = make_app(IVR_AGENT_NUMBER="+862112333")
+    caller = make_caller(dial_app)
+    caller.dial()
+    caller.press("0")
+    dial = etree.fromstring(caller.last_twiml.encode()).find("Dial")
+    assert dial is not None and dial.get("action") == "/voice/dialled"
+    form = {"CallSid": caller.call_sid, "DialCallStatus": dial_status}
+    reply = signed_post(dial_app, "http://localhost/voice/dialled", form)
+    twiml_schema.validate(reply.data)
+    root = etree.fromstring(reply.data)
+    assert [say.text for say in root.iter("Say")] == says
+    assert [child.tag for child in root][-1] == "Hangup"
 
 
 @pytest.mark.parametrize("status", ["completed", "busy", "failed", "no-answer", "canceled"])
@@ -359,9 +384,7 @@ def test_non_ascii_digits_are_no_pin_and_cost_no_try(app, caller: Caller, pin: s
     caller.press(WANG_KEYED + "#")
     # No keypad sends these; a hand-made request might, so post it as Twilio would.
     form = {"CallSid": caller.call_sid, "Digits": pin, "FinishedOnKey": "#"}
-    url = caller.waiting.action
-    signature = RequestValidator(AUTH_TOKEN).compute_signature(url, form)
-    reply = app.test_client().post(url, data=form, headers={"X-Twilio-Signature": signature})
+    reply = signed_post(app, caller.waiting.action, form)
     root = etree.fromstring(reply.data)
     assert root.findtext("Say") == "查询密码为6位数字。"
     assert ASK_PIN in root.find("Gather").findtext("Say")
