@@ -22,7 +22,7 @@ from ivr.events import (
 )
 from ivr.identity import mask_id
 from ivr.menu import Field, Menu, NodeType, Service
-from store import repo
+from store import lockout, repo
 from store.models import Call
 
 MAX_EFFECTS = 8  # one step needs at most identify, check PIN, fetch; more is a bug
@@ -40,9 +40,9 @@ def perform(session: Session, effect: Identify | CheckPin | Fetch, env: Env) -> 
     """Carry out an effect the engine asked for and return its result as an event."""
     match effect:
         case Identify(kind=kind, number=number):
-            return Identified(repo.find_person_id(session, kind, number), env)
-        case CheckPin(person_id=person_id, pin=pin):
-            return PinChecked(repo.check_pin(session, person_id, pin), env)
+            return Identified(*lockout.identify(session, kind, number), env)
+        case CheckPin(person_id=person_id, probe=probe, pin=pin):
+            return PinChecked(lockout.check_pin(session, person_id, probe, pin), env)
         case Fetch(service=Service.BALANCE, person_id=pid):
             return Fetched(repo.balance(session, pid), env)
         case Fetch(service=Service.FAMILY, person_id=pid):
@@ -73,7 +73,8 @@ def state_of(row: Call) -> CallState:
     """The engine state stored in a call row."""
     return CallState(
         node=row.node, seq=row.seq, no_input=row.no_input, invalid=row.invalid,
-        auth_failures=row.auth_failures, person_id=row.person_id, identified=row.identified,
+        auth_failures=row.auth_failures, person_id=row.person_id, probe=row.probe,
+        identified=row.identified,
         verified=row.verified, after_auth=row.after_auth, menu=row.menu, ended=row.ended,
     )  # fmt: skip
 

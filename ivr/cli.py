@@ -17,7 +17,7 @@ from rich.table import Table
 from ivr.config import PROJECT_ROOT, SHANGHAI
 from ivr.errors import IdentityError, ImportFileError
 from ivr.identity import mask_id, validate_id_number
-from store import repo
+from store import lockout
 from store.db import count_persons, create_schema
 from store.demo import demo_data
 from store.import_apply import import_data
@@ -86,7 +86,7 @@ def unlock(id_number: str) -> None:
     except IdentityError as exc:
         raise click.BadParameter(str(exc), param_hint="ID_NUMBER") from None
     with _hotline().sessions() as session:
-        found = repo.unlock(session, number)
+        found = lockout.unlock(session, number)
         session.commit()
     if not found:
         console.print(f"[red]No person with ID {mask_id(number)} on file.[/]")

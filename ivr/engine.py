@@ -53,9 +53,9 @@ def step(menu: Menu, state: CallState, event: Event) -> Result:
             return _on_keys(menu, state, digits, env)
         case Silence(env=env):
             return _on_silence(menu, state, env)
-        case Identified(person_id=person_id, env=env):
+        case Identified(person_id=person_id, probe=probe, env=env):
             node = menu.nodes[state.node]
-            state = replace(state, person_id=person_id, identified=True)
+            state = replace(state, person_id=person_id, probe=probe, identified=True)
             return _goto(menu, state, node.next or menu.start, env, [Note("identified")])
         case PinChecked(outcome=outcome, env=env):
             return _on_pin(menu, state, outcome, env)
@@ -76,7 +76,7 @@ def _goto(menu: Menu, state: CallState, name: str, env: Env, out: list[Action]) 
     """Move the call to node `name` and run it until it waits, ends or needs an effect."""
     node = menu.nodes[name]
     if node.requires_identity and not state.verified:
-        state = replace(state, after_auth=name, identified=False, person_id=None)
+        state = replace(state, after_auth=name, identified=False, person_id=None, probe=None)
         node = menu.nodes[menu.identify]
     state = replace(state, node=node.name)
     match node.type:
@@ -144,7 +144,7 @@ def _on_keys(menu: Menu, state: CallState, digits: str, env: Env) -> Result:
         return _progress(state), [Note(f"{identity.kind} entered"), entered]
     if not _PIN.fullmatch(digits):
         return _invalid(menu, state, "pin_format", env)
-    return _progress(state), [Note("pin entered"), CheckPin(state.person_id, digits)]
+    return _progress(state), [Note("pin entered"), CheckPin(state.person_id, state.probe, digits)]
 
 
 def _key(digits: str) -> Key | None:
@@ -185,7 +185,7 @@ def _on_pin(menu: Menu, state: CallState, outcome: PinOutcome, env: Env) -> Resu
         state = replace(state, verified=True, after_auth=None)
         return _goto(menu, state, target, env, [Note("verified")])
     failures = state.auth_failures + 1
-    state = replace(state, auth_failures=failures, person_id=None, identified=False)
+    state = replace(state, auth_failures=failures, person_id=None, probe=None, identified=False)
     note = Note(f"auth {outcome}")
     if outcome in (PinOutcome.LOCKED, PinOutcome.JUST_LOCKED):
         prompt = "locked_now" if outcome == PinOutcome.JUST_LOCKED else "locked"

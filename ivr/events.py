@@ -20,6 +20,7 @@ class CallState:
     invalid: int = 0
     auth_failures: int = 0
     person_id: int | None = None  # who the keyed ID named; None if unknown or not asked
+    probe: str | None = None  # an opaque key for a number that is not on file
     identified: bool = False
     verified: bool = False
     after_auth: str | None = None  # where to go once verified
@@ -68,9 +69,10 @@ class Resume:
 
 @dataclass(frozen=True)
 class Identified:
-    """Result of an Identify effect: the person's row id, or None when not on file."""
+    """Result of an Identify effect: the person's row id, or a probe key when not on file."""
 
     person_id: int | None
+    probe: str | None
     env: Env
 
 
@@ -140,9 +142,10 @@ class Identify:
 
 @dataclass(frozen=True)
 class CheckPin:
-    """Check a PIN for the identified person (None: unknown, always wrong)."""
+    """Check a PIN for the identified person, or count it against an unknown number."""
 
     person_id: int | None
+    probe: str | None
     pin: str = field(repr=False)
 
 

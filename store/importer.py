@@ -14,7 +14,7 @@ from typing import Any
 from ivr.domain import BINDING_STATUSES, INSURED_STATUSES, RELATIONS, SCHEMES
 from ivr.errors import IdentityError, ImportFileError
 from ivr.identity import mask_id, validate_id_number
-from store.repo import hash_pin
+from store.lockout import hash_pin
 
 _DIGITS = {n: re.compile(rf"[0-9]{{{n}}}") for n in (6, 9)}  # ASCII: \d takes ６
 _MONEY = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")  # below 1万亿 yuan: fits BIGINT 分, and is read

@@ -73,6 +73,29 @@ class Binding(Base):
     beneficiary: Mapped[Person] = relationship(foreign_keys=[beneficiary_id])
 
 
+class ProbeGuard(Base):
+    """Wrong-PIN counter for an ID or card number that is not on file.
+
+    Unknown numbers lock exactly as real ones do, so a caller cannot tell them apart.
+    """
+
+    __tablename__ = "probe_guards"
+
+    # HMAC-SHA256 of the number under the database's own secret: never the number itself.
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failed_pins: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    locked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+
+
+class HotlineSecret(Base):
+    """Random keys the hotline keeps in its database, shared by every worker."""
+
+    __tablename__ = "hotline_secrets"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
+
+
 class Call(Base):
     """The state of one call, keyed by Twilio's CallSid, so any worker can serve it."""
 
@@ -87,6 +110,7 @@ class Call(Base):
     invalid: Mapped[int] = mapped_column(Integer, default=0)
     auth_failures: Mapped[int] = mapped_column(Integer, default=0)
     person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), nullable=True)
+    probe: Mapped[str | None] = mapped_column(String(64), nullable=True)
     identified: Mapped[bool] = mapped_column(Boolean, default=False)
     verified: Mapped[bool] = mapped_column(Boolean, default=False)
     after_auth: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -1,81 +1,14 @@
-"""Data access for the webhook: identify, check PINs, read account data, keep call state."""
+"""Data access for the webhook: account data read-backs and the call state rows."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from functools import cache
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
-from werkzeug.security import check_password_hash, generate_password_hash
 
-from ivr.domain import BalanceData, BindingInfo, FamilyData, InsuredData, PinOutcome
+from ivr.domain import BalanceData, BindingInfo, FamilyData, InsuredData
 from store.models import Binding, Call, CallEvent, Person
-
-PIN_LOCK_AFTER = 3  # consecutive wrong PINs that lock a person's self-service
-
-
-def hash_pin(pin: str) -> str:
-    """A salted slow hash of a PIN (werkzeug's scrypt)."""
-    return generate_password_hash(pin, method="scrypt")
-
-
-@cache
-def _dummy_hash() -> str:
-    """A hash to check unknown callers against, so they take as long as known ones."""
-    return hash_pin("000000")
-
-
-def find_person_id(session: Session, kind: str, number: str) -> int | None:
-    """The row id of the person an ID number (kind 'id') or card number names."""
-    column = Person.id_number if kind == "id" else Person.card_number
-    return session.scalar(select(Person.id).where(column == number))
-
-
-def check_pin(session: Session, person_id: int | None, pin: str) -> PinOutcome:
-    """Check a PIN and keep the lock-out counter exact under concurrent attempts."""
-    person = None
-    if person_id is not None:
-        person = session.scalars(
-            select(Person).where(Person.id == person_id).with_for_update()
-        ).first()
-    if person is None:
-        check_password_hash(_dummy_hash(), pin)
-        return PinOutcome.WRONG
-    if person.locked:
-        return PinOutcome.LOCKED
-    if check_password_hash(person.pin_hash, pin):
-        reset = session.execute(
-            update(Person)
-            .where(Person.id == person_id, Person.locked.is_(False))
-            .values(failed_pins=0)
-            .execution_options(synchronize_session=False)
-        )
-        return PinOutcome.OK if reset.rowcount else PinOutcome.LOCKED
-    # Increment in SQL, not in Python, so racing wrong PINs are all counted; the guard on
-    # `locked` keeps a lock that another request has just set.
-    failed = Person.failed_pins + 1
-    row = session.execute(
-        update(Person)
-        .where(Person.id == person_id, Person.locked.is_(False))
-        .values(failed_pins=failed, locked=failed >= PIN_LOCK_AFTER)
-        .returning(Person.locked)
-        .execution_options(synchronize_session=False)
-    ).first()
-    if row is None:
-        return PinOutcome.LOCKED
-    return PinOutcome.JUST_LOCKED if row.locked else PinOutcome.WRONG
-
-
-def unlock(session: Session, id_number: str) -> bool:
-    """Clear a person's PIN lock-out; False when no such person."""
-    result = session.execute(
-        update(Person)
-        .where(Person.id_number == id_number)
-        .values(failed_pins=0, locked=False)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)
 
 
 def balance(session: Session, person_id: int) -> BalanceData:

@@ -10,7 +10,7 @@ from twilio.request_validator import RequestValidator
 
 from ivr.simulator import Caller, EndState
 from store.demo import LI_XIUYING, WANG_JIANGUO, ZHANG_WEI
-from store.models import Call, CallEvent, Person
+from store.models import Call, CallEvent, Person, ProbeGuard
 
 WANG_KEYED = WANG_JIANGUO[:-1] + "*"  # the X keyed as * on the phone
 WANG_PIN = "135790"
@@ -149,6 +149,56 @@ def test_wrong_pin_and_unknown_id_sound_exactly_the_same(make_caller) -> None:
     assert wrong_pin.heard[-2:] == unknown_id.heard[-2:]
     assert wrong_pin.heard[-2] == AUTH_FAILED.format("两")
     assert ASK_ID in wrong_pin.heard[-1]
+
+
+UNKNOWN_ID = "110101199001011237"  # well-formed, not on file
+UNKNOWN_CARD = "650100999"
+
+
+@pytest.mark.parametrize(
+    ("known", "unknown"),
+    [(WANG_KEYED, UNKNOWN_ID), ("650100017", UNKNOWN_CARD)],
+    ids=["id", "card"],
+)
+def test_unknown_numbers_sound_like_wrong_pins_through_the_lockout(
+    app, make_caller, known: str, unknown: str
+) -> None:
+    """Three wrong PINs, then a later call: a number on file and one that is not are heard
+    the same at every step, lock-out included, so no caller can probe which IDs exist."""
+    heard = {}
+    for label, entry in (("known", known), ("unknown", unknown)):
+        first = make_caller()
+        verify(first, entry=entry, pin="000000")
+        for attempt in ("000001", "000002"):
+            first.press(entry + "#")
+            first.press(attempt + "#")
+        later = make_caller()
+        verify(later, entry=entry, pin="000003")
+        heard[label] = (first.heard, first.end_state, later.heard, later.end_state)
+    assert heard["known"] == heard["unknown"]
+    first_heard, _, later_heard, _ = heard["known"]
+    assert "您的查询密码已锁定" in first_heard[-2] and "您的查询密码已锁定" in later_heard[-2]
+
+
+def test_unlock_also_clears_an_unknown_ids_lock(app, make_caller) -> None:
+    for _ in range(3):
+        call = make_caller()
+        verify(call, entry=UNKNOWN_ID, pin="000000")
+        call.hangup()
+    assert "已锁定" in verify(make_caller(), entry=UNKNOWN_ID, pin="000000")
+    result = app.test_cli_runner().invoke(args=["unlock", UNKNOWN_ID])
+    assert result.exit_code != 0  # no person has it, as the command says; its lock goes
+    assert AUTH_FAILED.format("两") in verify(make_caller(), entry=UNKNOWN_ID, pin="000000")
+
+
+def test_probe_guards_never_hold_the_number(app, make_caller) -> None:
+    verify(make_caller(), entry=UNKNOWN_ID, pin="000000")
+    with app.extensions["ivr"].sessions() as session:
+        guards = session.scalars(select(ProbeGuard)).all()
+        probes = session.scalars(select(Call.probe)).all()
+    assert len(guards) == 1 and guards[0].failed_pins == 1
+    assert len(guards[0].key) == 64 and UNKNOWN_ID[:-4] not in guards[0].key
+    assert all(p is None or UNKNOWN_ID[:-4] not in p for p in probes)
 
 
 def test_pin_of_wrong_length_is_asked_again(caller: Caller) -> None:

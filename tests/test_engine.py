@@ -83,10 +83,10 @@ def test_card_entry_is_identified_as_a_card(menu) -> None:
 
 
 def test_unknown_person_still_goes_on_to_the_pin(menu) -> None:
-    state, actions = step(menu, at(menu, "ask_id"), Identified(None, ENV))
+    state, actions = step(menu, at(menu, "ask_id"), Identified(None, "probe-key", ENV))
     assert state.node == "ask_pin" and state.identified and state.person_id is None
     _, actions = step(menu, state, Keys("123456", ENV))
-    assert actions[-1] == CheckPin(None, "123456")
+    assert actions[-1] == CheckPin(None, "probe-key", "123456")
     assert "123456" not in repr(actions[-1])
 
 

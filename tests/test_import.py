@@ -28,8 +28,8 @@ from store.demo import (
 )
 from store.import_apply import import_data
 from store.importer import ImportSummary, PreparedImport, prepare, read_import_file
+from store.lockout import hash_pin
 from store.models import Base, Binding, Person
-from store.repo import hash_pin
 
 TODAY = date(2026, 11, 25)  # the `clock` fixture's day, so the CLI and prepare() agree
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)

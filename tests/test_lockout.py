@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, update
 
 from ivr.domain import PinOutcome
-from store import repo
+from store import lockout
 from store.demo import WANG_JIANGUO
 from store.models import Person
 
@@ -36,7 +36,7 @@ def attempt_together(app, pins: list[str]) -> list[PinOutcome]:
     def attempt(pin: str) -> PinOutcome:
         with app.extensions["ivr"].sessions() as session:
             start.wait()
-            outcome = repo.check_pin(session, pid, pin)
+            outcome = lockout.check_pin(session, pid, None, pin)
             session.commit()
             return outcome
 

@@ -1,0 +1,113 @@
+"""Who is calling, and is the PIN right: PIN hashing, identification and the lock-out.
+
+A number that is not on file must sound exactly like one with a wrong PIN, lock-out
+included, so unknown numbers get wrong-PIN counters of their own (`ProbeGuard`), keyed
+by an HMAC of the number rather than the number itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from functools import cache
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ivr.domain import PinOutcome
+from store.models import HotlineSecret, Person, ProbeGuard
+
+PIN_LOCK_AFTER = 3  # consecutive wrong PINs that lock self-service
+PROBE_SECRET = "probe-hmac"
+
+
+def hash_pin(pin: str) -> str:
+    """A salted slow hash of a PIN (werkzeug's scrypt)."""
+    return generate_password_hash(pin, method="scrypt")
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash to check unknown callers against, so they take as long as known ones."""
+    return hash_pin("000000")
+
+
+def _insert_ignore(session: Session, model: type, **values: Any) -> None:
+    """INSERT a row unless its primary key exists (SQLite and PostgreSQL alike)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(dialect.insert(model).values(**values).on_conflict_do_nothing())
+
+
+def probe_key(session: Session, kind: str, number: str) -> str:
+    """The HMAC that stands for a number in the probe guards."""
+    query = select(HotlineSecret.value).where(HotlineSecret.name == PROBE_SECRET)
+    secret = session.scalar(query)
+    if secret is None:  # the first unknown number this database has seen
+        _insert_ignore(session, HotlineSecret, name=PROBE_SECRET, value=secrets.token_hex(32))
+        secret = session.scalars(query).one()
+    return hmac.new(secret.encode(), f"{kind}:{number}".encode(), hashlib.sha256).hexdigest()
+
+
+def identify(session: Session, kind: str, number: str) -> tuple[int | None, str | None]:
+    """(person row id, None) for a number on file, else (None, its probe key)."""
+    column = Person.id_number if kind == "id" else Person.card_number
+    person_id = session.scalar(select(Person.id).where(column == number))
+    if person_id is not None:
+        return person_id, None
+    return None, probe_key(session, kind, number)
+
+
+def check_pin(session: Session, person_id: int | None, probe: str | None, pin: str) -> PinOutcome:
+    """Check a PIN; count a wrong one exactly, for persons and unknown numbers alike."""
+    person = None
+    if person_id is not None:
+        person = session.scalars(
+            select(Person).where(Person.id == person_id).with_for_update()
+        ).first()
+    if person is None:
+        check_password_hash(_dummy_hash(), pin)  # as slow as a real check
+        if probe is None:
+            return PinOutcome.WRONG
+        _insert_ignore(session, ProbeGuard, key=probe, failed_pins=0, locked=False)
+        return _count_wrong(session, ProbeGuard, ProbeGuard.key == probe)
+    if check_password_hash(person.pin_hash, pin):
+        reset = session.execute(
+            update(Person)
+            .where(Person.id == person_id, Person.locked.is_(False))
+            .values(failed_pins=0)
+            .execution_options(synchronize_session=False)
+        )
+        return PinOutcome.OK if reset.rowcount else PinOutcome.LOCKED
+    return _count_wrong(session, Person, Person.id == person_id)
+
+
+def _count_wrong(session: Session, model: Any, where: ColumnElement[bool]) -> PinOutcome:
+    """Add one wrong PIN in SQL (so racing attempts all count); lock at the limit."""
+    failed = model.failed_pins + 1
+    row = session.execute(
+        update(model)
+        # The guard on `locked` keeps a lock that another request has just set.
+        .where(where, model.locked.is_(False))
+        .values(failed_pins=failed, locked=failed >= PIN_LOCK_AFTER)
+        .returning(model.locked)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if row is None:
+        return PinOutcome.LOCKED
+    return PinOutcome.JUST_LOCKED if row.locked else PinOutcome.WRONG
+
+
+def unlock(session: Session, id_number: str) -> bool:
+    """Clear the lock-out of an ID number; False when no person has it."""
+    session.execute(delete(ProbeGuard).where(ProbeGuard.key == probe_key(session, "id", id_number)))
+    result = session.execute(
+        update(Person)
+        .where(Person.id_number == id_number)
+        .values(failed_pins=0, locked=False)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)
