@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 2
 
-.PHONY: install run test lint clean
+.PHONY: install run test lint bench clean
 
 install: $(STAMP)
 
@@ -31,8 +31,11 @@ test: install
 	$(BIN)/python -m pytest
 
 lint: install
-	$(BIN)/ruff check ivr store tests run_ivr.py
-	$(BIN)/ruff format --check ivr store tests run_ivr.py
+	$(BIN)/ruff check ivr store tests benchmarks run_ivr.py
+	$(BIN)/ruff format --check ivr store tests benchmarks run_ivr.py
+
+bench: install
+	$(BIN)/python benchmarks/inprocess_call.py --calls 50
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
