@@ -22,5 +22,9 @@ class ImportFileError(IvrError):
     """An import file was rejected as a whole; the message names the record."""
 
 
+class SchemaError(IvrError):
+    """The database's tables do not match this version of the hotline."""
+
+
 class ConfigError(IvrError):
     """A setting (an IVR_* variable) has a value the service cannot use."""

@@ -14,6 +14,7 @@ from ivr.app import get_session, hotline
 from ivr.calls import drive, mask_input, state_of, store_state
 from ivr.events import CallState, Event, Keys, Note, Resume, Silence, Start
 from store import repo
+from store.db import READ_ONLY
 
 voice = Blueprint("voice", __name__)
 health = Blueprint("health", __name__)
@@ -214,7 +215,7 @@ def status() -> Response:
 def healthz() -> Response:
     """200 when the database answers, 503 when it does not."""
     try:
-        with hotline().engine.connect() as connection:
+        with hotline().engine.connect().execution_options(**{READ_ONLY: True}) as connection:
             connection.execute(text("SELECT 1"))
     except SQLAlchemyError:
         return Response("database unreachable\n", 503, mimetype="text/plain")

@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, inspect, make_url, select
+from sqlalchemy import (
+    URL,
+    Connection,
+    Engine,
+    create_engine,
+    event,
+    func,
+    inspect,
+    make_url,
+    select,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
+from ivr.errors import SchemaError
 from store.models import Base, Person
 
 # Every wait is bounded well inside Twilio's 15 s, so a caller stuck behind a locked or
@@ -15,6 +26,7 @@ SQLITE_BUSY_SECONDS = 5
 PG_CONNECT_SECONDS = 3
 PG_STATEMENT_MS = 5000
 PG_LOCK_MS = 3000
+READ_ONLY = "ivr_read_only"  # execution option: this connection never writes (health checks)
 
 
 def make_engine(url: str, **options: Any) -> Engine:
@@ -22,17 +34,25 @@ def make_engine(url: str, **options: Any) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         options.setdefault("connect_args", {"timeout": SQLITE_BUSY_SECONDS})
-    elif parsed.get_backend_name() == "postgresql":
-        limits = f"-c statement_timeout={PG_STATEMENT_MS} -c lock_timeout={PG_LOCK_MS}"
-        extra = parsed.query.get("options", "")
-        parsed = parsed.update_query_dict({"options": f"{extra} {limits}".strip()})
-        options.setdefault("connect_args", {"connect_timeout": PG_CONNECT_SECONDS})
+    elif parsed.get_driver_name() in ("psycopg", "psycopg2"):
+        parsed = _with_pg_limits(parsed)
     # hide_parameters: an error message must never carry an ID number or a PIN hash.
     engine = create_engine(parsed, pool_pre_ping=True, hide_parameters=True, **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def _with_pg_limits(url: URL) -> URL:
+    """Add libpq's connect, statement and lock timeouts; the URL's own settings win."""
+    limits = f"-c statement_timeout={PG_STATEMENT_MS} -c lock_timeout={PG_LOCK_MS}"
+    extra = url.query.get("options", ())
+    extra = [extra] if isinstance(extra, str) else list(extra)
+    query = {"options": " ".join([limits, *extra])}  # later -c settings override earlier
+    if "connect_timeout" not in url.query:
+        query["connect_timeout"] = str(PG_CONNECT_SECONDS)
+    return url.update_query_dict(query)
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -47,7 +67,8 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 def _sqlite_begin(connection: Any) -> None:
     """Take SQLite's write lock when a transaction starts: one writer at a time, whole."""
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    read_only = connection.get_execution_options().get(READ_ONLY)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
@@ -55,15 +76,27 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-def create_schema(engine: Engine) -> None:
-    """Create every table that is missing."""
-    Base.metadata.create_all(engine)
+def create_schema(bind: Engine | Connection) -> None:
+    """Create every missing table; refuse a database whose tables are out of date."""
+    Base.metadata.create_all(bind)
+    missing = missing_columns(bind)
+    if missing:
+        raise SchemaError(
+            f"the database was made by an older version: {', '.join(missing)} missing. "
+            "Recreate it (for the demo database: delete store/ivr.sqlite3 and run make run)."
+        )
 
 
-def schema_ready(engine: Engine) -> bool:
-    """True when every table of the models exists."""
-    existing = set(inspect(engine).get_table_names())
-    return set(Base.metadata.tables) <= existing
+def missing_columns(bind: Engine | Connection) -> list[str]:
+    """The model columns (table.column) that the database's existing tables lack."""
+    inspector = inspect(bind)
+    existing = set(inspector.get_table_names())
+    missing = []
+    for name, table in Base.metadata.tables.items():
+        if name in existing:
+            have = {column["name"] for column in inspector.get_columns(name)}
+            missing += [f"{name}.{c.name}" for c in table.columns if c.name not in have]
+    return missing
 
 
 def count_persons(session: Session) -> int:

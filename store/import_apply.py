@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from ivr.errors import ImportFileError
 from ivr.identity import mask_id
+from store.db import create_schema
 from store.importer import BindingRecord, ImportSummary, PersonRecord, PreparedImport
 from store.models import Binding, Person
 
@@ -178,6 +179,8 @@ def check_bindings_on_file(session: Session, records: Sequence[PersonRecord]) ->
 def import_data(session: Session, prepared: PreparedImport) -> ImportSummary:
     """Apply a prepared import in one transaction: everything, or nothing at all."""
     try:
+        # Inside the transaction: a file rejected on a new database leaves no tables behind.
+        create_schema(session.connection())
         summary = apply(session, prepared)
         session.commit()
     except IntegrityError as exc:
