@@ -173,41 +173,38 @@ def silence() -> Response:
     return _answer("silence")
 
 
+def _note_call_end(call_sid: str, outcome: str, *, end: bool) -> None:
+    """Log how a call or its agent leg ended; mark the call ended when `end`."""
+    # Best effort: Twilio ignores what these callbacks answer, so errors are only logged.
+    session = get_session()
+    try:
+        row = repo.load_call(session, call_sid)
+        if row is not None and not (end and row.ended):
+            now = hotline().clock()
+            if end:
+                row.ended, row.updated_at = True, now
+            repo.add_event(session, call_sid, row.seq, row.node, "", outcome, now)
+        session.commit()
+    except DBAPIError as exc:
+        session.rollback()
+        current_app.logger.warning("call %s: %r not recorded: %s", call_sid, outcome, exc.orig)
+
+
 @voice.post("/voice/dialled")
 def dialled() -> Response:
     """The agent leg of a <Dial> ended: hang up after a talk, apologise when unanswered."""
-    form = _form()
     dial_status = _field("DialCallStatus", 32)
-    session = get_session()
-    try:
-        row = repo.load_call(session, form.call_sid)
-        if row is not None:
-            repo.add_event(session, form.call_sid, row.seq, row.node, "",
-                           f"dial {dial_status or 'unknown'}", hotline().clock())  # fmt: skip
-            session.commit()
-    except DBAPIError as exc:
-        session.rollback()
-        current_app.logger.warning("dial result not recorded: %s", exc.orig)
+    _note_call_end(_form().call_sid, f"dial {dial_status or 'unknown'}", end=False)
     return _xml(hotline().renderer.after_dial(dial_status in ("completed", "answered")))
 
 
 @voice.post("/voice/status")
 def status() -> Response:
     """Twilio's call-status callback: a call that is over is marked ended and logged."""
-    form = _form()
     call_status = _field("CallStatus", 32)
-    session = get_session()
-    try:
-        row = repo.load_call(session, form.call_sid)
-        if row is not None and call_status in FINAL_STATUSES and not row.ended:
-            now = hotline().clock()
-            row.ended, row.updated_at = True, now
-            repo.add_event(session, form.call_sid, row.seq, row.node, "",
-                           f"status {call_status}", now)  # fmt: skip
-        session.commit()
-    except DBAPIError as exc:
-        session.rollback()
-        current_app.logger.warning("status callback not recorded: %s", exc.orig)
+    form = _form()
+    if call_status in FINAL_STATUSES:
+        _note_call_end(form.call_sid, f"status {call_status}", end=True)
     return Response(status=204)
 
 
