@@ -20,7 +20,7 @@ from ivr.events import (
     Identify,
     PinChecked,
 )
-from ivr.identity import mask_id
+from ivr.identity import mask_keyed
 from ivr.menu import Field, Menu, NodeType, Service
 from store import lockout, repo
 from store.models import Call
@@ -98,9 +98,4 @@ def mask_input(menu: Menu, node_name: str, digits: str) -> str:
     node = menu.nodes.get(node_name)
     if node is not None and node.type == NodeType.INPUT and node.field == Field.PIN:
         return "*" * min(len(digits), 16)
-    if node is not None and node.type == NodeType.MENU and len(digits) <= 1:
-        return digits
-    if len(digits) not in (9, 18):
-        # Not shaped like an ID or a card: it may be a PIN keyed at the wrong prompt.
-        return "*" * min(len(digits), 16)
-    return mask_id(digits)
+    return mask_keyed(digits[:32])

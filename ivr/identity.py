@@ -62,6 +62,17 @@ def mask_id(s: str) -> str:
     return "*" * (len(s) - 4) + s[-4:]
 
 
+def mask_keyed(keys: str) -> str:
+    """Keyed input as a log or transcript may keep it, with no prompt to go by."""
+    body = keys.rstrip("#")
+    finish = keys[len(body) :]
+    if len(body) <= 1:
+        return keys  # a menu key
+    if len(body) in (9, 18):
+        return mask_id(body) + finish  # shaped like a card or an ID number
+    return "*" * min(len(body), 16) + finish  # anything else may be a PIN
+
+
 @dataclass(frozen=True, repr=False)
 class Identity:
     """A validated caller identity: an 18-character ID or a 9-digit card number."""

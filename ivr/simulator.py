@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 from lxml import etree
 from twilio.request_validator import RequestValidator
 
+from ivr.identity import mask_keyed
 from ivr.transport import (
     FlaskTransport,
     HttpTransport,
@@ -167,7 +168,7 @@ class Caller:
         if not KEYS.fullmatch(keys):
             raise ValueError(f"keys must be 0-9, * or #, got {keys!r}")
         spec = self._require_waiting("press keys")
-        self.transcript.append(Turn(TurnKind.PRESSED, keys))
+        self.transcript.append(Turn(TurnKind.PRESSED, mask_keyed(keys)))
         self._typeahead = keys
         return self._act(lambda: self._drive(self._finish_gather(spec)))
 
@@ -319,7 +320,9 @@ class Caller:
         elapsed_ms = (time.perf_counter() - started) * 1000
         self.requests += 1
         self.last_twiml = reply.body.decode("utf-8", errors="replace")
-        turn = Turn(TurnKind.REQUEST, url=url, method=hop.method, form=dict(form))
+        # Transcripts feed reports: the keys are kept only as masked as the event log's.
+        kept = {k: mask_keyed(v) if k == "Digits" else v for k, v in form.items()}
+        turn = Turn(TurnKind.REQUEST, url=url, method=hop.method, form=kept)
         turn.status, turn.elapsed_ms, turn.twiml = reply.status, elapsed_ms, self.last_twiml
         self.transcript.append(turn)
         return self._check(url, reply)

@@ -439,3 +439,12 @@ def test_non_ascii_digits_are_no_pin_and_cost_no_try(app, caller: Caller, pin: s
     assert root.findtext("Say") == "查询密码为6位数字。"
     assert ASK_PIN in root.find("Gather").findtext("Say")
     assert person(app, WANG_JIANGUO).failed_pins == 0
+
+
+def test_the_callers_transcript_keeps_no_pin_or_full_id(caller: Caller) -> None:
+    verify(caller)
+    pressed = [t.text for t in caller.transcript if t.kind == "pressed"]
+    assert pressed == ["2", "**************109*#", "******#"]
+    posted = [t.form.get("Digits") for t in caller.transcript if t.form and "Digits" in t.form]
+    assert posted == ["2", "**************109*", "******"]
+    assert not any(WANG_PIN in repr(t) or WANG_JIANGUO[:-1] in repr(t) for t in caller.transcript)

@@ -12,6 +12,7 @@ from ivr.identity import (
     IdKind,
     IdProblem,
     mask_id,
+    mask_keyed,
     parse_keyed_entry,
     validate_card_number,
     validate_id_number,
@@ -232,3 +233,22 @@ def test_identity_is_frozen() -> None:
 )
 def test_enum_values(member: str, value: str) -> None:
     assert member == value
+
+
+@pytest.mark.parametrize(
+    ("keys", "kept"),
+    [
+        ("2", "2"),
+        ("#", "#"),
+        ("*", "*"),
+        ("65010219680312109*#", "**************109*#"),
+        ("65010219680312109X", "**************109X"),
+        ("650100017#", "*****0017#"),
+        ("135790#", "******#"),
+        ("135790", "******"),
+        ("12", "**"),
+        ("9" * 40, "*" * 16),
+    ],
+)
+def test_mask_keyed_keeps_menu_keys_and_hides_pins(keys: str, kept: str) -> None:
+    assert mask_keyed(keys) == kept
