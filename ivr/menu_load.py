@@ -206,6 +206,11 @@ def _check_node_shape(path: Path, where: str, node: Node) -> None:
         raise MenuError(f"{path}: {where}.next: the ID input needs `next` (the PIN input)")
     if node.type == NodeType.SERVICE and node.service is None:
         raise MenuError(f"{path}: {where}.service: a service node needs `service`")
+    if node.type == NodeType.SERVICE and not node.requires_identity:
+        raise MenuError(
+            f"{path}: {where}.requires_identity: a service node reads account data, "
+            "so it must be `true`"
+        )
 
 
 def _node_ref(path: Path, where: str, name: Any, nodes: dict[str, Node]) -> str:

@@ -161,6 +161,9 @@ BROKEN = [
     # node shapes
     ("unknown node type", M, change("nodes", "welcome", "type", to="dance"), M,
      ["nodes.welcome.type", "'dance'"]),
+    ("service open to unverified callers", M,
+     change("nodes", "balance", "requires_identity", to=False), M,
+     ["nodes.balance.requires_identity"]),
     ("node without type", M, change("nodes", "agent", "type", to=DELETE), M,
      ["nodes.agent.type"]),
     ("unknown node key", M, change("nodes", "welcome", "colour", to="red"), M,
