@@ -1,0 +1,79 @@
+"""What the simulated caller records and waits at: end states, transcript turns, Gathers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from urllib.parse import urljoin
+
+from lxml import etree
+
+
+class EndState(StrEnum):
+    """How a call ended."""
+
+    HANGUP = "hangup"
+    TRANSFER = "transfer"
+    ENQUEUE = "enqueue"
+    CALLER_HANGUP = "caller_hangup"
+    REJECTED = "rejected"
+
+
+class TurnKind(StrEnum):
+    """What a transcript entry records."""
+
+    HEARD = "heard"
+    PRESSED = "pressed"
+    SILENCE = "silence"
+    REQUEST = "request"
+
+
+@dataclass(frozen=True)
+class GatherSpec:
+    """The `<Gather>` the caller is waiting at, with Twilio's defaults filled in."""
+
+    num_digits: int | None
+    finish_on_key: str
+    timeout: int
+    action: str
+    method: str
+    action_on_empty_result: bool
+
+    @classmethod
+    def parse(cls, verb: etree._Element, doc_url: str) -> GatherSpec:
+        """Read a Gather's attributes; its action defaults to the document's own URL."""
+        num_digits = verb.get("numDigits")
+        return cls(
+            num_digits=int(num_digits) if num_digits else None,
+            finish_on_key=verb.get("finishOnKey", "#"),
+            timeout=int(verb.get("timeout", "5")),
+            action=urljoin(doc_url, verb.get("action", "")),
+            method=verb.get("method", "POST").upper(),
+            action_on_empty_result=verb.get("actionOnEmptyResult", "false").lower() == "true",
+        )
+
+    def collect(self, keys: str) -> tuple[str, str, str]:
+        """Consume keys until the Gather completes; return (digits, finished_on_key, rest)."""
+        digits = ""
+        for index, key in enumerate(keys):
+            if self.finish_on_key and key == self.finish_on_key:
+                return digits, key, keys[index + 1 :]
+            digits += key
+            if self.num_digits is not None and len(digits) >= self.num_digits:
+                return digits, "", keys[index + 1 :]
+        # Out of keys: the Gather times out and Twilio still posts the partial digits.
+        return digits, "", ""
+
+
+@dataclass
+class Turn:
+    """One transcript entry; request turns also carry the HTTP exchange."""
+
+    kind: TurnKind
+    text: str = ""
+    url: str | None = None
+    method: str | None = None
+    form: dict[str, str] | None = None
+    status: int | None = None
+    elapsed_ms: float | None = None
+    twiml: str | None = None
