@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -12,6 +12,7 @@ from ivr.events import (
     Action,
     CallState,
     CheckPin,
+    Effect,
     Env,
     Event,
     Fetch,
@@ -36,7 +37,7 @@ class Step:
     actions: list[Action]
 
 
-def perform(session: Session, effect: Identify | CheckPin | Fetch, env: Env) -> Event:
+def perform(session: Session, effect: Effect, env: Env) -> Event:
     """Carry out an effect the engine asked for and return its result as an event."""
     match effect:
         case Identify(kind=kind, number=number):
@@ -52,31 +53,22 @@ def perform(session: Session, effect: Identify | CheckPin | Fetch, env: Env) -> 
     raise TypeError(f"not an effect: {effect!r}")
 
 
-def drive(session: Session, menu: Menu, state: CallState, event: Event, env: Env) -> Step:
+def drive(session: Session, menu: Menu, state: CallState, event: Event) -> Step:
     """Step the engine, performing effects, until the call waits or ends."""
     spoken: list[Action] = []
     for _ in range(MAX_EFFECTS):
         state, actions = step(menu, state, event)
-        effect = (
-            actions[-1]
-            if actions and isinstance(actions[-1], Identify | CheckPin | Fetch)
-            else None
-        )
+        effect = actions[-1] if actions and isinstance(actions[-1], Effect) else None
         spoken.extend(actions[:-1] if effect else actions)
         if effect is None:
             return Step(state, spoken)
-        event = perform(session, effect, env)
+        event = perform(session, effect, event.env)
     raise RuntimeError("the engine asked for too many effects in one step")
 
 
 def state_of(row: Call) -> CallState:
     """The engine state stored in a call row."""
-    return CallState(
-        node=row.node, seq=row.seq, no_input=row.no_input, invalid=row.invalid,
-        auth_failures=row.auth_failures, person_id=row.person_id, probe=row.probe,
-        identified=row.identified,
-        verified=row.verified, after_auth=row.after_auth, menu=row.menu, ended=row.ended,
-    )  # fmt: skip
+    return CallState(**{f.name: getattr(row, f.name) for f in fields(CallState)})
 
 
 def store_state(

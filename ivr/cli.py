@@ -18,6 +18,7 @@ from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy.exc import DBAPIError
 
+from ivr.app import hotline
 from ivr.config import PROJECT_ROOT, SHANGHAI
 from ivr.errors import IdentityError, ImportFileError, SchemaError
 from ivr.identity import mask_id, validate_id_number
@@ -52,14 +53,9 @@ def _database_errors(command: Callable[..., None]) -> Callable[..., None]:
     return run
 
 
-def _hotline():
-    """The current app's Hotline."""
-    return current_app.extensions["ivr"]
-
-
 def _today():
     """Today in Asia/Shanghai, by the app's clock."""
-    return _hotline().clock().astimezone(SHANGHAI).date()
+    return hotline().clock().astimezone(SHANGHAI).date()
 
 
 @click.command("init-db")
@@ -67,8 +63,8 @@ def _today():
 @_database_errors
 def init_db() -> None:
     """Create the database tables that are missing."""
-    create_schema(_hotline().engine)
-    console.print(f"[green]Database ready:[/] {_hotline().engine.url.render_as_string()}")
+    create_schema(hotline().engine)
+    console.print(f"[green]Database ready:[/] {hotline().engine.url.render_as_string()}")
 
 
 @click.command("import")
@@ -82,7 +78,7 @@ def import_command(file: Path) -> None:
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("Hashing PINs", total=len(data.get("persons", [])))
             prepared = prepare(data, _today(), lambda: progress.advance(task))
-        with _hotline().sessions() as session:
+        with hotline().sessions() as session:
             summary = import_data(session, prepared)
     except ImportFileError as exc:
         console.print(f"[red]Import rejected:[/] {escape(str(exc))}", soft_wrap=True)
@@ -106,7 +102,7 @@ def unlock(id_number: str) -> None:
         number = validate_id_number(id_number.replace("*", "X"), _today())
     except IdentityError as exc:
         raise click.BadParameter(str(exc), param_hint="ID_NUMBER") from None
-    with _hotline().sessions() as session:
+    with hotline().sessions() as session:
         found = lockout.unlock(session, number)
         session.commit()
     if not found:
@@ -134,8 +130,8 @@ def demo_data_command(output: Path, load_if_empty: bool) -> None:
     console.print(f"Wrote demo accounts to {output}", soft_wrap=True)
     if not load_if_empty:
         return
-    create_schema(_hotline().engine)
-    with _hotline().sessions() as session:
+    create_schema(hotline().engine)
+    with hotline().sessions() as session:
         empty = count_persons(session) == 0
     if empty:
         click.get_current_context().invoke(import_command, file=output)
@@ -154,12 +150,12 @@ def serve(host: str, port: int, workers: int) -> None:
     """Serve the hotline with gunicorn; point a Twilio number's voice webhook at /voice."""
     from ivr.server import run_gunicorn
 
-    create_schema(_hotline().engine)
+    create_schema(hotline().engine)
     shown = "localhost" if host in ("0.0.0.0", "127.0.0.1", "::") else host
     url = f"http://{shown}:{port}/voice"
     console.print(
         f"[bold]12333 hotline[/] on {url}  ({workers} worker(s), "
-        f"menu {_hotline().menu.source.name})\n"
+        f"menu {hotline().menu.source.name})\n"
         f"Twilio: set your number's 'A call comes in' webhook (HTTP POST) to "
         f"https://<your public host>/voice and IVR_PUBLIC_URL to https://<your public host>.\n"
         f"Try it:  curl -s -X POST {url} -d CallSid=CAdemo0001 -d From=+8613800138000\n"

@@ -42,7 +42,7 @@ def public_url() -> str:
     """The URL Twilio signed: from IVR_PUBLIC_URL, else from the X-Forwarded-* headers."""
     query = request.query_string.decode("latin-1")
     tail = request.path + (f"?{query}" if query else "")
-    base = str(current_app.config.get("IVR_PUBLIC_URL") or "").rstrip("/")
+    base = _public_base()
     if base:
         return base + tail
     # Behind a tunnel or proxy the first hop's values are the ones Twilio used.
@@ -107,7 +107,7 @@ def _answer(kind: str) -> Response:
         row = repo.load_call(session, form.call_sid)
         before = state_of(row) if row is not None else None
         event = _event(kind, before, form)
-        result = drive(session, line.menu, before or CallState(line.menu.start), event, event.env)
+        result = drive(session, line.menu, before or CallState(line.menu.start), event)
         state = replace(result.state, seq=(before.seq if before else 0) + 1)
         now = line.clock()
         store_state(session, row, form.call_sid, form.from_number, state, now)
@@ -141,8 +141,13 @@ def _link(endpoint: str, node: str, seq: int) -> str:
 
 def _public(path: str) -> str:
     """A path of this app as Twilio should call it."""
-    base = str(current_app.config.get("IVR_PUBLIC_URL") or "").rstrip("/")
+    base = _public_base()
     return base + path.removeprefix(request.script_root) if base else path
+
+
+def _public_base() -> str:
+    """IVR_PUBLIC_URL without its trailing slash, or "" when unset."""
+    return str(current_app.config.get("IVR_PUBLIC_URL") or "").rstrip("/")
 
 
 def _keys_url(node: str, seq: int) -> str:
