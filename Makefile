@@ -8,9 +8,26 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 2
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench clean espeak
 
-install: $(STAMP)
+install: $(STAMP) espeak
+
+# pyttsx3 loads libespeak-ng.so.1 through ctypes; espeak-ng brings the voices and the CLI.
+# Installed from apt when missing and we are root; otherwise the exact command is printed.
+espeak:
+	@if ldconfig -p 2>/dev/null | grep -q 'libespeak-ng\.so\.1' && command -v espeak-ng >/dev/null; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing espeak-ng for prompt audio (apt-get)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -q libespeak-ng1 espeak-ng >/dev/null 2>&1 || \
+		{ apt-get update -q >/dev/null && apt-get install -y -q libespeak-ng1 espeak-ng >/dev/null; } || \
+		echo "apt-get could not install espeak-ng; run: apt-get install libespeak-ng1 espeak-ng"; \
+	else \
+		echo "Prompt audio needs espeak-ng; install it with:"; \
+		echo "    sudo apt-get install libespeak-ng1 espeak-ng"; \
+		echo "Until then the hotline speaks with Twilio <Say> text."; \
+	fi
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -25,6 +42,7 @@ $(STAMP): pyproject.toml
 run: install
 	$(BIN)/python run_ivr.py init-db
 	$(BIN)/python run_ivr.py demo-data --load-if-empty
+	$(BIN)/python run_ivr.py prompts render || echo "Prompt audio not rendered: prompts are spoken with <Say>."
 	$(BIN)/python run_ivr.py serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 test: install

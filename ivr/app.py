@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g
@@ -13,16 +14,17 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from twilio.request_validator import RequestValidator
 
+from ivr.audio import Catalogue
 from ivr.config import SHANGHAI, AgentHours, from_environ
 from ivr.errors import ConfigError
 from ivr.events import Env
-from ivr.menu import Menu
+from ivr.menu import Menu, placeholders
 from ivr.menu_load import load_menu
-from ivr.speech import read_clock
-from ivr.twiml import Renderer
+from ivr.readback import hours_text
+from ivr.twiml import Renderer, SayVoice
 from store.db import make_engine, make_sessionmaker
 
-SPEECH_MODES = ("say",)
+SPEECH_MODES = ("auto", "play", "say")
 MAX_BODY_BYTES = 16 * 1024  # a Twilio webhook form is well under 2 KiB
 
 
@@ -32,12 +34,21 @@ class Hotline:
 
     menu: Menu
     hours: AgentHours
-    hours_text: str
+    hours_text: Mapping[str, str]  # by language
     renderer: Renderer
     engine: Engine
     sessions: sessionmaker[Session]
     validator: RequestValidator | None
     clock: Callable[[], datetime]
+    catalogue: Catalogue | None = None  # prompt audio; None speaks with <Say>
+    audio_ttl: int = 300
+    static_texts: frozenset[tuple[str, str]] = frozenset()  # (text, lang) of fixed prompts
+    warned: set[str] = field(default_factory=set)  # warnings this process has logged once
+
+    @property
+    def speech(self) -> str:
+        """`play` when prompt audio is served, else `say`."""
+        return "play" if self.catalogue is not None else "say"
 
     def env(self) -> Env:
         """The outside facts for this moment of the call."""
@@ -49,13 +60,10 @@ class Hotline:
         )
 
 
-def hours_text(hours: AgentHours) -> str:
-    """The agent hours as spoken words (八点三十分至十一点三十分、…)."""
-    if hours.always:
-        return "全天"
-    parts = [f"{read_clock(a.strftime('%H:%M'))}至{read_clock(b.strftime('%H:%M'))}"
-             for a, b in hours.ranges]  # fmt: skip
-    return "、".join(parts) or "暂不提供"
+def spoken_hours(menu: Menu, hours: AgentHours) -> dict[str, str]:
+    """The agent hours as spoken words in each of the menu's languages."""
+    ranges = tuple((a.strftime("%H:%M"), b.strftime("%H:%M")) for a, b in hours.ranges)
+    return {lang: hours_text(menu, lang, ranges, hours.always) for lang in menu.languages}
 
 
 def _now() -> datetime:
@@ -63,38 +71,78 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def load_catalogue(config: Mapping[str, Any], menu: Menu) -> Catalogue | None:
+    """The prompt audio to play, or None to speak with <Say>, by IVR_SPEECH.
+
+    `auto` plays once every language is rendered; `play` plays whatever is rendered and
+    speaks the rest with <Say>, warning once per missing prompt.
+    """
+    mode = config["IVR_SPEECH"]
+    if mode not in SPEECH_MODES:
+        raise ConfigError(f"IVR_SPEECH={mode!r}: use one of {', '.join(SPEECH_MODES)}")
+    if mode == "say":
+        return None
+    catalogue = Catalogue.load(Path(config["IVR_AUDIO_DIR"]))
+    complete = all(lang in catalogue.languages() for lang in menu.languages)
+    return catalogue if complete or mode == "play" else None
+
+
+def static_texts(menu: Menu) -> frozenset[tuple[str, str]]:
+    """Every prompt without placeholders, as (text, language of its voice)."""
+    return frozenset(
+        (prompt.text, prompt.lang)
+        for language in menu.languages.values()
+        for prompt in language.prompts.values()
+        if not placeholders(prompt.text)
+    )
+
+
+def _say_voices(config: Mapping[str, Any], menu: Menu) -> dict[str, SayVoice]:
+    """The Twilio <Say> voice of each language: Mandarin and English are configurable."""
+    mandarin = SayVoice(config["IVR_SAY_VOICE"], config["IVR_SAY_LANGUAGE"])
+    english = SayVoice(config["IVR_SAY_VOICE_EN"], "en-US")
+    return {
+        lang: mandarin if lang.startswith("zh") else english if lang.startswith("en")
+        else SayVoice("", lang)
+        for lang in menu.languages
+    }  # fmt: skip
+
+
+def _whole_number(config: Mapping[str, Any], name: str) -> int:
+    """A setting that must be a positive whole number."""
+    value = str(config[name]).strip()
+    if not value.isascii() or not value.isdigit() or int(value) < 1:
+        raise ConfigError(f"{name}={config[name]!r}: expected a whole number of at least 1")
+    return int(value)
+
+
 def build_hotline(config: Mapping[str, Any]) -> Hotline:
     """Load the menu, parse the settings and connect the database engine."""
-    if config["IVR_SPEECH"] not in SPEECH_MODES:
-        raise ConfigError(
-            f"IVR_SPEECH={config['IVR_SPEECH']!r}: use one of {', '.join(SPEECH_MODES)}"
-        )
     menu = load_menu(config["IVR_MENU"])
+    catalogue = load_catalogue(config, menu)
     hours = AgentHours.parse(config["IVR_AGENT_HOURS"])
-    renderer = Renderer(
-        say_voice=config["IVR_SAY_VOICE"],
-        say_language=config["IVR_SAY_LANGUAGE"],
-        agent_number=config["IVR_AGENT_NUMBER"],
-        agent_unavailable=menu.text("agent_unavailable"),
-        goodbye=menu.text("goodbye"),
-    )
+    renderer = Renderer(say_voices=_say_voices(config, menu),
+                        agent_number=config["IVR_AGENT_NUMBER"])  # fmt: skip
     engine = make_engine(config["IVR_DATABASE_URL"])
     token = config["IVR_AUTH_TOKEN"]
     return Hotline(
         menu=menu,
         hours=hours,
-        hours_text=hours_text(hours),
+        hours_text=spoken_hours(menu, hours),
         renderer=renderer,
         engine=engine,
         sessions=make_sessionmaker(engine),
         validator=RequestValidator(token) if token else None,
         clock=config.get("IVR_CLOCK") or _now,
+        catalogue=catalogue,
+        audio_ttl=_whole_number(config, "IVR_AUDIO_TTL"),
+        static_texts=static_texts(menu),
     )
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the hotline app from the IVR_* environment, overridden by `config`."""
-    from ivr import cli, views
+    from ivr import audio_views, cli, views
 
     app = Flask(__name__)
     app.config.update(from_environ())
@@ -104,6 +152,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.logger.setLevel(logging.INFO)
     app.register_blueprint(views.voice)
     app.register_blueprint(views.health)
+    app.register_blueprint(audio_views.audio)
     app.teardown_appcontext(close_session)
     cli.register(app)
     return app

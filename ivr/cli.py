@@ -19,6 +19,7 @@ from rich.table import Table
 from sqlalchemy.exc import DBAPIError
 
 from ivr.app import hotline
+from ivr.cli_prompts import prompts
 from ivr.config import PROJECT_ROOT, SHANGHAI
 from ivr.errors import IdentityError, ImportFileError, SchemaError
 from ivr.identity import mask_id, validate_id_number
@@ -34,7 +35,7 @@ DEMO_FILE = PROJECT_ROOT / "store" / "demo.json"
 
 def register(app: Flask) -> None:
     """Add every command to the app's CLI group."""
-    for command in (serve, init_db, import_command, unlock, demo_data_command):
+    for command in (serve, init_db, import_command, unlock, demo_data_command, prompts):
         app.cli.add_command(command)
 
 
@@ -56,6 +57,18 @@ def _database_errors(command: Callable[..., None]) -> Callable[..., None]:
 def _today():
     """Today in Asia/Shanghai, by the app's clock."""
     return hotline().clock().astimezone(SHANGHAI).date()
+
+
+def _speech_note() -> None:
+    """Say how prompts will be spoken, and how to get audio when there is none."""
+    catalogue = hotline().catalogue
+    if catalogue is not None:
+        console.print(f"Prompts: <Play> audio from {escape(str(catalogue.folder))}")
+    else:
+        console.print(
+            "Prompts: <Say> text (IVR_SPEECH=say, or no rendered audio yet:"
+            " `python run_ivr.py prompts render`)"
+        )
 
 
 @click.command("init-db")
@@ -164,4 +177,5 @@ def serve(host: str, port: int, workers: int) -> None:
     )
     if not current_app.config["IVR_AUTH_TOKEN"]:
         console.print("[yellow]IVR_AUTH_TOKEN is not set: webhook signatures are not checked.[/]")
+    _speech_note()
     run_gunicorn(host, port, workers)

@@ -23,9 +23,26 @@ SETTINGS: dict[str, tuple[str, str]] = {
     ),
     "IVR_AUTH_TOKEN": ("", "Twilio auth token; when set, every webhook needs a valid signature."),
     "IVR_PUBLIC_URL": ("", "Public base URL Twilio calls (for signatures behind a proxy)."),
-    "IVR_SPEECH": ("say", "How prompts are spoken: `say` (Twilio <Say> text)."),
+    "IVR_SPEECH": (
+        "auto",
+        "`play` (<Play> rendered audio), `say` (Twilio <Say> text) or `auto`: play once"
+        " `prompts render` has run.",
+    ),
+    "IVR_AUDIO_DIR": (
+        str(PROJECT_ROOT / "store" / "audio"),
+        "Where `prompts render` writes prompt audio and the app serves it from.",
+    ),
+    "IVR_AUDIO_TTL": ("300", "Seconds a read-back's secret audio URL lives, at most."),
+    "IVR_TTS_VOICES": (
+        "",
+        "pyttsx3 voice per language, overriding the automatic pick"
+        " (e.g. `zh-CN=sit/cmn-latn-pinyin,en-US=gmw/en-us`).",
+    ),
+    "IVR_TTS_RATE": ("165", "pyttsx3 speaking rate in words per minute."),
+    "IVR_TTS_DRIVER": ("espeak", "pyttsx3 driver: espeak (Linux), nsss (macOS), sapi5 (Windows)."),
     "IVR_SAY_VOICE": ("Polly.Zhiyu", "The <Say> voice: a Twilio Mandarin voice."),
     "IVR_SAY_LANGUAGE": ("cmn-CN", "The <Say> language (cmn-CN or zh-CN)."),
+    "IVR_SAY_VOICE_EN": ("Polly.Joanna", "The <Say> voice for the English line (en-US)."),
     "IVR_AGENT_NUMBER": ("", "Number to <Dial> for a human agent; unset: <Enqueue> to `agents`."),
     "IVR_AGENT_HOURS": (
         "08:30-11:30,13:00-17:00",

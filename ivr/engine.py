@@ -36,8 +36,7 @@ from ivr.events import (
 )
 from ivr.identity import parse_keyed_entry
 from ivr.menu import REPEAT, Field, Key, Menu, Node, NodeType
-from ivr.readback import balance_text, family_text, social_text
-from ivr.speech import read_count
+from ivr.readback import balance_text, family_text, reader, social_text
 
 _PIN = re.compile(r"[0-9]{6}")  # ASCII only: \d would take full-width digits
 
@@ -64,12 +63,28 @@ def step(menu: Menu, state: CallState, event: Event) -> Result:
     raise TypeError(f"not an engine event: {event!r}")
 
 
-def _gather(menu: Menu, node: Node) -> Gather:
+def _lang(menu: Menu, state: CallState) -> str:
+    """The language the call is in."""
+    return state.lang or menu.language
+
+
+def _say(menu: Menu, state: CallState, prompt: str, **fields: object) -> Say:
+    """A prompt in the call's language, spoken by the voice the prompt names."""
+    found = menu.prompt(prompt, state.lang)
+    return Say(found.text.format(**fields), found.lang)
+
+
+def _says(menu: Menu, state: CallState, node: Node) -> tuple[Say, ...]:
+    """A node's prompts in order."""
+    return tuple(_say(menu, state, name) for name in node.prompts)
+
+
+def _gather(menu: Menu, state: CallState, node: Node) -> Gather:
     """The Gather that waits at a menu or input node."""
     if node.type == NodeType.MENU:
         # One key, and no finish key, so that # and * arrive as ordinary keys.
-        return Gather(node.name, menu.text(node.prompt or ""), 1, "", node.timeout)
-    return Gather(node.name, menu.text(node.prompt or ""), None, "#", node.timeout)
+        return Gather(node.name, _says(menu, state, node), 1, "", node.timeout)
+    return Gather(node.name, _says(menu, state, node), None, "#", node.timeout)
 
 
 def _goto(menu: Menu, state: CallState, name: str, env: Env, out: list[Action]) -> Result:
@@ -81,18 +96,22 @@ def _goto(menu: Menu, state: CallState, name: str, env: Env, out: list[Action]) 
     state = replace(state, node=node.name)
     match node.type:
         case NodeType.SAY:
-            return _goto(menu, state, node.next or "", env, [*out, Say(menu.text(node.prompt))])
+            return _goto(menu, state, node.next or "", env, [*out, *_says(menu, state, node)])
         case NodeType.MENU:
-            return replace(state, menu=node.name), [*out, _gather(menu, node)]
+            return replace(state, menu=node.name), [*out, _gather(menu, state, node)]
         case NodeType.INPUT:
-            return state, [*out, _gather(menu, node)]
+            return state, [*out, _gather(menu, state, node)]
         case NodeType.SERVICE:
             assert node.service is not None and state.person_id is not None
             return state, [*out, Fetch(node.service, state.person_id)]
         case NodeType.AGENT:
             return _agent(menu, state, env, out)
         case NodeType.HANGUP:
-            return _end(state, [*out, Say(menu.text(node.prompt or "goodbye")), Hangup()])
+            return _end(state, [*out, *_says(menu, state, node), Hangup()])
+        case NodeType.LANGUAGE:
+            state = replace(state, lang=node.switch.get(_lang(menu, state), _lang(menu, state)))
+            said = [*out, Note(f"language {state.lang}"), _say(menu, state, "language_set")]
+            return _goto(menu, state, node.next or "", env, said)
     raise AssertionError(f"unhandled node type {node.type}")
 
 
@@ -100,8 +119,8 @@ def _present(menu: Menu, state: CallState, env: Env, out: list[Action]) -> Resul
     """Say again where the call is waiting (or end it, if it has ended)."""
     node = menu.nodes.get(state.node)
     if state.ended or node is None or node.type not in (NodeType.MENU, NodeType.INPUT):
-        return _end(state, [*out, Say(menu.text("goodbye")), Hangup()])
-    return state, [*out, _gather(menu, node)]
+        return _end(state, [*out, _say(menu, state, "goodbye"), Hangup()])
+    return state, [*out, _gather(menu, state, node)]
 
 
 def _end(state: CallState, out: list[Action]) -> Result:
@@ -112,8 +131,8 @@ def _end(state: CallState, out: list[Action]) -> Result:
 def _agent(menu: Menu, state: CallState, env: Env, out: list[Action]) -> Result:
     """Transfer within agent hours; otherwise read the hours and return to the menu."""
     if env.agents_open:
-        return _end(state, [*out, Note("transfer"), Say(menu.text("transfer")), Transfer()])
-    said = Say(menu.text("agent_closed", hours=env.agent_hours_text))
+        return _end(state, [*out, Note("transfer"), _say(menu, state, "transfer"), Transfer()])
+    said = _say(menu, state, "agent_closed", hours=env.agent_hours_text[_lang(menu, state)])
     back = state.menu or menu.start
     return _goto(menu, state, back, env, [*out, Note("agent_closed"), said])
 
@@ -158,13 +177,13 @@ def _key(digits: str) -> Key | None:
 def _invalid(menu: Menu, state: CallState, prompt: str, env: Env) -> Result:
     """An invalid entry: say what is wrong and ask again, or give up after the limit."""
     state = replace(state, invalid=state.invalid + 1)
-    said: list[Action] = [Say(menu.text(prompt))]
+    said: list[Action] = [_say(menu, state, prompt)]
     if state.invalid < menu.limits.invalid:
         return _present(menu, state, env, [Note(f"invalid {prompt}"), *said])
     if env.agents_open:
         return _agent(menu, state, env, [Note(f"invalid limit {prompt}"), *said])
     return _end(
-        state, [Note(f"invalid limit {prompt}"), *said, Say(menu.text("goodbye")), Hangup()]
+        state, [Note(f"invalid limit {prompt}"), *said, _say(menu, state, "goodbye"), Hangup()]
     )
 
 
@@ -174,8 +193,8 @@ def _on_silence(menu: Menu, state: CallState, env: Env) -> Result:
         return _present(menu, state, env, [Note("not_waiting")])
     state = replace(state, no_input=state.no_input + 1)
     if state.no_input >= menu.limits.no_input:
-        return _end(state, [Note("no_input limit"), Say(menu.text("goodbye")), Hangup()])
-    return _present(menu, state, env, [Note("no_input"), Say(menu.text("no_input"))])
+        return _end(state, [Note("no_input limit"), _say(menu, state, "goodbye"), Hangup()])
+    return _present(menu, state, env, [Note("no_input"), _say(menu, state, "no_input")])
 
 
 def _on_pin(menu: Menu, state: CallState, outcome: PinOutcome, env: Env) -> Result:
@@ -189,16 +208,17 @@ def _on_pin(menu: Menu, state: CallState, outcome: PinOutcome, env: Env) -> Resu
     note = Note(f"auth {outcome}")
     if outcome in (PinOutcome.LOCKED, PinOutcome.JUST_LOCKED):
         prompt = "locked_now" if outcome == PinOutcome.JUST_LOCKED else "locked"
-        said: list[Action] = [note, Say(menu.text(prompt))]
+        said: list[Action] = [note, _say(menu, state, prompt)]
         if failures >= menu.limits.auth_failures:
-            return _end(state, [*said, Say(menu.text("goodbye")), Hangup()])
+            return _end(state, [*said, _say(menu, state, "goodbye"), Hangup()])
         back = state.menu or menu.start
         return _goto(menu, replace(state, after_auth=None), back, env, said)
     if failures >= menu.limits.auth_failures:
-        final = [Say(menu.text("auth_failed_final")), Say(menu.text("goodbye")), Hangup()]
+        final = [_say(menu, state, "auth_failed_final"), _say(menu, state, "goodbye"), Hangup()]
         return _end(state, [note, *final])
     remaining = menu.limits.auth_failures - failures
-    said = [note, Say(menu.text("auth_failed", remaining=read_count(remaining)))]
+    count = reader(_lang(menu, state)).read_count(remaining)
+    said = [note, _say(menu, state, "auth_failed", remaining=count)]
     return _goto(menu, state, menu.identify, env, said)
 
 
@@ -206,12 +226,13 @@ def _on_fetched(
     menu: Menu, state: CallState, data: BalanceData | FamilyData | InsuredData, env: Env
 ) -> Result:
     """Read the fetched data back, then go on to the node's next."""
+    lang = _lang(menu, state)
     match data:
         case BalanceData():
-            text = balance_text(menu, data)
+            text = balance_text(menu, lang, data)
         case FamilyData():
-            text = family_text(menu, data)
+            text = family_text(menu, lang, data)
         case InsuredData():
-            text = social_text(menu, data)
+            text = social_text(menu, lang, data)
     node = menu.nodes[state.node]
-    return _goto(menu, state, node.next or menu.start, env, [Say(text)])
+    return _goto(menu, state, node.next or menu.start, env, [Say(text, lang)])

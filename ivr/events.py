@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -26,6 +27,7 @@ class CallState:
     after_auth: str | None = None  # where to go once verified
     menu: str | None = None  # the last menu heard, for returning after the agent hours
     ended: bool = False
+    lang: str | None = None  # the caller's language; None until they choose (the menu's own)
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,7 @@ class Env:
 
     today: date
     agents_open: bool
-    agent_hours_text: str
+    agent_hours_text: Mapping[str, str]  # the hours in words, by language
 
 
 # Events: what happened on the call.
@@ -98,17 +100,18 @@ Event = Start | Keys | Silence | Resume | Identified | PinChecked | Fetched
 # Actions: what the caller hears and what the call does.
 @dataclass(frozen=True)
 class Say:
-    """Speak a text."""
+    """Speak a text in a language's voice."""
 
     text: str
+    lang: str
 
 
 @dataclass(frozen=True)
 class Gather:
-    """Wait for keys at `node` while speaking `prompt`; always the last action."""
+    """Wait for keys at `node` while speaking `prompts`; always the last action."""
 
     node: str
-    prompt: str
+    prompts: tuple[Say, ...]
     num_digits: int | None
     finish_on_key: str
     timeout: int

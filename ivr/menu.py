@@ -37,6 +37,7 @@ class NodeType(StrEnum):
     SERVICE = "service"
     AGENT = "agent"
     HANGUP = "hangup"
+    LANGUAGE = "language"
 
 
 class Field(StrEnum):
@@ -62,6 +63,8 @@ SYSTEM_PROMPTS: dict[str, frozenset[str]] = {
     for name, fields in {
         "no_input": (), "invalid_key": (), "goodbye": (), "busy": (), "error": (),
         "transfer": (), "agent_unavailable": (), "agent_closed": ("hours",),
+        "hours_range": ("start", "end"), "hours_all_day": (), "hours_none": (),
+        "language_set": (),
         "id_length": (), "id_fifteen": (), "id_format": (), "id_checksum": (),
         "id_birth_date": (), "id_region": (), "pin_format": (),
         "auth_failed": ("remaining",), "auth_failed_final": (), "locked": (), "locked_now": (),
@@ -89,13 +92,14 @@ class Node:
 
     name: str
     type: NodeType
-    prompt: str | None = None
+    prompts: tuple[str, ...] = ()  # spoken one after another
     options: Mapping[Key, str] = dc_field(default_factory=lambda: MappingProxyType({}))
     next: str | None = None
     field: Field | None = None
     service: Service | None = None
     requires_identity: bool = False
     timeout: int = 5
+    switch: Mapping[str, str] = dc_field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
@@ -108,26 +112,48 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Prompt:
+    """A prompt template and the language whose voice speaks it."""
+
+    text: str
+    lang: str
+
+
+@dataclass(frozen=True)
+class Language:
+    """One language of a hotline: its prompts, its words and its extra audio pieces."""
+
+    code: str
+    prompts: Mapping[str, Prompt]
+    words: Mapping[str, Mapping[str, str]]
+    pieces: tuple[str, ...]
+    source: Path
+
+
+@dataclass(frozen=True)
 class Menu:
-    """A whole hotline: its tree, its prompt texts and its words."""
+    """A whole hotline: its tree and, per language, its prompt texts and words."""
 
     name: str
-    language: str
+    language: str  # the language a call starts in
     start: str
     identify: str
     limits: Limits
     nodes: Mapping[str, Node]
-    prompts: Mapping[str, str]
-    words: Mapping[str, Mapping[str, str]]
+    languages: Mapping[str, Language]
     source: Path
 
-    def text(self, prompt: str, **fields: object) -> str:
-        """The text of a prompt, its placeholders filled in."""
-        return self.prompts[prompt].format(**fields)
+    def prompt(self, prompt: str, lang: str | None = None) -> Prompt:
+        """A prompt in a call's language (the menu's own language when None)."""
+        return self.languages[lang or self.language].prompts[prompt]
 
-    def word(self, group: str, key: str) -> str:
+    def text(self, prompt: str, lang: str | None = None, **fields: object) -> str:
+        """The text of a prompt, its placeholders filled in."""
+        return self.prompt(prompt, lang).text.format(**fields)
+
+    def word(self, group: str, key: str, lang: str | None = None) -> str:
         """A word from the prompt file's vocabulary (a status, a relation, …)."""
-        return self.words[group][key]
+        return self.languages[lang or self.language].words[group][key]
 
 
 def placeholders(template: str) -> set[str]:

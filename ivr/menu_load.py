@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -11,8 +12,6 @@ import yaml
 from ivr.errors import MenuError
 from ivr.menu import (
     REPEAT,
-    SYSTEM_PROMPTS,
-    WORDS,
     Field,
     Key,
     Limits,
@@ -22,10 +21,13 @@ from ivr.menu import (
     Service,
     placeholders,
 )
+from ivr.prompt_load import load_language
+from ivr.readback import READERS
 
 _NODE_KEYS = {"type", "prompt", "options", "next", "field", "service", "requires_identity",
-              "timeout"}  # fmt: skip
-_NEEDS_NEXT = {NodeType.SAY, NodeType.SERVICE}
+              "timeout", "switch"}  # fmt: skip
+_NEEDS_NEXT = {NodeType.SAY, NodeType.SERVICE, NodeType.LANGUAGE}
+_LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -65,63 +67,46 @@ def read_yaml(path: Path) -> dict[str, Any]:
 
 
 def load_menu(path: str | Path) -> Menu:
-    """Load and check a menu file and its prompt file; any problem names file and key."""
+    """Load and check a menu file and its prompt files; any problem names file and key."""
     path = Path(path).resolve()
     data = read_yaml(path)
-    prompts_name = data.get("prompts")
-    if not isinstance(prompts_name, str):
-        raise MenuError(f"{path}: prompts: name the prompt file (e.g. zh-CN.yaml)")
-    prompt_path = path.parent / prompts_name
-    prompts, words = _load_prompts(prompt_path, read_yaml(prompt_path))
+    default = data.get("language", "zh-CN")
+    languages = {
+        code: load_language(file, code, read_yaml(file))
+        for code, file in _prompt_files(path, data.get("prompts"), default).items()
+    }
+    if default not in languages:
+        raise MenuError(f"{path}: language: {default!r} has no prompt file under `prompts`")
     nodes = _load_nodes(path, data.get("nodes"))
     menu = Menu(
         name=str(data.get("name", path.stem)),
-        language=str(data.get("language", "zh-CN")),
+        language=default,
         start=_node_ref(path, "start", data.get("start"), nodes),
         identify=_node_ref(path, "identify", data.get("identify"), nodes),
         limits=_load_limits(path, data.get("limits") or {}),
         nodes=MappingProxyType(nodes),
-        prompts=MappingProxyType(prompts),
-        words=MappingProxyType({k: MappingProxyType(v) for k, v in words.items()}),
+        languages=MappingProxyType(languages),
         source=path,
     )
     _check_graph(path, menu)
+    _check_languages(path, menu)
     return menu
 
 
-def _load_prompts(path: Path, data: dict[str, Any]) -> tuple[dict[str, str], dict[str, dict]]:
-    """Check the prompt file: every system prompt and word present, placeholders known."""
-    prompts = data.get("prompts")
-    if not isinstance(prompts, dict):
-        raise MenuError(f"{path}: prompts: expected a mapping of prompt name to text")
-    for name, text in prompts.items():
-        if not isinstance(text, str) or not text.strip():
-            raise MenuError(f"{path}: prompts.{name}: expected a non-empty text")
-        try:
-            placeholders(text)
-        except ValueError as exc:  # an unbalanced { or }
-            raise MenuError(
-                f"{path}: prompts.{name}: {exc} (write {{{{ or }}}} for a brace)"
-            ) from None
-    for name, allowed in SYSTEM_PROMPTS.items():
-        if name not in prompts:
-            raise MenuError(f"{path}: prompts.{name}: missing (the engine speaks it)")
-        unknown = placeholders(prompts[name]) - allowed
-        if unknown:
-            raise MenuError(
-                f"{path}: prompts.{name}: unknown placeholder {{{sorted(unknown)[0]}}}"
-                f" (allowed: {', '.join(sorted(allowed)) or 'none'})"
-            )
-    words = data.get("words")
-    if not isinstance(words, dict):
-        raise MenuError(f"{path}: words: expected a mapping")
-    for group, keys in WORDS.items():
-        if not isinstance(words.get(group), dict):
-            raise MenuError(f"{path}: words.{group}: expected a mapping of key to word")
-        for key in keys:
-            if not isinstance(words[group].get(key), str):
-                raise MenuError(f"{path}: words.{group}.{key}: missing")
-    return prompts, words
+def _prompt_files(path: Path, raw: Any, default: Any) -> dict[str, Path]:
+    """The prompt file of each language: one file name, or a mapping of language to file."""
+    if isinstance(raw, str) and isinstance(default, str):
+        raw = {default: raw}
+    if not isinstance(raw, dict) or not raw:
+        raise MenuError(
+            f"{path}: prompts: name the prompt file of each language (e.g. zh-CN: zh-CN.yaml)"
+        )
+    files = {}
+    for code, name in raw.items():
+        if not isinstance(name, str) or not _LANGUAGE.fullmatch(str(code)):
+            raise MenuError(f"{path}: prompts.{code}: expected a language code and a file name")
+        files[str(code)] = path.parent / name
+    return files
 
 
 def _load_limits(path: Path, data: Any) -> Limits:
@@ -175,7 +160,7 @@ def _load_node(path: Path, name: str, raw: Any) -> Node:
     node = Node(
         name=name,
         type=kind,
-        prompt=raw.get("prompt"),
+        prompts=_node_prompts(path, where, raw.get("prompt")),
         options=MappingProxyType(options),
         next=raw.get("next"),
         field=_enum(path, f"{where}.field", Field, raw["field"]) if "field" in raw else None,
@@ -184,15 +169,31 @@ def _load_node(path: Path, name: str, raw: Any) -> Node:
         else None,
         requires_identity=bool(raw.get("requires_identity", False)),
         timeout=timeout,
+        switch=MappingProxyType(_switch(path, where, raw.get("switch") or {})),
     )
     _check_node_shape(path, where, node)
     return node
 
 
+def _node_prompts(path: Path, where: str, raw: Any) -> tuple[str, ...]:
+    """A node's prompt: one prompt name, or a list spoken in order."""
+    names = [raw] if isinstance(raw, str) else raw if raw is not None else []
+    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+        raise MenuError(f"{path}: {where}.prompt: expected a prompt name or a list of names")
+    return tuple(names)
+
+
+def _switch(path: Path, where: str, raw: Any) -> dict[str, str]:
+    """A language node's switch: the language a call moves to, by the one it is in."""
+    if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
+        raise MenuError(f"{path}: {where}.switch: expected a mapping of language to language")
+    return {str(k): v for k, v in raw.items()}
+
+
 def _check_node_shape(path: Path, where: str, node: Node) -> None:
     """Check that a node has exactly what its type needs."""
     needs_prompt = node.type in {NodeType.SAY, NodeType.MENU, NodeType.INPUT, NodeType.HANGUP}
-    if needs_prompt and not node.prompt:
+    if needs_prompt and not node.prompts:
         raise MenuError(f"{path}: {where}.prompt: a {node.type} node needs a prompt")
     if node.type == NodeType.MENU and not node.options:
         raise MenuError(f"{path}: {where}.options: a menu needs at least one option")
@@ -204,6 +205,8 @@ def _check_node_shape(path: Path, where: str, node: Node) -> None:
         raise MenuError(f"{path}: {where}.field: an input node needs `field` (id or pin)")
     if node.type == NodeType.INPUT and node.field == Field.ID and not node.next:
         raise MenuError(f"{path}: {where}.next: the ID input needs `next` (the PIN input)")
+    if (node.type == NodeType.LANGUAGE) != bool(node.switch):
+        raise MenuError(f"{path}: {where}.switch: only a language node has, and needs, `switch`")
     if node.type == NodeType.SERVICE and node.service is None:
         raise MenuError(f"{path}: {where}.service: a service node needs `service`")
     if node.type == NodeType.SERVICE and not node.requires_identity:
@@ -229,12 +232,43 @@ def _check_graph(path: Path, menu: Menu) -> None:
                 _node_ref(path, f"{where}.options[{key.value!r}]", target, dict(menu.nodes))
         if node.next is not None:
             _node_ref(path, f"{where}.next", node.next, dict(menu.nodes))
-        if node.prompt is not None and node.prompt not in menu.prompts:
-            raise MenuError(f"{path}: {where}.prompt: no prompt {node.prompt!r} in the prompt file")
-        if node.prompt is not None and placeholders(menu.prompts[node.prompt]):
-            raise MenuError(f"{path}: {where}.prompt: a node prompt cannot have placeholders")
+        for code, language in menu.languages.items():
+            for name in node.prompts:
+                if name not in language.prompts:
+                    raise MenuError(
+                        f"{language.source}: prompts.{name}: missing in {code}"
+                        f" (nodes.{node.name}.prompt in {path.name} speaks it)"
+                    )
+                if placeholders(language.prompts[name].text):
+                    raise MenuError(
+                        f"{path}: {where}.prompt: a node prompt cannot have placeholders"
+                        f" ({name!r} in {language.source.name})"
+                    )
     first = menu.nodes[menu.identify]
     if first.field != Field.ID or menu.nodes[first.next or ""].field != Field.PIN:
         raise MenuError(f"{path}: identify: must name an id input whose `next` is a pin input")
     if menu.nodes[menu.start].requires_identity:
         raise MenuError(f"{path}: start: the first node cannot require identity")
+
+
+def _check_languages(path: Path, menu: Menu) -> None:
+    """Every language needs a number reader, and every voice and switch a known language."""
+    for code, language in menu.languages.items():
+        if code.split("-")[0] not in READERS:
+            raise MenuError(
+                f"{path}: prompts.{code}: no reader for amounts and dates in this language"
+                f" (there are: {', '.join(sorted(READERS))})"
+            )
+        for name, prompt in language.prompts.items():
+            if prompt.lang not in menu.languages:
+                raise MenuError(
+                    f"{language.source}: prompts.{name}.lang: {prompt.lang!r} is not one of"
+                    f" this menu's languages ({', '.join(menu.languages)})"
+                )
+    for node in menu.nodes.values():
+        for old, new in node.switch.items():
+            if old not in menu.languages or new not in menu.languages:
+                raise MenuError(
+                    f"{path}: nodes.{node.name}.switch: {old} -> {new}: use the menu's languages"
+                    f" ({', '.join(menu.languages)})"
+                )

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 from functools import cache
+from types import ModuleType
 
 from stdnum import numdb
 
+from ivr import speech, speech_en
 from ivr.domain import INVERSE_RELATION, BalanceData, BindingInfo, FamilyData, InsuredData
 from ivr.menu import Menu
-from ivr.speech import (
-    mask_name,
-    read_count,
-    read_date,
-    read_digits,
-    read_integer,
-    read_money,
-    read_ordinal,
-)
+
+# Number, date and name readers by language (the part of the code before "-"); each module
+# has the same functions: read_integer, read_money, read_count, read_ordinal, read_date, …
+READERS: dict[str, ModuleType] = {"zh": speech, "en": speech_en}
+
+
+def reader(lang: str) -> ModuleType:
+    """The reader module of a language code such as zh-CN or en-US."""
+    return READERS[lang.split("-")[0]]
 
 
 @cache
@@ -33,75 +35,96 @@ def region_name(code: str) -> str | None:
     return info["province"] + county
 
 
-def balance_text(menu: Menu, data: BalanceData) -> str:
-    """The balance sentence: amount in 元角分 words and the as-of date."""
-    return menu.text("balance", amount=read_money(data.balance_fen), as_of=read_date(data.as_of))
+def balance_text(menu: Menu, lang: str, data: BalanceData) -> str:
+    """The balance sentence: amount in words (元角分 in Mandarin) and the as-of date."""
+    read = reader(lang)
+    amount, as_of = read.read_money(data.balance_fen), read.read_date(data.as_of)
+    return menu.text("balance", lang, amount=amount, as_of=as_of)
 
 
-def social_text(menu: Menu, data: InsuredData) -> str:
+def social_text(menu: Menu, lang: str, data: InsuredData) -> str:
     """The 参保状态 sentence: status, scheme and insured region."""
-    region = region_name(data.insured_region)
+    # The region database names places in Chinese only; other languages read the code.
+    region = region_name(data.insured_region) if lang.startswith("zh") else None
     return menu.text(
         "social_status",
-        status=menu.word("insured_status", data.insured_status),
-        scheme=menu.word("scheme", data.scheme),
-        region=region or read_digits(data.insured_region),
+        lang,
+        status=menu.word("insured_status", data.insured_status, lang),
+        scheme=menu.word("scheme", data.scheme, lang),
+        region=region or reader(lang).read_digits(data.insured_region),
     )
 
 
-def family_text(menu: Menu, data: FamilyData) -> str:
+def hours_text(menu: Menu, lang: str, ranges: tuple[tuple[str, str], ...], always: bool) -> str:
+    """The agent hours in words (八点三十分至十一点三十分、…), from HH:MM ranges."""
+    if always:
+        return menu.text("hours_all_day", lang)
+    read = reader(lang)
+    parts = [
+        menu.text("hours_range", lang, start=read.read_clock(a), end=read.read_clock(b))
+        for a, b in ranges
+    ]
+    separator = "、" if lang.startswith("zh") else ", "
+    return separator.join(parts) or menu.text("hours_none", lang)
+
+
+def family_text(menu: Menu, lang: str, data: FamilyData) -> str:
     """The 家庭共济 read-back for every role the caller has."""
     if not data.as_payer and not data.as_beneficiary:
-        return menu.text("family_none")
+        return menu.text("family_none", lang)
     parts = []
     if data.as_payer:
-        parts.append(_payer_text(menu, data.as_payer))
+        parts.append(_payer_text(menu, lang, data.as_payer))
     if data.as_beneficiary:
-        parts.append(_beneficiary_text(menu, data.as_beneficiary))
-    return "".join(parts)
+        parts.append(_beneficiary_text(menu, lang, data.as_beneficiary))
+    return _join(lang, parts)
 
 
-def _payer_text(menu: Menu, bindings: tuple[BindingInfo, ...]) -> str:
+def _join(lang: str, parts: list[str]) -> str:
+    """Join sentences: Chinese needs no space between them, English does."""
+    return ("" if lang.startswith("zh") else " ").join(parts)
+
+
+def _payer_text(menu: Menu, lang: str, bindings: tuple[BindingInfo, ...]) -> str:
     """As 共济人: the count of active bindings, then each non-revoked one."""
+    read = reader(lang)
     shown = sorted((b for b in bindings if b.status != "revoked"), key=lambda b: b.bound_on)
     active = sum(1 for b in shown if b.status == "active")
-    parts = [menu.text("family_payer", count=read_count(active))]
+    parts = [menu.text("family_payer", lang, count=read.read_count(active))]
     for index, binding in enumerate(shown, start=1):
         parts.append(
             menu.text(
                 "family_payer_item",
-                index=read_integer(index),
-                relation=menu.word("relation", binding.relation),
-                name=mask_name(binding.other_name),
-                status=menu.word("binding_status", binding.status),
-                date=read_date(binding.bound_on),
-                rank=_rank(binding.priority),
+                lang,
+                index=read.read_integer(index),
+                relation=menu.word("relation", binding.relation, lang),
+                name=read.mask_name(binding.other_name),
+                status=menu.word("binding_status", binding.status, lang),
+                date=read.read_date(binding.bound_on),
+                rank=read.read_ordinal(binding.priority),
             )
         )
     revoked = len(bindings) - len(shown)
     if revoked:
-        parts.append(menu.text("family_revoked", count=read_count(revoked)))
-    return "".join(parts)
+        parts.append(menu.text("family_revoked", lang, count=read.read_count(revoked)))
+    return _join(lang, parts)
 
 
-def _beneficiary_text(menu: Menu, bindings: tuple[BindingInfo, ...]) -> str:
+def _beneficiary_text(menu: Menu, lang: str, bindings: tuple[BindingInfo, ...]) -> str:
     """As 被共济人: own account first, then each payer by rank, then cash."""
+    read = reader(lang)
     shown = sorted((b for b in bindings if b.status != "revoked"), key=lambda b: b.priority)
-    parts = [menu.text("family_beneficiary")]
+    parts = [menu.text("family_beneficiary", lang)]
     for binding in shown:
         parts.append(
             menu.text(
                 "family_beneficiary_item",
-                rank=_rank(binding.priority),
-                relation=menu.word("relation", INVERSE_RELATION[binding.relation]),
-                name=mask_name(binding.other_name),
-                status=menu.word("binding_status", binding.status),
+                lang,
+                rank=read.read_ordinal(binding.priority),
+                relation=menu.word("relation", INVERSE_RELATION[binding.relation], lang),
+                name=read.mask_name(binding.other_name),
+                status=menu.word("binding_status", binding.status, lang),
             )
         )
-    parts.append(menu.text("family_beneficiary_cash"))
-    return "".join(parts)
-
-
-def _rank(priority: int) -> str:
-    """The rank as an ordinal (第一, 第二, …); the prompt adds 顺位."""
-    return read_ordinal(priority)
+    parts.append(menu.text("family_beneficiary_cash", lang))
+    return _join(lang, parts)

@@ -7,7 +7,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
 from lxml import etree
 from twilio.request_validator import RequestValidator
@@ -33,6 +33,7 @@ __all__ = [
 MAX_DOCUMENTS_PER_ACTION = 20
 XML_CONTENT_TYPES = frozenset({"text/xml", "application/xml"})
 KEYS = re.compile(r"[0-9*#]+")
+PROMPT_TEXT_HEADER = "X-Prompt-Text"  # the hotline's audio says what it says here
 
 
 @dataclass(frozen=True)
@@ -57,12 +58,18 @@ class Caller:
         to: str = "+8612333",
         call_sid: str | None = None,
         schema: TwimlSchema | None = None,
+        fetch_audio: bool = True,
     ) -> None:
-        """Prepare a call; nothing is requested until `dial()`."""
+        """Prepare a call; nothing is requested until `dial()`.
+
+        With `fetch_audio`, every <Play> is fetched as Twilio would, must answer 200 with
+        audio, and is heard as the text its X-Prompt-Text header gives.
+        """
         self.transport = transport
         self.voice_url = voice_url
         self.validator = RequestValidator(auth_token) if auth_token else None
         self.from_, self.to, self.schema = from_, to, schema
+        self.fetch_audio = fetch_audio
         self.call_sid = call_sid or "CA" + secrets.token_hex(16)
         self.account_sid = "AC" + secrets.token_hex(16)
         self.heard: list[str] = []
@@ -189,9 +196,23 @@ class Caller:
         elif verb.tag == "Play":
             url = urljoin(doc_url, "".join(verb.itertext()).strip())
             self.played.append(url)
-            self._hear(f"[play:{url}]")
+            self._hear(self._play(url) if self.fetch_audio else f"[play:{url}]")
         elif verb.tag != "Pause":
             raise WebhookError(f"<{verb.tag}> cannot be spoken inside <Gather>")
+
+    def _play(self, url: str) -> str:
+        """Fetch a <Play> URL as Twilio would; what it says, from its text header."""
+        reply = self.transport.get(url, {})
+        kind = reply.content_type.split(";")[0].strip().lower()
+        if reply.status != 200 or not kind.startswith("audio/") or not reply.body:
+            raise WebhookError(
+                f"<Play> {url} answered HTTP {reply.status} {kind or 'no Content-Type'}"
+                f" with {len(reply.body)} bytes; Twilio needs 200 and audio",
+                status=reply.status,
+            )
+        headers = {name.lower(): value for name, value in reply.headers.items()}
+        text = headers.get(PROMPT_TEXT_HEADER.lower())
+        return unquote(text) if text else f"[play:{url}]"
 
     def _hear(self, text: str) -> None:
         """Append one utterance."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import urlencode, urlsplit
 
@@ -34,6 +35,7 @@ class Reply:
     status: int
     body: bytes
     content_type: str
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 class Transport(Protocol):
@@ -78,7 +80,12 @@ class FlaskTransport:
             headers=headers,
         )
         try:
-            return Reply(response.status_code, response.get_data(), response.content_type or "")
+            return Reply(
+                response.status_code,
+                response.get_data(),
+                response.content_type or "",
+                dict(response.headers),
+            )
         finally:
             response.close()
 
@@ -102,11 +109,12 @@ class HttpTransport:
         """Turn HTTP errors into replies so the caller judges every status the same way."""
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return Reply(
-                    response.status, response.read(), response.headers["Content-Type"] or ""
-                )
+                headers = dict(response.headers.items())
+                return Reply(response.status, response.read(), headers.get("Content-Type", ""),
+                             headers)  # fmt: skip
         except urllib.error.HTTPError as exc:
             with exc:
-                return Reply(exc.code, exc.read(), exc.headers.get("Content-Type", ""))
+                headers = dict(exc.headers.items())
+                return Reply(exc.code, exc.read(), headers.get("Content-Type", ""), headers)
         except (urllib.error.URLError, TimeoutError) as exc:
             raise WebhookError(f"{request.full_url} unreachable: {exc}") from exc

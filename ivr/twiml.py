@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from twilio.twiml.voice_response import Gather as GatherVerb
@@ -12,35 +12,47 @@ from ivr.events import Action, Gather, Hangup, Say, Transfer
 
 # (node, seq) -> URL; one for the keys Twilio posts, one for the fall-through on silence.
 UrlFor = Callable[[str, int], str]
+# A Say -> the URL of its audio for <Play>, or None to fall back to <Say>.
+PlayUrl = Callable[[Say], str | None]
+
+
+@dataclass(frozen=True)
+class SayVoice:
+    """A Twilio <Say> voice and language, for one of the hotline's languages."""
+
+    voice: str
+    language: str
 
 
 @dataclass(frozen=True)
 class Renderer:
-    """Renders actions with the configured voice and agent routing."""
+    """Renders actions with the configured voices and agent routing."""
 
-    say_voice: str
-    say_language: str
+    say_voices: Mapping[str, SayVoice]  # by language code (zh-CN, en-US)
     agent_number: str = ""
     agent_queue: str = "agents"
-    agent_unavailable: str = ""
-    goodbye: str = ""
 
-    def _say(self, target: VoiceResponse | GatherVerb, text: str) -> None:
-        """Speak text with the configured Mandarin voice."""
-        target.say(text, voice=self.say_voice, language=self.say_language)
+    def _speak(self, target: VoiceResponse | GatherVerb, say: Say, play: PlayUrl | None) -> None:
+        """Play the prompt's audio when there is some, else have Twilio speak the text."""
+        url = play(say) if play is not None else None
+        if url:
+            target.play(url)
+            return
+        voice = self.say_voices.get(say.lang) or next(iter(self.say_voices.values()))
+        target.say(say.text, voice=voice.voice, language=voice.language)
 
     def render(
         self, actions: Iterable[Action], seq: int, keys_url: UrlFor, silence_url: UrlFor,
-        dialled_url: str = "",
+        dialled_url: str = "", play: PlayUrl | None = None,
     ) -> str:  # fmt: skip
         """The TwiML document for one webhook answer."""
         response = VoiceResponse()
         for action in actions:
             match action:
-                case Say(text=text):
-                    self._say(response, text)
+                case Say():
+                    self._speak(response, action, play)
                 case Gather():
-                    self._gather(response, action, keys_url(action.node, seq))
+                    self._gather(response, action, keys_url(action.node, seq), play)
                     # Twilio runs what follows a Gather only when it times out unanswered.
                     response.redirect(silence_url(action.node, seq), method="POST")
                 case Hangup():
@@ -49,7 +61,9 @@ class Renderer:
                     self._transfer(response, dialled_url)
         return str(response)
 
-    def _gather(self, response: VoiceResponse, action: Gather, url: str) -> None:
+    def _gather(
+        self, response: VoiceResponse, action: Gather, url: str, play: PlayUrl | None
+    ) -> None:
         """A Gather that speaks its prompt while it listens (so callers can type ahead)."""
         options: dict[str, object] = {
             "action": url,
@@ -61,7 +75,8 @@ class Renderer:
         if action.num_digits is not None:
             options["num_digits"] = action.num_digits
         gather = GatherVerb(**options)
-        self._say(gather, action.prompt)
+        for say in action.prompts:
+            self._speak(gather, say, play)
         response.append(gather)
 
     def _transfer(self, response: VoiceResponse, dialled_url: str) -> None:
@@ -72,18 +87,10 @@ class Renderer:
         # Twilio posts DialCallStatus to the action when the agent leg ends, answered or not.
         response.dial(self.agent_number, action=dialled_url, method="POST")
 
-    def after_dial(self, answered: bool) -> str:
-        """What follows a Dial: hang up after a conversation, apologise after no answer."""
-        if answered:
-            response = VoiceResponse()
-            response.hangup()
-            return str(response)
-        return self.spoken(self.agent_unavailable, self.goodbye)
-
-    def spoken(self, *texts: str) -> str:
-        """A document that says the texts and hangs up (busy, error)."""
+    def spoken(self, says: Iterable[Say], play: PlayUrl | None = None) -> str:
+        """A document that speaks and hangs up (busy, error, after an unanswered Dial)."""
         response = VoiceResponse()
-        for text in texts:
-            self._say(response, text)
+        for say in says:
+            self._speak(response, say, play)
         response.hangup()
         return str(response)

@@ -11,8 +11,10 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from ivr.app import get_session, hotline
+from ivr.audio_views import play_links
 from ivr.calls import drive, mask_input, state_of, store_state
-from ivr.events import CallState, Event, Keys, Note, Resume, Silence, Start
+from ivr.events import CallState, Event, Keys, Note, Resume, Say, Silence, Start
+from ivr.links import public_path, public_url
 from store import repo
 from store.db import READ_ONLY
 
@@ -38,19 +40,6 @@ def _xml(document: str) -> Response:
     return Response(document, status=200, mimetype="text/xml")
 
 
-def public_url() -> str:
-    """The URL Twilio signed: from IVR_PUBLIC_URL, else from the X-Forwarded-* headers."""
-    query = request.query_string.decode("latin-1")
-    tail = request.path + (f"?{query}" if query else "")
-    base = _public_base()
-    if base:
-        return base + tail
-    # Behind a tunnel or proxy the first hop's values are the ones Twilio used.
-    proto = request.headers.get("X-Forwarded-Proto", request.scheme).split(",")[0].strip()
-    host = request.headers.get("X-Forwarded-Host", request.host).split(",")[0].strip()
-    return f"{proto}://{host}{request.script_root}{tail}"
-
-
 @voice.before_request
 def check_signature() -> Response | None:
     """Refuse a request without a valid X-Twilio-Signature when a token is set: 403."""
@@ -70,8 +59,14 @@ def apologise(exc: Exception) -> Response | HTTPException:
     if isinstance(exc, HTTPException):
         return exc
     current_app.logger.exception("webhook failed; the caller heard the error message")
+    return _spoken(None, "error", "goodbye")
+
+
+def _spoken(lang: str | None, *prompts: str) -> Response:
+    """Speak fixed prompts in a language and hang up (busy, error, agent unavailable)."""
     menu = hotline().menu
-    return _xml(hotline().renderer.spoken(menu.text("error"), menu.text("goodbye")))
+    says = [Say(menu.text(name, lang), menu.prompt(name, lang).lang) for name in prompts]
+    return _xml(hotline().renderer.spoken(says, play_links(None, None, 0)))
 
 
 def _form() -> CallForm:
@@ -103,6 +98,7 @@ def _answer(kind: str) -> Response:
     form = _form()
     line = hotline()
     session = get_session()
+    before: CallState | None = None
     try:
         row = repo.load_call(session, form.call_sid)
         before = state_of(row) if row is not None else None
@@ -112,13 +108,17 @@ def _answer(kind: str) -> Response:
         now = line.clock()
         store_state(session, row, form.call_sid, form.from_number, state, now)
         _log(session, form, before, event, result.actions, now)
+        play = play_links(session, form.call_sid, state.seq)
+        dialled = public_path(url_for("voice.dialled"))
+        document = line.renderer.render(
+            result.actions, state.seq, _keys_url, _silence_url, dialled, play
+        )
         session.commit()
     except DBAPIError as exc:
         session.rollback()
         current_app.logger.warning("database error, caller told the system is busy: %s", exc.orig)
-        return _xml(line.renderer.spoken(line.menu.text("busy")))
-    dialled = _public(url_for("voice.dialled"))
-    return _xml(line.renderer.render(result.actions, state.seq, _keys_url, _silence_url, dialled))
+        return _spoken(before.lang if before else None, "busy")
+    return _xml(document)
 
 
 def _log(session, form: CallForm, before: CallState | None, event: Event, actions, now) -> None:
@@ -136,18 +136,7 @@ def _log(session, form: CallForm, before: CallState | None, event: Event, action
 def _link(endpoint: str, node: str, seq: int) -> str:
     """The next step's URL: absolute under IVR_PUBLIC_URL, else relative to this request."""
     # IVR_PUBLIC_URL may carry a path prefix that a proxy strips before the app sees it.
-    return _public(url_for(endpoint, node=node, seq=seq))
-
-
-def _public(path: str) -> str:
-    """A path of this app as Twilio should call it."""
-    base = _public_base()
-    return base + path.removeprefix(request.script_root) if base else path
-
-
-def _public_base() -> str:
-    """IVR_PUBLIC_URL without its trailing slash, or "" when unset."""
-    return str(current_app.config.get("IVR_PUBLIC_URL") or "").rstrip("/")
+    return public_path(url_for(endpoint, node=node, seq=seq))
 
 
 def _keys_url(node: str, seq: int) -> str:
@@ -178,29 +167,40 @@ def silence() -> Response:
     return _answer("silence")
 
 
-def _note_call_end(call_sid: str, outcome: str, *, end: bool) -> None:
-    """Log how a call or its agent leg ended; mark the call ended when `end`."""
+def _note_call_end(call_sid: str, outcome: str, *, end: bool) -> str | None:
+    """Log how a call or its agent leg ended; mark the call over when `end`.
+
+    Returns the call's language, so that what follows is said in it.
+    """
     # Best effort: Twilio ignores what these callbacks answer, so errors are only logged.
     session = get_session()
+    lang = None
     try:
         row = repo.load_call(session, call_sid)
+        now = hotline().clock()
+        if row is not None:
+            lang = row.lang
         if row is not None and not (end and row.ended):
-            now = hotline().clock()
             if end:
                 row.ended, row.updated_at = True, now
             repo.add_event(session, call_sid, row.seq, row.node, "", outcome, now)
+        if end:  # the call is over: its read-back audio goes with it
+            repo.drop_audio(session, call_sid, int(now.timestamp()))
         session.commit()
     except DBAPIError as exc:
         session.rollback()
         current_app.logger.warning("call %s: %r not recorded: %s", call_sid, outcome, exc.orig)
+    return lang
 
 
 @voice.post("/voice/dialled")
 def dialled() -> Response:
     """The agent leg of a <Dial> ended: hang up after a talk, apologise when unanswered."""
     dial_status = _field("DialCallStatus", 32)
-    _note_call_end(_form().call_sid, f"dial {dial_status or 'unknown'}", end=False)
-    return _xml(hotline().renderer.after_dial(dial_status in ("completed", "answered")))
+    lang = _note_call_end(_form().call_sid, f"dial {dial_status or 'unknown'}", end=False)
+    if dial_status in ("completed", "answered"):
+        return _xml(hotline().renderer.spoken([]))
+    return _spoken(lang, "agent_unavailable", "goodbye")
 
 
 @voice.post("/voice/status")

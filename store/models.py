@@ -13,6 +13,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     UniqueConstraint,
     text,
 )
@@ -116,6 +117,7 @@ class Call(Base):
     after_auth: Mapped[str | None] = mapped_column(String(64), nullable=True)
     menu: Mapped[str | None] = mapped_column(String(64), nullable=True)
     ended: Mapped[bool] = mapped_column(Boolean, default=False)
+    lang: Mapped[str | None] = mapped_column(String(16), nullable=True)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
@@ -132,3 +134,20 @@ class CallEvent(Base):
     input_masked: Mapped[str] = mapped_column(String(64), default="")
     outcome: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CallAudio(Base):
+    """A read-back of one call, to be joined into audio when Twilio fetches its secret URL.
+
+    It holds what the caller is told (a balance, masked names), never an ID or a PIN, and
+    lives only until the call ends or `expires_at` (Unix seconds) passes.
+    """
+
+    __tablename__ = "call_audio"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    call_sid: Mapped[str] = mapped_column(String(64), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    lang: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from ivr.domain import BalanceData, BindingInfo, FamilyData, InsuredData
-from store.models import Binding, Call, CallEvent, Person
+from store.models import Binding, Call, CallAudio, CallEvent, Person
 
 
 def balance(session: Session, person_id: int) -> BalanceData:
@@ -61,4 +61,33 @@ def add_event(
         CallEvent(
             call_sid=call_sid, seq=seq, node=node, input_masked=masked, outcome=outcome, at=at
         )
+    )
+
+
+def add_audio(session: Session, audio: CallAudio, now: int) -> None:
+    """Keep a read-back for its audio URL, dropping this call's expired ones."""
+    expired = (CallAudio.call_sid == audio.call_sid) & (CallAudio.expires_at <= now)
+    session.execute(delete(CallAudio).where(expired))
+    session.add(audio)
+
+
+def find_audio(session: Session, call_sid: str, token: str, now: int) -> CallAudio | None:
+    """A call's live read-back: its own CallSid, not expired, and the call not over.
+
+    The step that hangs up may still speak a read-back, so a call that the engine ended
+    keeps the audio of its last step until Twilio reports the call over (or it expires).
+    """
+    audio = session.get(CallAudio, token)
+    if audio is None or audio.call_sid != call_sid or audio.expires_at <= now:
+        return None
+    call = session.get(Call, call_sid)
+    if call is None or (call.ended and audio.seq < call.seq):
+        return None
+    return audio
+
+
+def drop_audio(session: Session, call_sid: str, now: int) -> None:
+    """Forget an ended call's read-backs, and anyone's that have expired."""
+    session.execute(
+        delete(CallAudio).where(or_(CallAudio.call_sid == call_sid, CallAudio.expires_at <= now))
     )

@@ -10,12 +10,16 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from fake_tts import FakeSynthesizer
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import delete, make_url, text
 
 from ivr import create_app
-from ivr.config import SHANGHAI
+from ivr.audio import VoiceChoice, render
+from ivr.audio_plan import plan
+from ivr.config import SETTINGS, SHANGHAI
+from ivr.menu_load import load_menu
 from ivr.simulator import Caller, FlaskTransport
 from ivr.twiml_schema import TwimlSchema, find_default
 from store.db import create_schema, make_engine
@@ -27,6 +31,10 @@ from store.models import Base
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 PG_URL = os.environ.get("IVR_TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+FAKE_CHOICES = {
+    "zh-CN": VoiceChoice("fake/cmn-latn-pinyin", 165),
+    "en-US": VoiceChoice("fake/en-us", 165),
+}
 
 
 class Clock:
@@ -105,6 +113,8 @@ def make_app(database_url: str, clock: Clock) -> Iterator[Callable[..., Flask]]:
             "IVR_AGENT_NUMBER": "",
             "IVR_AGENT_HOURS": "08:30-11:30,13:00-17:00",
             "IVR_CLOCK": clock,
+            # Hermetic: audio a developer rendered into store/audio must not change the tests.
+            "IVR_SPEECH": "say",
             **overrides,
         }
         app = create_app(config)
@@ -120,6 +130,24 @@ def make_app(database_url: str, clock: Clock) -> Iterator[Callable[..., Flask]]:
 def app(make_app: Callable[..., Flask], demo_prepared: PreparedImport) -> Flask:
     """The hotline app with the demo accounts loaded."""
     app = make_app()
+    with app.extensions["ivr"].sessions() as session:
+        import_data(session, demo_prepared)
+    return app
+
+
+@pytest.fixture(scope="session")
+def audio_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default menu's whole prompt catalogue, rendered once by the fake synthesizer."""
+    folder = tmp_path_factory.mktemp("audio")
+    render(FakeSynthesizer(), plan(load_menu(SETTINGS["IVR_MENU"][0])), folder, FAKE_CHOICES)
+    return folder
+
+
+@pytest.fixture
+def play_app(make_app: Callable[..., Flask], demo_prepared: PreparedImport, audio_dir: Path,
+             ) -> Flask:  # fmt: skip
+    """The hotline in play mode: every prompt a <Play> of the fake-rendered catalogue."""
+    app = make_app(IVR_SPEECH="play", IVR_AUDIO_DIR=str(audio_dir))
     with app.extensions["ivr"].sessions() as session:
         import_data(session, demo_prepared)
     return app

@@ -8,18 +8,34 @@ from lxml import etree
 from sqlalchemy import select, update
 from twilio.request_validator import RequestValidator
 
+from ivr.config import SETTINGS
+from ivr.menu_load import load_menu
 from ivr.simulator import Caller, EndState
 from store.demo import LI_XIUYING, WANG_JIANGUO, ZHANG_WEI
 from store.models import Call, CallEvent, Person, ProbeGuard
 
 WANG_KEYED = WANG_JIANGUO[:-1] + "*"  # the X keyed as * on the phone
 WANG_PIN = "135790"
-MAIN_MENU = "社会保险查询请按1；医疗保险服务请按2；人工服务请按0；重听请按*号键。"
-MEDICAL_MENU = "个人账户余额查询请按1"
-ASK_ID = "请输入您的18位身份证号码或9位社会保障卡号"
-ASK_PIN = "请输入6位查询密码"
-AUTH_FAILED = "身份验证失败，您还有{}次机会。"
+MENU = load_menu(SETTINGS["IVR_MENU"][0])  # the menu the app serves
+WELCOME = MENU.text("welcome")
+# The main menu's <Say>s: the menu in Mandarin, then the offer of English service in English.
+MAIN_SAYS = [MENU.text("main_menu"), MENU.text("language_offer")]
+MAIN_MENU = "".join(MAIN_SAYS)
+MEDICAL_MENU = MENU.text("medical_menu")
+ASK_ID = MENU.text("ask_id")
+ASK_PIN = MENU.text("ask_pin")
+INVALID_KEY = MENU.text("invalid_key")
+NO_INPUT = MENU.text("no_input")
+GOODBYE = MENU.text("goodbye")
+TRANSFER = MENU.text("transfer")
+AGENT_UNAVAILABLE = MENU.text("agent_unavailable")
+PIN_FORMAT = MENU.text("pin_format")
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def auth_failed(remaining: str) -> str:
+    """The failed-verification message with the tries left in words."""
+    return MENU.text("auth_failed", remaining=remaining)
 
 
 def with_check_digit(first17: str) -> str:
@@ -51,7 +67,7 @@ def person(app, id_number: str) -> Person:
 
 def test_welcome_then_main_menu(caller: Caller) -> None:
     heard = caller.dial()
-    assert heard.startswith("欢迎致电12333")
+    assert heard.startswith(WELCOME)
     assert heard.endswith(MAIN_MENU)
     assert caller.waiting is not None and caller.waiting.num_digits == 1
 
@@ -65,9 +81,15 @@ def test_curl_post_to_voice_returns_welcome(make_app, twiml_schema) -> None:
     twiml_schema.validate(reply.data)
     root = etree.fromstring(reply.data)
     assert root.tag == "Response"
-    assert "欢迎致电12333" in root.findtext("Say")
+    assert root.findtext("Say") == WELCOME
     gather = root.find("Gather")
     assert gather is not None and gather.get("numDigits") == "1"
+    says = gather.findall("Say")  # the menu in Mandarin, then the English offer in English
+    assert [say.text for say in says] == MAIN_SAYS
+    assert [(say.get("voice"), say.get("language")) for say in says] == [
+        ("Polly.Zhiyu", "cmn-CN"),
+        ("Polly.Joanna", "en-US"),
+    ]
     assert root.find("Redirect") is not None  # the fall-through when the caller is silent
 
 
@@ -89,7 +111,7 @@ def test_balance_is_read_in_yuan_jiao_fen(app, caller: Caller, fen: int, spoken:
     set_person(app, WANG_JIANGUO, balance_fen=fen)
     assert MEDICAL_MENU in verify(caller)
     heard = caller.press("1")
-    assert heard.startswith(f"您的医保个人账户余额为{spoken}，数据截至二零二六年十一月一日。")
+    assert heard.startswith(MENU.text("balance", amount=spoken, as_of="二零二六年十一月一日"))
     assert heard.endswith(caller.heard[-1]) and MEDICAL_MENU in caller.heard[-1]
     assert not any(ch.isdigit() for ch in heard.split("。")[0])  # never read as digits
 
@@ -105,10 +127,9 @@ def test_id_with_literal_x_also_works_for_http_users(caller: Caller) -> None:
 
 def test_social_insurance_status_then_main_menu(caller: Caller) -> None:
     heard = verify(caller, key="1")
-    assert (
-        "您的参保状态为正常参保，参保险种为职工基本医疗保险，参保地为新疆维吾尔自治区天山区。"
-        in heard
-    )
+    region = "新疆维吾尔自治区天山区"
+    status = MENU.text("social_status", status="正常参保", scheme="职工基本医疗保险", region=region)
+    assert status in heard
     assert heard.endswith(MAIN_MENU)
 
 
@@ -126,9 +147,9 @@ def test_identity_is_asked_once_per_call(caller: Caller) -> None:
         (with_check_digit("65010220281201109"), "出生日期不正确"),  # born in 2028
         (with_check_digit("65010218990101109"), "出生日期不正确"),  # aged over 120
         (with_check_digit("99999919680312109"), "地区代码不正确"),
-        ("650102196803121", "15位身份证号码已停止使用"),
+        ("650102196803121", "十五位身份证号码已停止使用"),
         ("6501021968", "位数不正确"),
-        ("65010219*803121090", "*号键只能代替最后一位X"),
+        ("65010219*803121090", "星号键只能代替最后一位X"),
     ],
 )
 def test_bad_id_names_the_problem_and_asks_again(caller: Caller, entry: str, message: str) -> None:
@@ -147,7 +168,7 @@ def test_wrong_pin_and_unknown_id_sound_exactly_the_same(make_caller) -> None:
     verify(wrong_pin, pin="000000")
     verify(unknown_id, entry="110101199001011237", pin=WANG_PIN)
     assert wrong_pin.heard[-2:] == unknown_id.heard[-2:]
-    assert wrong_pin.heard[-2] == AUTH_FAILED.format("两")
+    assert wrong_pin.heard[-2] == auth_failed("两")
     assert ASK_ID in wrong_pin.heard[-1]
 
 
@@ -177,7 +198,8 @@ def test_unknown_numbers_sound_like_wrong_pins_through_the_lockout(
         heard[label] = (first.heard, first.end_state, later.heard, later.end_state)
     assert heard["known"] == heard["unknown"]
     first_heard, _, later_heard, _ = heard["known"]
-    assert "您的查询密码已锁定" in first_heard[-2] and "您的查询密码已锁定" in later_heard[-2]
+    assert first_heard[-2:] == [MENU.text("locked_now"), GOODBYE]
+    assert later_heard[-3:] == [MENU.text("locked"), *MAIN_SAYS]
 
 
 def test_unlock_also_clears_an_unknown_ids_lock(app, make_caller) -> None:
@@ -188,7 +210,7 @@ def test_unlock_also_clears_an_unknown_ids_lock(app, make_caller) -> None:
     assert "已锁定" in verify(make_caller(), entry=UNKNOWN_ID, pin="000000")
     result = app.test_cli_runner().invoke(args=["unlock", UNKNOWN_ID])
     assert result.exit_code != 0  # no person has it, as the command says; its lock goes
-    assert AUTH_FAILED.format("两") in verify(make_caller(), entry=UNKNOWN_ID, pin="000000")
+    assert auth_failed("两") in verify(make_caller(), entry=UNKNOWN_ID, pin="000000")
 
 
 def test_probe_guards_never_hold_the_number(app, make_caller) -> None:
@@ -203,17 +225,17 @@ def test_probe_guards_never_hold_the_number(app, make_caller) -> None:
 
 def test_pin_of_wrong_length_is_asked_again(caller: Caller) -> None:
     heard = verify(caller, pin="1234")
-    assert "查询密码为6位数字。" in heard and ASK_PIN in heard
+    assert PIN_FORMAT in heard and ASK_PIN in heard
     assert MEDICAL_MENU in caller.press(WANG_PIN + "#")
 
 
 def test_three_failed_verifications_end_the_call(caller: Caller) -> None:
     verify(caller, entry=ZHANG_WEI, pin="000000")
     caller.press(ZHANG_WEI + "#")
-    assert AUTH_FAILED.format("一") in caller.press("000001#")
+    assert auth_failed("一") in caller.press("000001#")
     caller.press("110101199001011237#")  # unknown IDs count the same
     heard = caller.press("000002#")
-    assert heard == "身份验证失败次数过多。感谢您的来电，再见。"
+    assert heard == MENU.text("auth_failed_final") + GOODBYE
     assert caller.end_state == EndState.HANGUP
 
 
@@ -264,18 +286,18 @@ def test_star_repeats_and_hash_goes_back(caller: Caller) -> None:
     assert caller.press("#") == MAIN_MENU
 
 
-@pytest.mark.parametrize("key", ["5", "9", "#"])
+@pytest.mark.parametrize("key", ["5", "8", "#"])  # 9 is the English line
 def test_invalid_key_says_so_and_repeats_the_menu(caller: Caller, key: str) -> None:
     caller.dial()
-    assert caller.press(key) == "抱歉，您的按键有误，请重新选择。" + MAIN_MENU
+    assert caller.press(key) == INVALID_KEY + MAIN_MENU
 
 
 def test_three_invalid_keys_transfer_within_agent_hours(caller: Caller) -> None:
     caller.dial()
     caller.press("7")
     caller.press("8")
-    heard = caller.press("9")
-    assert heard.endswith("正在为您转接人工服务，请稍候。")
+    heard = caller.press("6")
+    assert heard.endswith(TRANSFER)
     assert caller.end_state == EndState.ENQUEUE and caller.queue == "agents"
 
 
@@ -284,15 +306,15 @@ def test_three_invalid_keys_hang_up_outside_agent_hours(caller: Caller, clock) -
     caller.dial()
     caller.press("7")
     caller.press("8")
-    assert caller.press("9") == "抱歉，您的按键有误，请重新选择。感谢您的来电，再见。"
+    assert caller.press("6") == INVALID_KEY + GOODBYE
     assert caller.end_state == EndState.HANGUP
 
 
 def test_no_input_reprompts_then_hangs_up_on_the_third(caller: Caller) -> None:
     caller.dial()
-    assert caller.silence() == "抱歉，没有收到您的按键。" + MAIN_MENU
-    assert caller.silence() == "抱歉，没有收到您的按键。" + MAIN_MENU
-    assert caller.silence() == "感谢您的来电，再见。"
+    assert caller.silence() == NO_INPUT + MAIN_MENU
+    assert caller.silence() == NO_INPUT + MAIN_MENU
+    assert caller.silence() == GOODBYE
     assert caller.end_state == EndState.HANGUP
 
 
@@ -301,7 +323,7 @@ def test_a_key_press_resets_the_no_input_count(caller: Caller) -> None:
     caller.silence()
     caller.silence()
     caller.press("*")
-    assert caller.silence().startswith("抱歉，没有收到您的按键。")
+    assert caller.silence().startswith(NO_INPUT)
     assert not caller.ended
 
 
@@ -309,7 +331,7 @@ def test_no_input_at_the_id_prompt_asks_for_the_id_again(caller: Caller) -> None
     caller.dial()
     caller.press("2")
     heard = caller.silence()
-    assert heard.startswith("抱歉，没有收到您的按键。") and ASK_ID in heard
+    assert heard.startswith(NO_INPUT) and ASK_ID in heard
 
 
 @pytest.mark.parametrize(
@@ -327,19 +349,19 @@ def test_agent_key_within_and_outside_hours(caller: Caller, clock, when: str, op
     caller.dial()
     heard = caller.press("0")
     if open_:
-        assert heard == "正在为您转接人工服务，请稍候。"
+        assert heard == TRANSFER
         assert caller.end_state == EndState.ENQUEUE
     else:
-        assert heard.startswith("现在是非人工服务时间，人工服务时间为工作日")
-        assert "八点三十分至十一点三十分、十三点至十七点" in heard
-        assert heard.endswith(MAIN_MENU) and not caller.ended
+        hours = "八点三十分至十一点三十分、十三点至十七点"
+        assert heard == MENU.text("agent_closed", hours=hours) + MAIN_MENU
+        assert not caller.ended
 
 
 def test_agent_number_is_dialled_when_configured(make_app, demo_prepared, make_caller) -> None:
     dial_app = make_app(IVR_AGENT_NUMBER="+862112333")
     caller = make_caller(dial_app)
     caller.dial()
-    assert caller.press("0") == "正在为您转接人工服务，请稍候。"
+    assert caller.press("0") == TRANSFER
     assert caller.end_state == EndState.TRANSFER and caller.dialed == "+862112333"
 
 
@@ -385,9 +407,9 @@ def post_status(app, call_sid: str, status: str) -> int:
     [
         ("completed", []),
         ("answered", []),
-        ("no-answer", ["抱歉，人工坐席暂时无法接通。", "感谢您的来电，再见。"]),
-        ("busy", ["抱歉，人工坐席暂时无法接通。", "感谢您的来电，再见。"]),
-        ("failed", ["抱歉，人工坐席暂时无法接通。", "感谢您的来电，再见。"]),
+        ("no-answer", [AGENT_UNAVAILABLE, GOODBYE]),
+        ("busy", [AGENT_UNAVAILABLE, GOODBYE]),
+        ("failed", [AGENT_UNAVAILABLE, GOODBYE]),
     ],
 )
 def test_after_the_agent_leg_ends(make_app, make_caller, twiml_schema, dial_status, says) -> None:
@@ -416,7 +438,7 @@ def test_status_callback_marks_the_call_ended(app, caller: Caller, status: str) 
         ).all()
     assert outcomes[-1] == f"status {status}"
     # A late request for the ended call gets a goodbye, not the menu again.
-    assert caller.press("2") == "感谢您的来电，再见。"
+    assert caller.press("2") == GOODBYE
 
 
 def test_status_callback_in_progress_changes_nothing(app, caller: Caller) -> None:
@@ -436,7 +458,7 @@ def test_non_ascii_digits_are_no_pin_and_cost_no_try(app, caller: Caller, pin: s
     form = {"CallSid": caller.call_sid, "Digits": pin, "FinishedOnKey": "#"}
     reply = signed_post(app, caller.waiting.action, form)
     root = etree.fromstring(reply.data)
-    assert root.findtext("Say") == "查询密码为6位数字。"
+    assert root.findtext("Say") == PIN_FORMAT
     assert ASK_PIN in root.find("Gather").findtext("Say")
     assert person(app, WANG_JIANGUO).failed_pins == 0
 

@@ -28,6 +28,7 @@ PIN = "135790"
 CARD = "650100017"
 UNKNOWN_ID = "11010519491231002*"  # valid (X keyed as *), not on file
 BUSY = "系统繁忙，请稍后再拨。"
+MAIN = ("main_menu", "language_offer")  # the main menu, then the English offer
 BROKEN_URLS = [
     pytest.param("sqlite:////nonexistent-dir/x.db", id="sqlite-missing-dir"),
     pytest.param("postgresql+psycopg://postgres@127.0.0.1:1/test", id="postgresql-closed-port"),
@@ -99,6 +100,11 @@ def node_of(url: str | None) -> str | None:
 def prompt(app: Flask, key: str, **fields: object) -> str:
     """A prompt text from the app's prompt file."""
     return app.extensions["ivr"].menu.text(key, **fields)
+
+
+def prompts(app: Flask, *keys: str) -> list[str]:
+    """The texts of several prompts, in order (as their <Say>s are expected)."""
+    return [prompt(app, key) for key in keys]
 
 
 @dataclass
@@ -283,7 +289,7 @@ def test_signature_url(
     assert response.status_code == status
     if status == 200:
         doc = read(response, twiml_schema)
-        assert doc.says == [prompt(app, "welcome"), prompt(app, "main_menu")]
+        assert doc.says == prompts(app, "welcome", *MAIN)
         assert node_of(doc.gather_action) == "main"
     else:
         assert not is_twiml(response.data)
@@ -368,7 +374,7 @@ def test_without_a_token_unsigned_requests_are_served(
     app = make_app(IVR_AUTH_TOKEN="")
     response = post(app, "/voice", twilio_form("CAnotoken01"), token=None, headers=headers)
     doc = read(response, twiml_schema)
-    assert doc.says == [prompt(app, "welcome"), prompt(app, "main_menu")]
+    assert doc.says == prompts(app, "welcome", *MAIN)
 
 
 # --- 2. Garbage never gives a 500 --------------------------------------------------------
@@ -397,10 +403,10 @@ AFTER_GARBAGE = {
     "ask_pin": ("pin_format", PIN, "medical"),
 }
 PROMPT_OF = {
-    "main": "main_menu",
-    "ask_id": "ask_id",
-    "ask_pin": "ask_pin",
-    "medical": "medical_menu",
+    "main": MAIN,
+    "ask_id": ("ask_id",),
+    "ask_pin": ("ask_pin",),
+    "medical": ("medical_menu",),
 }
 
 
@@ -414,14 +420,15 @@ def test_garbage_digits_reprompt_and_the_call_goes_on(
     error, good, after = AFTER_GARBAGE[node]
     doc = line.press(digits)
     assert doc.verbs == ["Say", "Gather", "Redirect"]
-    said_error, said_prompt = doc.says
+    said_error, *said_prompts = doc.says
     assert said_error in {prompt(app, key) for key in (error or id_error).split("|")}
-    assert said_prompt == prompt(app, PROMPT_OF[node])
+    assert said_prompts == prompts(app, *PROMPT_OF[node])
     assert node_of(doc.gather_action) == node
     assert node_of(doc.redirect) == node
     doc = line.press(good)
     assert node_of(doc.gather_action) == after
-    assert doc.says[-1] == prompt(app, PROMPT_OF[after])
+    expected = prompts(app, *PROMPT_OF[after])
+    assert doc.says[-len(expected) :] == expected
 
 
 @pytest.mark.parametrize("path", ["/voice", "/voice/keys?node=main&seq=1", "/voice/silence"])
@@ -447,11 +454,11 @@ def test_missing_or_malformed_callsid_is_400(app: Flask, path: str, call_sid: st
 @pytest.mark.parametrize(
     ("dial_first", "path", "fields", "said"),
     [
-        pytest.param(False, "/voice", {}, ["welcome", "main_menu"], id="new-call"),
-        pytest.param(True, "/voice", {}, ["main_menu"], id="voice-again"),
-        pytest.param(True, "keys", {}, ["invalid_key", "main_menu"], id="keys-without-digits"),
+        pytest.param(False, "/voice", {}, ["welcome", *MAIN], id="new-call"),
+        pytest.param(True, "/voice", {}, [*MAIN], id="voice-again"),
+        pytest.param(True, "keys", {}, ["invalid_key", *MAIN], id="keys-without-digits"),
         pytest.param(True, "keys", {"Digits": "2"}, ["ask_id"], id="keys-with-digits"),
-        pytest.param(True, "silence", {}, ["no_input", "main_menu"], id="silence"),
+        pytest.param(True, "silence", {}, ["no_input", *MAIN], id="silence"),
     ],
 )
 def test_only_callsid_is_needed(
@@ -469,7 +476,7 @@ def test_only_callsid_is_needed(
     url = {"keys": line.action, "silence": line.silence_url}.get(path, path) or ""
     response = post(app, url, {"CallSid": line.call_sid, **fields})
     doc = read(response, twiml_schema)
-    assert doc.says == [prompt(app, key) for key in said]
+    assert doc.says == prompts(app, *said)
 
 
 @pytest.mark.parametrize("name", ["From", "To", "CallStatus", "AccountSid"])
@@ -488,7 +495,7 @@ def test_garbage_in_other_fields_still_gets_the_welcome(
 ) -> None:
     form = twilio_form("CAfields0001", **{name: value})
     doc = read(post(app, "/voice", form), twiml_schema)
-    assert doc.says == [prompt(app, "welcome"), prompt(app, "main_menu")]
+    assert doc.says == prompts(app, "welcome", *MAIN)
     assert node_of(doc.gather_action) == "main"
 
 
@@ -576,7 +583,7 @@ def test_stale_pin_url_verifies_nobody(
     assert node_of(line.action) == now_at
     replay = post(app, pin_url, twilio_form(line.call_sid, Digits=PIN))
     doc = read(replay, twiml_schema)
-    assert doc.says == [prompt(app, PROMPT_OF[now_at])]  # answered from where the call is
+    assert doc.says == prompts(app, *PROMPT_OF[now_at])  # answered from where the call is
     assert node_of(doc.gather_action) == now_at
     assert not any("元" in said for said in doc.says)
     row = call_row(app, line.call_sid)
@@ -604,7 +611,7 @@ def test_post_verification_url_with_a_new_callsid_starts_over(
     stranger = "CAstranger0001"
     response = post(app, urls[captured] or "", twilio_form(stranger, Digits=digits))
     doc = read(response, twiml_schema)
-    assert doc.says == [prompt(app, "welcome"), prompt(app, "main_menu")]
+    assert doc.says == prompts(app, "welcome", *MAIN)
     assert not any("元" in said for said in doc.says)
     row = call_row(app, stranger)
     assert row is not None and not row.verified and row.person_id is None
@@ -624,7 +631,7 @@ def test_unknown_callsid_hears_the_welcome(
     app: Flask, twiml_schema: TwimlSchema, path: str, fields: dict[str, str]
 ) -> None:
     doc = read(post(app, path, twilio_form("CAnobody0001", **fields)), twiml_schema)
-    assert doc.says == [prompt(app, "welcome"), prompt(app, "main_menu")]
+    assert doc.says == prompts(app, "welcome", *MAIN)
     assert node_of(doc.gather_action) == "main"
 
 
@@ -868,7 +875,7 @@ def test_reprs_never_show_keyed_digits() -> None:
     from ivr.events import Env, Keys
     from ivr.views import CallForm
 
-    env = Env(today=date(2026, 11, 25), agents_open=True, agent_hours_text="")
+    env = Env(today=date(2026, 11, 25), agents_open=True, agent_hours_text={"zh-CN": ""})
     assert PIN not in repr(Keys(PIN, env))
     assert ID_BODY not in repr(CallForm("CA1", "+86", ID_X))
 

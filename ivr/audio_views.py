@@ -1,0 +1,118 @@
+"""Prompt audio over HTTP: public static prompts, and read-backs at per-call secret URLs."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from urllib.parse import quote
+
+from flask import Blueprint, Response, abort, current_app, send_file, url_for
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from ivr.app import Hotline, get_session, hotline
+from ivr.audio import Catalogue
+from ivr.errors import IvrError
+from ivr.events import Say
+from ivr.links import public_path
+from ivr.twiml import PlayUrl
+from store import repo
+from store.models import CallAudio
+
+audio = Blueprint("audio", __name__)
+
+_KEY = re.compile(r"[0-9a-f]{32}")
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{32}")
+_CALL_SID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+YEAR = 365 * 24 * 3600
+TEXT_HEADER = "X-Prompt-Text"  # what the audio says, for simulators; Twilio ignores it
+
+
+def play_links(session: Session | None, call_sid: str | None, seq: int) -> PlayUrl | None:
+    """How this answer finds audio for a Say; None in say mode.
+
+    Static prompts link to their rendered file. Other texts (read-backs) get a secret
+    per-call URL when their words can be joined from rendered pieces; with no session
+    (the busy and error answers) only static prompts are played.
+    """
+    line = hotline()
+    catalogue = line.catalogue
+    if catalogue is None:
+        return None
+
+    def play(say: Say) -> str | None:
+        """The URL for one Say, or None to speak it with <Say>."""
+        key = catalogue.prompt_key(say.text, say.lang)
+        if key is not None:
+            return public_path(url_for("audio.prompt", key=key))
+        if (say.text, say.lang) in line.static_texts:
+            _warn_once(line, f"prompt audio missing, spoken with <Say>: {say.lang} {say.text!r}")
+            return None
+        if session is None or call_sid is None or not _joinable(catalogue, say):
+            _warn_once(line, f"a {say.lang} read-back has words with no audio piece: <Say>")
+            return None
+        token = secrets.token_urlsafe(24)
+        now = int(line.clock().timestamp())
+        row = CallAudio(token=token, call_sid=call_sid, seq=seq, lang=say.lang, text=say.text,
+                        expires_at=now + line.audio_ttl)  # fmt: skip
+        repo.add_audio(session, row, now)
+        return public_path(url_for("audio.read_back", call_sid=call_sid, token=token))
+
+    return play
+
+
+def _joinable(catalogue: Catalogue, say: Say) -> bool:
+    """True when every word of the text has a rendered piece on disk."""
+    parts = catalogue.compose(say.text, say.lang)
+    return parts is not None and all(
+        catalogue.path(part).is_file() for part in parts if isinstance(part, str)
+    )
+
+
+def _warn_once(line: Hotline, message: str) -> None:
+    """Log a warning the first time this process meets it."""
+    if message not in line.warned:
+        line.warned.add(message)
+        current_app.logger.warning(message)
+
+
+@audio.get("/audio/<key>.wav")
+def prompt(key: str) -> Response:
+    """A rendered static prompt; public and cacheable for long, since its name is its hash."""
+    catalogue = hotline().catalogue
+    entry = catalogue.entries.get(key) if catalogue and _KEY.fullmatch(key) else None
+    if catalogue is None or entry is None or not catalogue.path(key).is_file():
+        abort(404)
+    response = send_file(catalogue.path(key), mimetype="audio/wav", max_age=YEAR,
+                         conditional=True, etag=True)  # fmt: skip
+    response.cache_control.immutable = True
+    response.headers[TEXT_HEADER] = quote(entry.text)
+    return response
+
+
+@audio.get("/audio/calls/<call_sid>/<token>.wav")
+def read_back(call_sid: str, token: str) -> Response:
+    """A call's read-back joined into one WAV; only for its own call, while it lasts."""
+    line = hotline()
+    if line.catalogue is None or not (_CALL_SID.fullmatch(call_sid) and _TOKEN.fullmatch(token)):
+        abort(404)
+    session = get_session()
+    try:
+        row = repo.find_audio(session, call_sid, token, int(line.clock().timestamp()))
+        said = (row.text, row.lang) if row is not None else None
+    except DBAPIError:
+        return Response("database unavailable\n", 503, mimetype="text/plain")
+    finally:
+        session.rollback()  # read only: end the transaction before the slower join
+    parts = line.catalogue.compose(*said) if said is not None else None
+    if said is None or parts is None:
+        abort(404)
+    try:
+        body = line.catalogue.join(parts)
+    except (OSError, IvrError) as exc:  # a piece deleted or re-rendered since the call began
+        current_app.logger.warning("read-back for call %s cannot be joined: %s", call_sid, exc)
+        abort(404)
+    response = Response(body, 200, mimetype="audio/wav")
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers[TEXT_HEADER] = quote(said[0])
+    return response
