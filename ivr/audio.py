@@ -1,7 +1,7 @@
 """The on-disk catalogue of pre-rendered prompt audio, and joining pieces into one WAV.
 
 The folder holds <key>.wav files and manifest.json. The web app only reads it (no speech
-engine is loaded here); `render` fills it through a Synthesizer.
+engine is loaded here); ivr.audio_plan.render fills it through a Synthesizer.
 """
 
 from __future__ import annotations
@@ -10,33 +10,22 @@ import functools
 import hashlib
 import io
 import json
-import math
-import os
 import re
-import sys
-import tempfile
-import time
 import wave
-from array import array
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ivr.errors import ConfigError
-
-if TYPE_CHECKING:
-    from ivr.tts import Synthesizer
+from ivr.wav import silence, trim
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
 _KEY_RE = re.compile(r"[0-9a-f]{32}")
 # Pieces are joined with a breath of silence so words do not run into each other.
 PIECE_GAP = 0.04
-# Silence is anything quieter than this fraction of full scale; a margin keeps soft onsets.
-TRIM_LEVEL = 0.02
-TRIM_MARGIN = 0.01
 
 
 class Kind(StrEnum):
@@ -88,17 +77,6 @@ class RenderSummary:
     skipped: int
     audio_seconds: float
     elapsed: float
-
-
-@dataclass(frozen=True)
-class WavStats:
-    """A WAV's format, its length and its loudness (RMS as a fraction of full scale)."""
-
-    rate: int
-    channels: int
-    sample_width: int
-    seconds: float
-    rms: float
 
 
 SHORT_PAUSE = Pause(0.15)
@@ -271,7 +249,7 @@ class Catalogue:
             wav.setparams((channels, width, rate, 0, "NONE", "not compressed"))
             for chunk in chunks:
                 if isinstance(chunk, Pause):
-                    chunk = _silence(round(chunk.seconds * rate), width, channels)
+                    chunk = silence(round(chunk.seconds * rate), width, channels)
                 wav.writeframes(chunk)
         return out.getvalue()
 
@@ -284,108 +262,7 @@ class Catalogue:
                 frames = wav.readframes(wav.getnframes())
         except (OSError, EOFError, wave.Error) as error:
             raise ConfigError(f"audio file {path} is missing or unreadable: {error}") from None
-        return layout, _trim(frames, *layout)
-
-
-def _silence(frames: int, width: int, channels: int) -> bytes:
-    """Silent frames in a PCM format (8-bit WAV is unsigned, centred on 128)."""
-    return (b"\x80" if width == 1 else b"\x00") * (frames * width * channels)
-
-
-def _samples(frames: bytes, width: int) -> array[int]:
-    """PCM frames as signed integer samples (little-endian as WAV stores them)."""
-    codes = {1: "B", 2: "h", 4: "i"}
-    if width not in codes or array(codes[width]).itemsize != width:
-        raise ValueError(f"{8 * width}-bit WAV audio is not supported")
-    samples = array(codes[width], frames)
-    if width == 1:
-        return array("h", (s - 128 for s in samples))
-    if sys.byteorder == "big":
-        samples.byteswap()
-    return samples
-
-
-def _trim(frames: bytes, rate: int, width: int, channels: int) -> bytes:
-    """Frames without leading and trailing silence, keeping a short margin."""
-    samples = _samples(frames, width)
-    level = TRIM_LEVEL * (1 << (8 * width - 1))
-    first = next((i for i, s in enumerate(samples) if abs(s) > level), None)
-    if first is None:
-        return b""
-    last = next(i for i in range(len(samples) - 1, -1, -1) if abs(samples[i]) > level)
-    margin = round(TRIM_MARGIN * rate)
-    start = max(first // channels - margin, 0)
-    end = min(last // channels + 1 + margin, len(samples) // channels)
-    frame_bytes = width * channels
-    return frames[start * frame_bytes : end * frame_bytes]
-
-
-def wav_stats(data: bytes) -> WavStats:
-    """Format, duration and RMS loudness of a PCM WAV (wave.Error if it is not one)."""
-    with wave.open(io.BytesIO(data), "rb") as wav:
-        rate, channels, width = wav.getframerate(), wav.getnchannels(), wav.getsampwidth()
-        frames = wav.readframes(wav.getnframes())
-    samples = _samples(frames, width)
-    full_scale = 1 << (8 * width - 1)
-    rms = math.sqrt(sum(s * s for s in samples) / len(samples)) / full_scale if samples else 0.0
-    return WavStats(rate, channels, width, len(samples) / channels / rate, rms)
-
-
-def render(
-    synth: Synthesizer,
-    jobs: Sequence[Job],
-    folder: Path,
-    voices: Mapping[str, VoiceChoice],
-    *,
-    force: bool = False,
-    progress: Callable[[Job], None] | None = None,
-) -> RenderSummary:
-    """Render the jobs missing from folder (all with force) and merge them into the manifest."""
-    started = time.perf_counter()
-    unique = _unique_jobs(jobs, voices)
-    folder.mkdir(parents=True, exist_ok=True)
-    old = Catalogue.load(folder)
-    entries, choices = dict(old.entries), {**old.voices, **voices}
-    rendered = skipped = 0
-    audio_seconds = 0.0
-    try:
-        for key, job in unique.items():
-            path = old.path(key)
-            if path.is_file() and not force:
-                skipped += 1
-                if key not in entries:  # the file outlived its manifest entry
-                    entries[key] = _measure(job, path)
-            else:
-                choice = voices[job.lang]
-                synth.synthesize(job.text, choice.voice, choice.rate, path)
-                entries[key] = _measure(job, path)
-                rendered += 1
-                audio_seconds += entries[key].seconds
-            if progress is not None:
-                progress(job)
-    finally:
-        # Whatever was rendered before a failure stays usable.
-        _write_manifest(folder, choices, entries)
-    elapsed = time.perf_counter() - started
-    return RenderSummary(rendered, skipped, round(audio_seconds, 3), elapsed)
-
-
-def _unique_jobs(jobs: Sequence[Job], voices: Mapping[str, VoiceChoice]) -> dict[str, Job]:
-    """Jobs by key, first one wins; ConfigError for a language without a voice."""
-    unique: dict[str, Job] = {}
-    for job in jobs:
-        choice = voices.get(job.lang)
-        if choice is None:
-            raise ConfigError(f"no voice is chosen for {job.lang} (needed for {job.text!r})")
-        unique.setdefault(audio_key(job.text, choice.voice, choice.rate), job)
-    return unique
-
-
-def _measure(job: Job, path: Path) -> Entry:
-    """The manifest entry for a job whose file is at path (the header gives its length)."""
-    with wave.open(str(path), "rb") as wav:
-        seconds = round(wav.getnframes() / wav.getframerate(), 3)
-    return Entry(job.text, job.lang, Kind(job.kind), seconds)
+        return layout, trim(frames, *layout)
 
 
 def _parse_manifest(data: Any) -> tuple[dict[str, VoiceChoice], dict[str, Entry]]:
@@ -410,23 +287,3 @@ def _typed(value: Any, kind: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, kind):
         raise TypeError(f"unexpected value {value!r}")
     return value
-
-
-def _write_manifest(
-    folder: Path, voices: Mapping[str, VoiceChoice], entries: Mapping[str, Entry]
-) -> None:
-    """Write manifest.json atomically (tmp file + os.replace)."""
-    data = {
-        "version": MANIFEST_VERSION,
-        "voices": {lang: asdict(choice) for lang, choice in voices.items()},
-        "entries": {key: asdict(entry) for key, entry in entries.items()},
-    }
-    with tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=folder, prefix=".manifest.", suffix=".tmp", delete=False
-    ) as tmp:
-        json.dump(data, tmp, ensure_ascii=False, indent=1, sort_keys=True)
-    try:
-        os.replace(tmp.name, folder / MANIFEST)
-    except OSError:
-        os.unlink(tmp.name)
-        raise

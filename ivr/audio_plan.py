@@ -1,13 +1,33 @@
-"""What `prompts render` renders: every fixed prompt whole, and pieces for read-backs."""
+"""What `prompts render` renders (every fixed prompt whole, pieces for read-backs), and
+rendering it into the catalogue folder through a Synthesizer."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import string
-from collections.abc import Iterable
+import tempfile
+import time
+import wave
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict
+from pathlib import Path
 
-from ivr.audio import Job, Kind
+from ivr.audio import (
+    MANIFEST,
+    MANIFEST_VERSION,
+    Catalogue,
+    Entry,
+    Job,
+    Kind,
+    RenderSummary,
+    VoiceChoice,
+    audio_key,
+)
+from ivr.errors import ConfigError
 from ivr.menu import Language, Menu, placeholders
+from ivr.tts import Synthesizer
 
 # Where a read-back's audio is cut: the joiner puts a pause at each of these marks.
 _PUNCTUATION = re.compile(r"[，、；：。！？,;:.!?]+")
@@ -51,3 +71,82 @@ def template_fragments(template: str) -> list[str]:
 def split_pieces(text: str) -> list[str]:
     """Cut text at punctuation into the pieces a joined read-back is made of."""
     return [part.strip() for part in _PUNCTUATION.split(text) if part.strip()]
+
+
+def render(
+    synth: Synthesizer,
+    jobs: Sequence[Job],
+    folder: Path,
+    voices: Mapping[str, VoiceChoice],
+    *,
+    force: bool = False,
+    progress: Callable[[Job], None] | None = None,
+) -> RenderSummary:
+    """Render the jobs missing from folder (all with force) and merge them into the manifest."""
+    started = time.perf_counter()
+    unique = _unique_jobs(jobs, voices)
+    folder.mkdir(parents=True, exist_ok=True)
+    old = Catalogue.load(folder)
+    entries, choices = dict(old.entries), {**old.voices, **voices}
+    rendered = skipped = 0
+    audio_seconds = 0.0
+    try:
+        for key, job in unique.items():
+            path = old.path(key)
+            if path.is_file() and not force:
+                skipped += 1
+                if key not in entries:  # the file outlived its manifest entry
+                    entries[key] = _measure(job, path)
+            else:
+                choice = voices[job.lang]
+                synth.synthesize(job.text, choice.voice, choice.rate, path)
+                entries[key] = _measure(job, path)
+                rendered += 1
+                audio_seconds += entries[key].seconds
+            if progress is not None:
+                progress(job)
+    finally:
+        # Whatever was rendered before a failure stays usable.
+        _write_manifest(folder, choices, entries)
+    elapsed = time.perf_counter() - started
+    return RenderSummary(rendered, skipped, round(audio_seconds, 3), elapsed)
+
+
+def _unique_jobs(jobs: Sequence[Job], voices: Mapping[str, VoiceChoice]) -> dict[str, Job]:
+    """Jobs by key, first one wins; ConfigError for a language without a voice."""
+    unique: dict[str, Job] = {}
+    for job in jobs:
+        choice = voices.get(job.lang)
+        if choice is None:
+            raise ConfigError(f"no voice is chosen for {job.lang} (needed for {job.text!r})")
+        unique.setdefault(audio_key(job.text, choice.voice, choice.rate), job)
+    return unique
+
+
+def _measure(job: Job, path: Path) -> Entry:
+    """The manifest entry for a job whose file is at path (the header gives its length)."""
+    with wave.open(str(path), "rb") as wav:
+        seconds = round(wav.getnframes() / wav.getframerate(), 3)
+    return Entry(job.text, job.lang, Kind(job.kind), seconds)
+
+
+
+
+def _write_manifest(
+    folder: Path, voices: Mapping[str, VoiceChoice], entries: Mapping[str, Entry]
+) -> None:
+    """Write manifest.json atomically (tmp file + os.replace)."""
+    data = {
+        "version": MANIFEST_VERSION,
+        "voices": {lang: asdict(choice) for lang, choice in voices.items()},
+        "entries": {key: asdict(entry) for key, entry in entries.items()},
+    }
+    with tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", dir=folder, prefix=".manifest.", suffix=".tmp", delete=False
+    ) as tmp:
+        json.dump(data, tmp, ensure_ascii=False, indent=1, sort_keys=True)
+    try:
+        os.replace(tmp.name, folder / MANIFEST)
+    except OSError:
+        os.unlink(tmp.name)
+        raise

@@ -20,10 +20,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ivr.app import hotline
-from ivr.audio import Catalogue, Job, RenderSummary, VoiceChoice, render, wav_stats
-from ivr.audio_plan import plan
+from ivr.audio import Catalogue, Job, RenderSummary, VoiceChoice
+from ivr.audio_plan import plan, render
 from ivr.errors import ConfigError
 from ivr.tts import Pyttsx3Synthesizer, Synthesizer, TtsError, Voice, pick_voice
+from ivr.wav import wav_stats
 
 console = Console()
 # Players tried in order by `prompts play` and `prompts say` without -o.

@@ -16,8 +16,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import delete, make_url, text
 
 from ivr import create_app
-from ivr.audio import VoiceChoice, render
-from ivr.audio_plan import plan
+from ivr.audio import VoiceChoice
+from ivr.audio_plan import plan, render
 from ivr.config import SETTINGS, SHANGHAI
 from ivr.menu_load import load_menu
 from ivr.simulator import Caller, FlaskTransport

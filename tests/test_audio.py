@@ -33,12 +33,12 @@ from ivr.audio import (
     Pause,
     VoiceChoice,
     audio_key,
-    render,
     tokenize,
-    wav_stats,
 )
+from ivr.audio_plan import render
 from ivr.errors import ConfigError
 from ivr.tts import TtsError, Voice, pick_voice
+from ivr.wav import wav_stats
 
 ZH = "zh-CN"
 EN = "en-US"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import operator
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,12 +14,16 @@ import yaml
 
 from ivr.config import PROJECT_ROOT
 from ivr.errors import MenuError
-from ivr.menu import Key, Menu
+from ivr.menu import Key, Menu, NodeType, Prompt
 from ivr.menu_load import load_menu
 
-MENU_FILE = PROJECT_ROOT / "prompts" / "12333.yaml"
-PROMPT_FILE = PROJECT_ROOT / "prompts" / "zh-CN.yaml"
+PROMPT_DIR = PROJECT_ROOT / "prompts"
+MENU_FILE = PROMPT_DIR / "12333.yaml"
+PROMPT_FILE = PROMPT_DIR / "zh-CN.yaml"
+ENGLISH_FILE = PROMPT_DIR / "en-US.yaml"
 DELETE = object()  # a change that removes the key
+M, P, E = "menu", "prompts", "english"  # the menu, its Mandarin and its English prompt file
+SHIPPED = {M: MENU_FILE, P: PROMPT_FILE, E: ENGLISH_FILE}
 
 
 def shipped(path: Path) -> dict[str, Any]:
@@ -35,16 +40,18 @@ def copy_menu(
     tmp_path: Path,
     menu: Callable[[dict[str, Any]], None] | None = None,
     prompts: Callable[[dict[str, Any]], None] | None = None,
-) -> tuple[Path, Path]:
-    """Copies of the shipped menu and prompt file in tmp_path, with edits to the parsed data."""
-    menu_data, prompt_data = shipped(MENU_FILE), shipped(PROMPT_FILE)
-    for edit, data in ((menu, menu_data), (prompts, prompt_data)):
+    english: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Path]:
+    """A copy of the whole prompts/ folder in tmp_path, each edit applied to its file's data;
+    the copied menu, Mandarin and English prompt files by M, P and E."""
+    shutil.copytree(PROMPT_DIR, tmp_path, dirs_exist_ok=True)
+    paths = {target: tmp_path / file.name for target, file in SHIPPED.items()}
+    for target, edit in ((M, menu), (P, prompts), (E, english)):
         if edit is not None:
+            data = shipped(SHIPPED[target])
             edit(data)
-    menu_path, prompt_path = tmp_path / MENU_FILE.name, tmp_path / PROMPT_FILE.name
-    dump(menu_path, menu_data)
-    dump(prompt_path, prompt_data)
-    return menu_path, prompt_path
+            dump(paths[target], data)
+    return paths
 
 
 def change(*keys: str, to: Any) -> Callable[[dict[str, Any]], None]:
@@ -71,48 +78,90 @@ def error_of(path: Path) -> str:
 # --- the shipped menu --------------------------------------------------------------------------
 
 
+def node_prompts(raw: Any) -> tuple[str, ...]:
+    """A node's `prompt` as written: one name or a list, read as a tuple of names."""
+    return (raw,) if isinstance(raw, str) else tuple(raw or ())
+
+
+def prompt_of(raw: Any, code: str) -> Prompt:
+    """A prompt as written: a text in the file's language, or {text, lang}."""
+    return Prompt(raw, code) if isinstance(raw, str) else Prompt(raw["text"], raw.get("lang", code))
+
+
 def test_shipped_menu_loads_as_written() -> None:
-    menu, data, prompts = load_menu(MENU_FILE), shipped(MENU_FILE), shipped(PROMPT_FILE)
+    menu, data = load_menu(MENU_FILE), shipped(MENU_FILE)
 
     assert menu.source == MENU_FILE.resolve()
     assert (menu.name, menu.start, menu.identify) == (data["name"], data["start"], data["identify"])
+    assert menu.language == data["language"]
     assert dataclasses.asdict(menu.limits) == data["limits"]
     assert set(menu.nodes) == set(data["nodes"])
     for name, raw in data["nodes"].items():
         node = menu.nodes[name]
         assert node.name == name
         assert node.type.value == raw["type"]
-        assert (node.prompt, node.next) == (raw.get("prompt"), raw.get("next"))
+        assert (node.prompts, node.next) == (node_prompts(raw.get("prompt")), raw.get("next"))
         assert node.requires_identity == raw.get("requires_identity", False)
         assert node.timeout == raw.get("timeout", 5)
+        assert dict(node.switch) == raw.get("switch", {})
         assert {k.value: v for k, v in node.options.items()} == {
             str(k): v for k, v in raw.get("options", {}).items()
         }
-    assert dict(menu.prompts) == prompts["prompts"]
-    assert {group: dict(words) for group, words in menu.words.items()} == prompts["words"]
+    assert list(menu.languages) == list(data["prompts"])
+    for code, file in data["prompts"].items():
+        language, prompts = menu.languages[code], shipped(PROMPT_DIR / file)
+        assert (language.code, language.source) == (code, (PROMPT_DIR / file).resolve())
+        assert dict(language.prompts) == {
+            name: prompt_of(raw, code) for name, raw in prompts["prompts"].items()
+        }
+        assert {group: dict(words) for group, words in language.words.items()} == prompts["words"]
+        pieces = [piece for group in prompts["pieces"].values() for piece in group.split()]
+        assert language.pieces == tuple(dict.fromkeys(pieces))
 
 
 def test_shipped_menu_fills_in_prompts_and_words() -> None:
     menu = load_menu(str(MENU_FILE))  # a str path works too
     assert menu.text("auth_failed", remaining=2) == "身份验证失败，您还有2次机会。"
-    assert menu.text("main_menu").startswith("社会保险查询请按1")
+    assert menu.text("auth_failed", "en-US", remaining="two").endswith("you have left is two.")
+    assert menu.text("main_menu").startswith("社会保险查询请按一")
+    assert menu.text("main_menu", "en-US").startswith("For social insurance enquiries, press one.")
     assert menu.word("relation", "spouse") == "配偶"
+    assert menu.word("relation", "spouse", "en-US") == "spouse"
     assert menu.nodes["main"].options[Key.STAR] == "repeat"
+
+
+def test_shipped_menu_offers_english_at_the_main_menu() -> None:
+    """Key 9 at main switches language; each language's offer is spoken by the other's voice."""
+    menu = load_menu(MENU_FILE)
+    assert menu.language == "zh-CN" and list(menu.languages) == ["zh-CN", "en-US"]
+    assert menu.nodes["main"].prompts == ("main_menu", "language_offer")
+    assert menu.nodes["main"].options[Key.NINE] == "language"
+    node = menu.nodes["language"]
+    assert (node.type, node.next) == (NodeType.LANGUAGE, "main")
+    assert dict(node.switch) == {"zh-CN": "en-US", "en-US": "zh-CN"}
+    assert menu.prompt("language_offer") == Prompt("For English service, press nine.", "en-US")
+    assert menu.prompt("language_offer", "en-US").lang == "zh-CN"
+    assert menu.prompt("language_set", "en-US").lang == "en-US"
 
 
 def test_unchanged_copy_loads_like_the_original(tmp_path: Path) -> None:
     """The copies the failure cases start from are valid: each case fails by its edit."""
-    menu_path, _ = copy_menu(tmp_path)
-    copy = load_menu(menu_path)
+    paths = copy_menu(tmp_path)
+    copy = load_menu(paths[M])
     original = load_menu(MENU_FILE)
-    assert copy.source == menu_path.resolve()
-    assert dataclasses.replace(copy, source=original.source) == original
+    assert copy.source == paths[M].resolve()
+    sources = {code: language.source for code, language in copy.languages.items()}
+    assert sources == {"zh-CN": paths[P].resolve(), "en-US": paths[E].resolve()}
+    languages = {
+        code: dataclasses.replace(language, source=original.languages[code].source)
+        for code, language in copy.languages.items()
+    }
+    assert dataclasses.replace(copy, source=original.source, languages=languages) == original
 
 
 # --- broken copies: every problem names the file and the key ----------------------------------
 
-M, P = "menu", "prompts"  # which file an edit goes to, and which file the message names
-
+# (case, which file an edit goes to, the edit, which file the message names, what it says)
 BROKEN = [
     # targets
     ("unknown option target", M, change("nodes", "main", "options", "1", to="nowhere"), M,
@@ -134,21 +183,56 @@ BROKEN = [
      ["identify"]),
     ("id input without next", M, change("nodes", "ask_id", "next", to=DELETE), M,
      ["nodes.ask_id.next"]),
-    # prompts referenced by nodes
+    # prompts referenced by nodes: a missing one is named in the prompt file that lacks it
     ("node prompt not in the prompt file", M, change("nodes", "welcome", "prompt", to="hello"),
-     M, ["nodes.welcome.prompt", "'hello'"]),
+     P, ["prompts.hello: missing in zh-CN", "nodes.welcome.prompt in 12333.yaml"]),
     ("node prompt deleted from the prompt file", P, change("prompts", "main_menu", to=DELETE),
-     M, ["nodes.main.prompt", "'main_menu'"]),
+     P, ["prompts.main_menu: missing in zh-CN", "nodes.main.prompt in 12333.yaml"]),
+    ("node prompt missing in English", E, change("prompts", "main_menu", to=DELETE), E,
+     ["prompts.main_menu: missing in en-US", "nodes.main.prompt in 12333.yaml"]),
+    ("node prompt of a list missing in English", E,
+     change("prompts", "language_offer", to=DELETE), E,
+     ["prompts.language_offer: missing in en-US", "nodes.main.prompt in 12333.yaml"]),
     ("node prompt with a placeholder", P, change("prompts", "welcome", to="欢迎{name}"), M,
-     ["nodes.welcome.prompt"]),
+     ["nodes.welcome.prompt", "zh-CN.yaml"]),
+    ("English node prompt with a placeholder", E,
+     change("prompts", "welcome", to="Welcome, {name}."), M,
+     ["nodes.welcome.prompt", "en-US.yaml"]),
     ("menu node without prompt", M, change("nodes", "main", "prompt", to=DELETE), M,
      ["nodes.main.prompt"]),
+    ("menu node with an empty prompt list", M, change("nodes", "main", "prompt", to=[]), M,
+     ["nodes.main.prompt"]),
+    ("prompt list with a number", M,
+     change("nodes", "main", "prompt", to=["main_menu", 9]), M, ["nodes.main.prompt"]),
+    ("prompt as a mapping", M, change("nodes", "main", "prompt", to={"zh-CN": "main_menu"}), M,
+     ["nodes.main.prompt"]),
     ("empty prompt text", P, change("prompts", "welcome", to=""), P, ["prompts.welcome"]),
+    ("empty English prompt text", E, change("prompts", "welcome", to=""), E,
+     ["prompts.welcome"]),
+    # a prompt spoken by another language's voice
+    ("offer in a language the menu lacks", P,
+     change("prompts", "language_offer", "lang", to="fr-FR"), P,
+     ["prompts.language_offer.lang", "'fr-FR'"]),
+    ("offer with an empty language", P, change("prompts", "language_offer", "lang", to=""), P,
+     ["prompts.language_offer.lang"]),
+    ("offer with an unknown key", P, change("prompts", "language_offer", "voice", to="x"), P,
+     ["prompts.language_offer.voice"]),
+    ("offer without text", P, change("prompts", "language_offer", "text", to=DELETE), P,
+     ["prompts.language_offer"]),
     # system prompts
     ("system prompt missing", P, change("prompts", "goodbye", to=DELETE), P,
      ["prompts.goodbye"]),
     ("system prompt with fields missing", P, change("prompts", "auth_failed", to=DELETE), P,
      ["prompts.auth_failed"]),
+    ("hours prompt missing", P, change("prompts", "hours_range", to=DELETE), P,
+     ["prompts.hours_range"]),
+    ("English system prompt missing", E, change("prompts", "language_set", to=DELETE), E,
+     ["prompts.language_set"]),
+    ("unknown placeholder in the hours", P, change("prompts", "hours_range", to="{start}到{to}"),
+     P, ["prompts.hours_range", "{to}"]),
+    ("English unknown placeholder", E,
+     change("prompts", "agent_closed", to="Closed. Hours: {time}."), E,
+     ["prompts.agent_closed", "{time}"]),
     ("unknown placeholder", P, change("prompts", "balance", to="余额{money}"), P,
      ["prompts.balance", "{money}"]),
     ("placeholder of another prompt", P, change("prompts", "auth_failed", to="还有{count}次"),
@@ -183,6 +267,17 @@ BROKEN = [
      ["nodes.main.options"]),
     ("say node without next", M, change("nodes", "welcome", "next", to=DELETE), M,
      ["nodes.welcome.next"]),
+    ("language node without next", M, change("nodes", "language", "next", to=DELETE), M,
+     ["nodes.language.next"]),
+    ("language node without switch", M, change("nodes", "language", "switch", to=DELETE), M,
+     ["nodes.language.switch"]),
+    ("switch on a menu node", M, change("nodes", "main", "switch", to={"zh-CN": "en-US"}), M,
+     ["nodes.main.switch"]),
+    ("switch to a language the menu lacks", M,
+     change("nodes", "language", "switch", "zh-CN", to="fr-FR"), M,
+     ["nodes.language.switch", "fr-FR"]),
+    ("switch as a list", M, change("nodes", "language", "switch", to=["zh-CN", "en-US"]), M,
+     ["nodes.language.switch"]),
     ("input without field", M, change("nodes", "ask_pin", "field", to=DELETE), M,
      ["nodes.ask_pin.field"]),
     ("unknown input field", M, change("nodes", "ask_pin", "field", to="phone"), M,
@@ -215,11 +310,23 @@ BROKEN = [
     ("word group as a list", P, change("words", "scheme", to=["职工", "居民"]), P,
      ["words.scheme"]),
     ("no words", P, change("words", to=DELETE), P, ["words"]),
-    # the prompt file itself
+    ("English word missing", E, change("words", "relation", "spouse", to=DELETE), E,
+     ["words.relation.spouse"]),
+    # the prompt files themselves, and the languages they are for
     ("prompt file not named", M, change("prompts", to=DELETE), M, ["prompts"]),
     ("prompt file missing", M, change("prompts", to="missing.yaml"), "missing.yaml",
      ["cannot read"]),
+    ("English prompt file missing", M, change("prompts", "en-US", to="missing.yaml"),
+     "missing.yaml", ["cannot read"]),
     ("prompt file is a folder", M, change("prompts", to="."), ".", ["cannot read"]),
+    ("prompt files as a list", M, change("prompts", to=["zh-CN.yaml", "en-US.yaml"]), M,
+     ["prompts"]),
+    ("not a language code", M, change("prompts", "English", to="en-US.yaml"), M,
+     ["prompts.English"]),
+    ("language without a number reader", M, change("prompts", "fr-FR", to="en-US.yaml"), M,
+     ["prompts.fr-FR", "reader"]),
+    ("start language without a prompt file", M, change("language", to="fr-FR"), M,
+     ["language", "'fr-FR'"]),
 ]  # fmt: skip
 
 
@@ -234,10 +341,10 @@ def test_broken_menu_fails_naming_file_and_key(
     named: str,
     fragments: list[str],
 ) -> None:
-    menu_path, prompt_path = copy_menu(tmp_path, **{target: edit})
-    file = {M: menu_path, P: prompt_path}.get(named) or tmp_path / named
+    paths = copy_menu(tmp_path, **{target: edit})
+    file = paths.get(named) or tmp_path / named
 
-    message = error_of(menu_path)
+    message = error_of(paths[M])
 
     assert message.startswith(f"{file.resolve()}:"), message
     for fragment in fragments:

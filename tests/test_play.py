@@ -18,8 +18,8 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 from twiml_helpers import parse_twiml
 
-from ivr.audio import Catalogue, VoiceChoice, render
-from ivr.audio_plan import plan
+from ivr.audio import Catalogue, VoiceChoice
+from ivr.audio_plan import plan, render
 from ivr.config import SETTINGS
 from ivr.menu_load import load_menu
 from ivr.simulator import Caller, EndState, FlaskTransport, WebhookError

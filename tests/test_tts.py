@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from ivr.audio import wav_stats
 from ivr.tts import Pyttsx3Synthesizer, TtsError, Voice, pick_voice
+from ivr.wav import wav_stats
 
 MISSING = "libespeak-ng1 is not installed: apt-get install libespeak-ng1 espeak-ng"
 PROJECT = Path(__file__).resolve().parent.parent
