@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import statistics
 import tempfile
 import time
@@ -45,12 +46,13 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def run(calls: int) -> dict[str, object]:
-    """Drive `calls` complete calls and time each step."""
+def run(calls: int, overrides: dict[str, str] | None = None) -> dict[str, object]:
+    """Drive `calls` complete calls and time each step (IVR_* settings in `overrides`)."""
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
-        config = {"IVR_DATABASE_URL": url, "IVR_AUTH_TOKEN": "bench-token"}
-        app = create_app(config)
+        config = {"IVR_DATABASE_URL": url, "IVR_AUTH_TOKEN": "bench-token", "IVR_SPEECH": "say"}
+        app = create_app({**config, **(overrides or {})})
+        app.logger.setLevel(logging.WARNING)  # one log line per step would be timed too
         hotline = app.extensions["ivr"]
         create_schema(hotline.engine)
         with hotline.sessions() as session:
@@ -58,7 +60,8 @@ def run(calls: int) -> dict[str, object]:
         timings: dict[str, list[float]] = {name: [] for name, _ in STEPS}
         started = time.perf_counter()
         for _ in range(calls):
-            caller = Caller(FlaskTransport(app), auth_token="bench-token")
+            # Twilio fetches <Play> audio on its own, after the webhook answered: not timed here.
+            caller = Caller(FlaskTransport(app), auth_token="bench-token", fetch_audio=False)
             for name, action in STEPS:
                 t0 = time.perf_counter()
                 action(caller)

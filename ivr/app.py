@@ -42,7 +42,8 @@ class Hotline:
     clock: Callable[[], datetime]
     catalogue: Catalogue | None = None  # prompt audio; None speaks with <Say>
     audio_ttl: int = 300
-    static_texts: frozenset[tuple[str, str]] = frozenset()  # (text, lang) of fixed prompts
+    # (text, lang) of every fixed prompt -> its audio key, or None when not rendered
+    static_audio: Mapping[tuple[str, str], str | None] = field(default_factory=dict)
     warned: set[str] = field(default_factory=set)  # warnings this process has logged once
 
     @property
@@ -87,14 +88,16 @@ def load_catalogue(config: Mapping[str, Any], menu: Menu) -> Catalogue | None:
     return catalogue if complete or mode == "play" else None
 
 
-def static_texts(menu: Menu) -> frozenset[tuple[str, str]]:
-    """Every prompt without placeholders, as (text, language of its voice)."""
-    return frozenset(
+def static_audio(menu: Menu, catalogue: Catalogue | None) -> dict[tuple[str, str], str | None]:
+    """Every prompt without placeholders, (text, language of its voice), to its audio key."""
+    fixed = {
         (prompt.text, prompt.lang)
         for language in menu.languages.values()
         for prompt in language.prompts.values()
         if not placeholders(prompt.text)
-    )
+    }
+    # Looked up once here, so that a step's fixed prompts cost a dict lookup each.
+    return {said: catalogue.prompt_key(*said) if catalogue else None for said in fixed}
 
 
 def _say_voices(config: Mapping[str, Any], menu: Menu) -> dict[str, SayVoice]:
@@ -136,7 +139,7 @@ def build_hotline(config: Mapping[str, Any]) -> Hotline:
         clock=config.get("IVR_CLOCK") or _now,
         catalogue=catalogue,
         audio_ttl=_whole_number(config, "IVR_AUDIO_TTL"),
-        static_texts=static_texts(menu),
+        static_audio=static_audio(menu, catalogue),
     )
 
 

@@ -143,7 +143,7 @@ class Catalogue:
         self.folder = folder
         self.voices = dict(voices)
         self.entries = dict(entries)
-        self._indexes: dict[str, tuple[dict[tuple[Token, ...], str], int]] = {}
+        self._indexes: dict[str, tuple[dict[tuple[Token, ...], str], dict[Token, list[int]]]] = {}
         # Bounded so a long-running web app keeps flat memory however many keys it joins.
         self._trimmed = functools.lru_cache(maxsize=1024)(self._read_trimmed)
 
@@ -185,7 +185,7 @@ class Catalogue:
 
     def compose(self, text: str, lang: str) -> list[str | Pause] | None:
         """Cover text with rendered entries (longest first) and pauses, or None if impossible."""
-        index, longest = self._index(lang)
+        index, sizes = self._index(lang)
         tokens = _strip_pauses(tokenize(text))
         if not tokens or not index:
             return None
@@ -197,7 +197,8 @@ class Catalogue:
                 parts.append(token)
                 at += 1
                 continue
-            for size in range(min(longest, len(tokens) - at), 0, -1):
+            # Only the lengths of entries that start with this token are worth trying.
+            for size in sizes.get(token, ()):
                 key = index.get(tokens[at : at + size])
                 if key is not None:
                     break
@@ -207,8 +208,8 @@ class Catalogue:
             at += size
         return parts
 
-    def _index(self, lang: str) -> tuple[dict[tuple[Token, ...], str], int]:
-        """Token tuple -> key for lang's usable entries, and the longest tuple's length."""
+    def _index(self, lang: str) -> tuple[dict[tuple[Token, ...], str], dict[Token, list[int]]]:
+        """Token tuple -> key for lang's usable entries, and entry lengths by first token."""
         if lang not in self._indexes:
             index: dict[tuple[Token, ...], str] = {}
             choice = self.voices.get(lang)
@@ -220,7 +221,11 @@ class Catalogue:
                 tokens = _strip_pauses(tokenize(entry.text))
                 if current and entry.lang == lang and key in on_disk and tokens:
                     index.setdefault(tokens, key)
-            self._indexes[lang] = (index, max(map(len, index), default=0))
+            sizes: dict[Token, set[int]] = {}
+            for tokens in index:
+                sizes.setdefault(tokens[0], set()).add(len(tokens))
+            longest_first = {first: sorted(n, reverse=True) for first, n in sizes.items()}
+            self._indexes[lang] = (index, longest_first)
         return self._indexes[lang]
 
     def join(self, parts: Sequence[str | Pause]) -> bytes:

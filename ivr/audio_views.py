@@ -11,7 +11,6 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from ivr.app import Hotline, get_session, hotline
-from ivr.audio import Catalogue
 from ivr.errors import IvrError
 from ivr.events import Say
 from ivr.links import public_path
@@ -42,31 +41,23 @@ def play_links(session: Session | None, call_sid: str | None, seq: int) -> PlayU
 
     def play(say: Say) -> str | None:
         """The URL for one Say, or None to speak it with <Say>."""
-        key = catalogue.prompt_key(say.text, say.lang)
-        if key is not None:
-            return public_path(url_for("audio.prompt", key=key))
-        if (say.text, say.lang) in line.static_texts:
+        if (say.text, say.lang) in line.static_audio:
+            key = line.static_audio[(say.text, say.lang)]
+            if key is not None:
+                return public_path(url_for("audio.prompt", key=key))
             _warn_once(line, f"prompt audio missing, spoken with <Say>: {say.lang} {say.text!r}")
             return None
-        if session is None or call_sid is None or not _joinable(catalogue, say):
+        if session is None or call_sid is None or catalogue.compose(say.text, say.lang) is None:
             _warn_once(line, f"a {say.lang} read-back has words with no audio piece: <Say>")
             return None
         token = secrets.token_urlsafe(24)
         now = int(line.clock().timestamp())
         row = CallAudio(token=token, call_sid=call_sid, seq=seq, lang=say.lang, text=say.text,
                         expires_at=now + line.audio_ttl)  # fmt: skip
-        repo.add_audio(session, row, now)
+        session.add(row)
         return public_path(url_for("audio.read_back", call_sid=call_sid, token=token))
 
     return play
-
-
-def _joinable(catalogue: Catalogue, say: Say) -> bool:
-    """True when every word of the text has a rendered piece on disk."""
-    parts = catalogue.compose(say.text, say.lang)
-    return parts is not None and all(
-        catalogue.path(part).is_file() for part in parts if isinstance(part, str)
-    )
 
 
 def _warn_once(line: Hotline, message: str) -> None:

@@ -108,6 +108,8 @@ def _answer(kind: str) -> Response:
         now = line.clock()
         store_state(session, row, form.call_sid, form.from_number, state, now)
         _log(session, form, before, event, result.actions, now)
+        if isinstance(event, Start) and line.catalogue is not None:
+            repo.drop_expired_audio(session, int(now.timestamp()))  # now and then, not per step
         play = play_links(session, form.call_sid, state.seq)
         dialled = public_path(url_for("voice.dialled"))
         document = line.renderer.render(

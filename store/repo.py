@@ -64,11 +64,9 @@ def add_event(
     )
 
 
-def add_audio(session: Session, audio: CallAudio, now: int) -> None:
-    """Keep a read-back for its audio URL, dropping this call's expired ones."""
-    expired = (CallAudio.call_sid == audio.call_sid) & (CallAudio.expires_at <= now)
-    session.execute(delete(CallAudio).where(expired))
-    session.add(audio)
+def drop_expired_audio(session: Session, now: int) -> None:
+    """Forget every read-back past its expiry (calls whose end was never reported)."""
+    session.execute(delete(CallAudio).where(CallAudio.expires_at <= now))
 
 
 def find_audio(session: Session, call_sid: str, token: str, now: int) -> CallAudio | None:

@@ -29,6 +29,8 @@ from lxml import etree
 from sqlalchemy import create_engine, func, inspect, select, update
 
 from ivr import create_app
+from ivr.config import SETTINGS
+from ivr.menu_load import load_menu
 from ivr.simulator import Caller, EndState, HttpTransport, WebhookError
 from store.demo import WANG_JIANGUO
 from store.models import Base, Person
@@ -39,9 +41,10 @@ WANG_MASKED = "**************109X"
 WANG_KEYED = WANG_JIANGUO[:-1] + "*"
 WANG_PIN = "135790"
 BALANCE_WORDS = "一千二百三十四元五角六分"
-WELCOME = "欢迎致电12333"
+MENU = load_menu(SETTINGS["IVR_MENU"][0])  # the menu the servers serve
+WELCOME = MENU.text("welcome")
 UNKNOWN_ID = "110101199003074477"  # valid check digit, not in the demo data
-COMMANDS = ("serve", "init-db", "import", "unlock", "demo-data")
+COMMANDS = ("serve", "init-db", "import", "unlock", "demo-data", "prompts")
 HEALTH_WAIT_S = 20.0
 STOP_WAIT_S = 10.0
 
@@ -63,7 +66,8 @@ def sqlite_url(path: Path) -> str:
 
 def cli_env(base: Path, database_url: str, **settings: str) -> dict[str, str]:
     """A clean environment for `run_ivr.py`: no inherited IVR_* setting, a private HOME and
-    XDG_RUNTIME_DIR (so a gunicorn control socket would show up there), an 80-column width."""
+    XDG_RUNTIME_DIR (so a gunicorn control socket would show up there), an 80-column width,
+    and an empty audio folder (so IVR_SPEECH=auto says the prompts, whatever store/audio has)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "FLASK_"))}
     home, runtime = base / "home", base / "run"
     home.mkdir(exist_ok=True)
@@ -71,6 +75,7 @@ def cli_env(base: Path, database_url: str, **settings: str) -> dict[str, str]:
     env.update(
         IVR_DATABASE_URL=database_url,
         IVR_AUTH_TOKEN="",
+        IVR_AUDIO_DIR=str(base / "audio"),
         HOME=str(home),
         XDG_RUNTIME_DIR=str(runtime),
         COLUMNS="80",
@@ -309,6 +314,7 @@ def test_serve_prints_the_voice_url_and_a_working_curl_example(servers: dict[str
     pattern = rf"curl( -\w+)* -X POST http://\S+:{server.port}/voice( -d \w+=\S+)+"
     assert re.fullmatch(pattern, command), f"curl example is cut: {command!r}\n{output}"
     assert "CallSid=" in command
+    assert "Prompts: <Say> text" in output, output  # nothing rendered in its audio folder
 
 
 def test_post_voice_returns_the_welcome_twiml(servers: dict[str, Server]) -> None:
@@ -320,7 +326,7 @@ def test_post_voice_returns_the_welcome_twiml(servers: dict[str, Server]) -> Non
     root = parse_twiml(body)
     assert root.tag == "Response"
     says = ["".join(say.itertext()) for say in root.iter("Say")]
-    assert any(WELCOME in text for text in says), says
+    assert says == [WELCOME, MENU.text("main_menu"), MENU.text("language_offer")], says
     assert root.find("Gather") is not None, body.decode()
 
 
@@ -501,7 +507,7 @@ def test_unlock_of_a_malformed_id_is_a_usage_error(app: Flask, typed: str, probl
 def test_group_help_lists_every_command(
     run_ivr: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`--help` of the group describes the tool and lists all five commands."""
+    """`--help` of the group describes the tool and lists all six commands."""
     monkeypatch.delenv("FLASK_RUN_FROM_CLI", raising=False)  # FlaskGroup sets it; restored
     env = {"IVR_DATABASE_URL": sqlite_url(tmp_path / "help.sqlite3"), "IVR_AUTH_TOKEN": ""}
     result = CliRunner().invoke(run_ivr.cli, ["--help"], env=env, prog_name="run_ivr.py")
@@ -520,6 +526,7 @@ def test_group_help_lists_every_command(
         ("import", ["FILE", "all records, or none"]),
         ("unlock", ["ID_NUMBER", "lock-out"]),
         ("demo-data", ["demo", "--output", "--load-if-empty"]),
+        ("prompts", ["audio", "render", "voices", "play", "say"]),
     ],
 )
 def test_each_command_has_help(

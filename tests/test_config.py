@@ -156,7 +156,12 @@ def test_is_open_in_shanghai_time_whatever_the_zone(
 def test_from_environ_defaults() -> None:
     settings = from_environ({})
     assert settings == {name: default for name, (default, _) in SETTINGS.items()}
-    assert settings["IVR_SPEECH"] == "say"
+    assert settings["IVR_SPEECH"] == "auto"  # play once `prompts render` has run, else say
+    assert Path(settings["IVR_AUDIO_DIR"]) == PROJECT_ROOT / "store" / "audio"
+    assert settings["IVR_AUDIO_TTL"] == "300" and settings["IVR_TTS_RATE"] == "165"
+    assert settings["IVR_TTS_VOICES"] == ""  # the automatic pick
+    assert (settings["IVR_SAY_VOICE"], settings["IVR_SAY_LANGUAGE"]) == ("Polly.Zhiyu", "cmn-CN")
+    assert settings["IVR_SAY_VOICE_EN"] == "Polly.Joanna"
     assert settings["IVR_AGENT_HOURS"] == DEFAULT_HOURS
     assert settings["IVR_AUTH_TOKEN"] == "" and settings["IVR_AGENT_NUMBER"] == ""
     assert Path(settings["IVR_MENU"]) == PROJECT_ROOT / "prompts" / "12333.yaml"
@@ -173,6 +178,8 @@ def test_from_environ_defaults() -> None:
         {"IVR_AGENT_NUMBER": "+862112333", "IVR_AUTH_TOKEN": "secret"},
         {"IVR_DATABASE_URL": "postgresql+psycopg://u@h/db", "IVR_SAY_VOICE": "Polly.Zhiyu"},
         {"IVR_PUBLIC_URL": "https://ivr.example.org", "IVR_SAY_LANGUAGE": "zh-CN"},
+        {"IVR_SPEECH": "play", "IVR_AUDIO_DIR": "/srv/audio", "IVR_AUDIO_TTL": "60"},
+        {"IVR_TTS_VOICES": "en-US=gmw/en-us", "IVR_TTS_RATE": "140", "IVR_SAY_VOICE_EN": "alice"},
     ],
 )
 def test_from_environ_overrides(overrides: dict[str, str]) -> None:
@@ -197,8 +204,15 @@ def test_from_environ_reads_the_process_environment(monkeypatch: pytest.MonkeyPa
 @pytest.mark.parametrize(
     ("overrides", "named"),
     [
-        ({"IVR_SPEECH": "play"}, "IVR_SPEECH"),
+        ({"IVR_SPEECH": "tts"}, "IVR_SPEECH"),
+        ({"IVR_SPEECH": "audio"}, "IVR_SPEECH"),
         ({"IVR_SPEECH": ""}, "IVR_SPEECH"),
+        ({"IVR_AUDIO_TTL": "0"}, "IVR_AUDIO_TTL"),
+        ({"IVR_AUDIO_TTL": "-5"}, "IVR_AUDIO_TTL"),
+        ({"IVR_AUDIO_TTL": "1.5"}, "IVR_AUDIO_TTL"),
+        ({"IVR_AUDIO_TTL": "5m"}, "IVR_AUDIO_TTL"),
+        ({"IVR_AUDIO_TTL": ""}, "IVR_AUDIO_TTL"),
+        ({"IVR_AUDIO_TTL": "３００"}, "IVR_AUDIO_TTL"),  # full-width digits
         ({"IVR_AGENT_HOURS": "9-5"}, "IVR_AGENT_HOURS"),
         ({"IVR_AGENT_HOURS": "17:00-08:30"}, "IVR_AGENT_HOURS"),
         ({"IVR_AGENT_HOURS": ""}, "IVR_AGENT_HOURS"),
@@ -211,10 +225,18 @@ def test_create_app_rejects_unusable_settings(
         make_app(**overrides)
 
 
+@pytest.mark.parametrize(("ttl", "seconds"), [("1", 1), ("300", 300), ("86400", 86400)])
+def test_create_app_takes_the_audio_ttl_in_seconds(
+    make_app: Callable[..., Any], ttl: str, seconds: int
+) -> None:
+    assert make_app(IVR_AUDIO_TTL=ttl).extensions["ivr"].audio_ttl == seconds
+
+
 def test_create_app_rejects_bad_hours_from_the_environment(
     monkeypatch: pytest.MonkeyPatch, database_url: str
 ) -> None:
     monkeypatch.setenv("IVR_AGENT_HOURS", "office hours")
+    monkeypatch.setenv("IVR_SPEECH", "say")  # whatever audio store/audio holds
     with pytest.raises(ConfigError, match="'office hours'"):
         create_app({"TESTING": True, "IVR_DATABASE_URL": database_url})
 
@@ -228,6 +250,6 @@ def test_create_app_takes_hours_from_the_environment(
     try:
         hotline = app.extensions["ivr"]
         assert hotline.hours.always
-        assert hotline.hours_text == "全天"
+        assert hotline.hours_text == {"zh-CN": "全天", "en-US": "all day"}
     finally:
         app.extensions["ivr"].engine.dispose()

@@ -34,8 +34,9 @@ from ivr.menu import Service
 from ivr.menu_load import load_menu
 
 ROOT = Path(__file__).resolve().parent.parent
-ENV = Env(today=date(2026, 11, 25), agents_open=True, agent_hours_text="八点至十七点")
-CLOSED = Env(today=date(2026, 11, 25), agents_open=False, agent_hours_text="八点至十七点")
+HOURS = {"zh-CN": "八点至十七点", "en-US": "eight to five"}  # the hours in words, by language
+ENV = Env(today=date(2026, 11, 25), agents_open=True, agent_hours_text=HOURS)
+CLOSED = Env(today=date(2026, 11, 25), agents_open=False, agent_hours_text=HOURS)
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +48,11 @@ def menu():
 def spoken(actions) -> list[str]:
     """The texts of the Say actions."""
     return [a.text for a in actions if isinstance(a, Say)]
+
+
+def says(actions) -> list[Say]:
+    """The Say actions, each with its language."""
+    return [a for a in actions if isinstance(a, Say)]
 
 
 def at(menu, node: str, **fields) -> CallState:
@@ -61,6 +67,42 @@ def test_start_welcomes_and_waits_at_the_main_menu(menu) -> None:
     gather = actions[-1]
     assert isinstance(gather, Gather)
     assert (gather.node, gather.num_digits, gather.finish_on_key) == ("main", 1, "")
+    # The menu in Mandarin, then the offer of English service in the English voice.
+    assert gather.prompts == (
+        Say(menu.text("main_menu"), "zh-CN"),
+        Say(menu.text("language_offer"), "en-US"),
+    )
+    assert state.lang is None  # the menu's own language until the caller chooses
+
+
+@pytest.mark.parametrize(
+    ("lang", "switched"), [(None, "en-US"), ("zh-CN", "en-US"), ("en-US", "zh-CN")]
+)
+def test_nine_switches_the_language_and_reads_the_menu_in_it(
+    menu, lang: str | None, switched: str
+) -> None:
+    state, actions = step(menu, at(menu, "main", lang=lang), Keys("9", ENV))
+    assert (state.node, state.lang, state.ended) == ("main", switched, False)
+    assert says(actions) == [Say(menu.text("language_set", switched), switched)]
+    gather = actions[-1]
+    assert isinstance(gather, Gather) and gather.node == "main"
+    other = "zh-CN" if switched == "en-US" else "en-US"  # the offer to switch back
+    assert gather.prompts == (
+        Say(menu.text("main_menu", switched), switched),
+        Say(menu.text("language_offer", switched), other),
+    )
+
+
+def test_the_call_language_carries_to_later_prompts_and_the_hours(menu) -> None:
+    state = at(menu, "main", lang="en-US")
+    _, actions = step(menu, state, Keys("0", CLOSED))
+    closed = menu.text("agent_closed", "en-US", hours=HOURS["en-US"])
+    assert says(actions) == [Say(closed, "en-US")]
+    _, actions = step(menu, state, Keys("7", ENV))
+    assert says(actions) == [Say(menu.text("invalid_key", "en-US"), "en-US")]
+    state = at(menu, "ask_pin", lang="en-US", person_id=7)
+    _, actions = step(menu, state, PinChecked(PinOutcome.WRONG, ENV))
+    assert says(actions) == [Say(menu.text("auth_failed", "en-US", remaining="two"), "en-US")]
 
 
 def test_a_service_needing_identity_detours_through_the_id_prompt(menu) -> None:
@@ -96,18 +138,26 @@ def test_verified_caller_reaches_the_service_after_identity(menu) -> None:
     assert state.verified and state.after_auth is None
     assert actions[-1] == Fetch(Service.BALANCE, 7)
     state, actions = step(menu, state, Fetched(BalanceData(123456, date(2026, 11, 1)), ENV))
-    assert (
-        spoken(actions)[0]
-        == "您的医保个人账户余额为一千二百三十四元五角六分，数据截至二零二六年十一月一日。"
-    )
+    balance = menu.text("balance", amount="一千二百三十四元五角六分", as_of="二零二六年十一月一日")
+    assert actions[0] == Say(balance, "zh-CN")
     assert state.node == "medical" and isinstance(actions[-1], Gather)
+
+
+def test_read_back_is_in_the_call_language(menu) -> None:
+    state = at(menu, "balance", verified=True, person_id=7, lang="en-US")
+    _, actions = step(menu, state, Fetched(BalanceData(123456, date(2026, 11, 1)), ENV))
+    amount = "one thousand two hundred and thirty-four yuan and fifty-six fen"
+    assert actions[0] == Say(
+        menu.text("balance", "en-US", amount=amount, as_of="November first, twenty twenty-six"),
+        "en-US",
+    )
 
 
 @pytest.mark.parametrize(("failures", "left"), [(0, "两"), (1, "一")])
 def test_wrong_pin_counts_and_asks_for_the_id_again(menu, failures: int, left: str) -> None:
     state = at(menu, "ask_pin", person_id=7, identified=True, auth_failures=failures)
     state, actions = step(menu, state, PinChecked(PinOutcome.WRONG, ENV))
-    assert spoken(actions) == [f"身份验证失败，您还有{left}次机会。"]
+    assert spoken(actions) == [menu.text("auth_failed", remaining=left)]
     assert state.node == "ask_id" and state.person_id is None and not state.identified
 
 
@@ -126,9 +176,9 @@ def test_locked_person_hears_the_lock_and_returns_to_the_menu(menu, outcome) -> 
 
 def test_invalid_limit_transfers_in_hours_and_hangs_up_outside(menu) -> None:
     state = at(menu, "main", invalid=2)
-    open_state, actions = step(menu, state, Keys("9", ENV))
+    open_state, actions = step(menu, state, Keys("8", ENV))
     assert open_state.ended and isinstance(actions[-1], Transfer)
-    closed_state, actions = step(menu, state, Keys("9", CLOSED))
+    closed_state, actions = step(menu, state, Keys("8", CLOSED))
     assert closed_state.ended and isinstance(actions[-1], Hangup)
 
 
@@ -153,12 +203,11 @@ def test_keys_after_the_call_ended_only_say_goodbye(menu) -> None:
 def test_family_and_status_read_backs_go_back_to_their_menus(menu) -> None:
     state = at(menu, "family", verified=True, person_id=1)
     _, actions = step(menu, state, Fetched(FamilyData((), ()), ENV))
-    assert spoken(actions) == ["您目前没有家庭共济绑定。"] and actions[-1].node == "medical"
+    assert spoken(actions) == [menu.text("family_none")] and actions[-1].node == "medical"
     state = at(menu, "social", verified=True, person_id=1)
     _, actions = step(menu, state, Fetched(InsuredData("suspended", "resident", "999999"), ENV))
-    assert spoken(actions)[0] == (
-        "您的参保状态为暂停参保，参保险种为城乡居民基本医疗保险，参保地为九九九九九九。"
-    )
+    status = {"status": "暂停参保", "scheme": "城乡居民基本医疗保险", "region": "九九九九九九"}
+    assert spoken(actions)[0] == menu.text("social_status", **status)
     assert actions[-1].node == "main"
 
 

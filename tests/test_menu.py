@@ -370,6 +370,12 @@ TEXT_BROKEN = [
     ("duplicate prompt", P,
      lambda t: t.replace("prompts:\n", "prompts:\n  goodbye: 再见。\n", 1),
      "'goodbye'", ("  goodbye: 感谢您的来电，再见。", 1)),
+    ("duplicate English prompt", E,
+     lambda t: t.replace("prompts:\n", "prompts:\n  goodbye: Bye.\n", 1),
+     "'goodbye'", ("  goodbye: Thank you for calling. Goodbye.", 1)),
+    ("duplicate prompt file", M,
+     lambda t: t.replace("  en-US: en-US.yaml\n", "  en-US: en-US.yaml\n  en-US: zh-CN.yaml\n", 1),
+     "'en-US'", ("  en-US: zh-CN.yaml", 1)),
 ]  # fmt: skip
 
 
@@ -384,12 +390,12 @@ def test_duplicate_key_fails_with_its_line(
     key: str,
     line: tuple[str, int],
 ) -> None:
-    menu_path, prompt_path = copy_menu(tmp_path)
-    path = menu_path if target == M else prompt_path
-    text = edit((MENU_FILE if target == M else PROMPT_FILE).read_text(encoding="utf-8"))
+    paths = copy_menu(tmp_path)
+    path = paths[target]
+    text = edit(SHIPPED[target].read_text(encoding="utf-8"))
     path.write_text(text, encoding="utf-8")
 
-    message = error_of(menu_path)
+    message = error_of(paths[M])
 
     assert message.startswith(f"{path.resolve()}:{line_of(text, *line)}:"), message
     assert f"duplicate key {key}" in message
@@ -401,8 +407,10 @@ def test_duplicate_key_fails_with_its_line(
         pytest.param(M, "name: x\nnodes: [unclosed\n", "not valid YAML", id="unclosed list"),
         pytest.param(M, "nodes:\n\twelcome: {}\n", "not valid YAML", id="tab indent"),
         pytest.param(P, "prompts: {welcome: '欢迎\n", "not valid YAML", id="prompts unclosed"),
+        pytest.param(E, "prompts: {welcome: 'Hi\n", "not valid YAML", id="english unclosed"),
         pytest.param(M, "- welcome\n- main\n", "expected a mapping", id="menu is a list"),
         pytest.param(P, "just text\n", "expected a mapping", id="prompts are text"),
+        pytest.param(E, "", "expected a mapping", id="english empty"),
         pytest.param(M, "", "expected a mapping", id="menu empty"),
         pytest.param(M, "start: !!python/object:os.system {}\n", "not valid YAML",
                      id="python tag refused"),
@@ -411,23 +419,25 @@ def test_duplicate_key_fails_with_its_line(
 def test_unparsable_file_fails_naming_it(
     tmp_path: Path, target: str, text: str, expected: str
 ) -> None:
-    menu_path, prompt_path = copy_menu(tmp_path)
-    path = menu_path if target == M else prompt_path
+    paths = copy_menu(tmp_path)
+    path = paths[target]
     path.write_text(text, encoding="utf-8")
 
-    message = error_of(menu_path)
+    message = error_of(paths[M])
 
     assert message.startswith(f"{path.resolve()}:"), message
     assert expected in message
 
 
-def test_prompt_file_not_in_utf8_fails_naming_it(tmp_path: Path) -> None:
-    menu_path, prompt_path = copy_menu(tmp_path)
-    prompt_path.write_bytes(PROMPT_FILE.read_text(encoding="utf-8").encode("gb18030"))
+@pytest.mark.parametrize("target", [P, E])
+def test_prompt_file_not_in_utf8_fails_naming_it(tmp_path: Path, target: str) -> None:
+    paths = copy_menu(tmp_path)
+    text = SHIPPED[target].read_text(encoding="utf-8") + "# 注释\n"  # Chinese in either file
+    paths[target].write_bytes(text.encode("gb18030"))
 
-    message = error_of(menu_path)
+    message = error_of(paths[M])
 
-    assert message.startswith(f"{prompt_path.resolve()}:"), message
+    assert message.startswith(f"{paths[target].resolve()}:"), message
 
 
 def test_missing_menu_file_fails_naming_it(tmp_path: Path) -> None:
@@ -441,38 +451,45 @@ def test_missing_menu_file_fails_naming_it(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("menu_edit", "prompts_edit", "fragment"),
+    ("target", "edit", "fragment"),
     [
-        pytest.param(change("nodes", "main", "options", "2", to="medicl"), None,
+        pytest.param(M, change("nodes", "main", "options", "2", to="medicl"),
                      "nodes.main.options['2']", id="unknown target"),
-        pytest.param(None, change("prompts", "busy", to=DELETE), "prompts.busy",
+        pytest.param(P, change("prompts", "busy", to=DELETE), "prompts.busy",
                      id="missing system prompt"),
+        pytest.param(E, change("prompts", "main_menu", to=DELETE),
+                     "prompts.main_menu: missing in en-US", id="missing English prompt"),
     ],
 )  # fmt: skip
 def test_create_app_with_a_broken_menu_fails_loudly(
     make_app: Callable[..., Any],
     tmp_path: Path,
-    menu_edit: Callable[[dict[str, Any]], None] | None,
-    prompts_edit: Callable[[dict[str, Any]], None] | None,
+    target: str,
+    edit: Callable[[dict[str, Any]], None],
     fragment: str,
 ) -> None:
-    menu_path, _ = copy_menu(tmp_path, menu=menu_edit, prompts=prompts_edit)
+    paths = copy_menu(tmp_path, **{target: edit})
     with pytest.raises(MenuError, match=fragment.replace("[", r"\[").replace("]", r"\]")):
-        make_app(IVR_MENU=str(menu_path))
+        make_app(IVR_MENU=str(paths[M]))
 
 
 def test_create_app_serves_the_configured_menu(make_app: Callable[..., Any], tmp_path: Path):
-    menu_path, _ = copy_menu(tmp_path, prompts=change("prompts", "welcome", to="您好。"))
-    app = make_app(IVR_MENU=str(menu_path))
+    paths = copy_menu(
+        tmp_path,
+        prompts=change("prompts", "welcome", to="您好。"),
+        english=change("prompts", "welcome", to="Hello."),
+    )
+    app = make_app(IVR_MENU=str(paths[M]))
     hotline = app.extensions["ivr"]
-    assert hotline.menu.source == menu_path.resolve()
+    assert hotline.menu.source == paths[M].resolve()
     assert hotline.menu.text("welcome") == "您好。"
+    assert hotline.menu.text("welcome", "en-US") == "Hello."
 
 
 # --- immutability ------------------------------------------------------------------------------
 
 MUTATIONS = [
-    ("node attribute", lambda m: setattr(m.nodes["main"], "prompt", "welcome"),
+    ("node attribute", lambda m: setattr(m.nodes["main"], "prompts", ("welcome",)),
      dataclasses.FrozenInstanceError),
     ("menu attribute", lambda m: setattr(m, "start", "main"), dataclasses.FrozenInstanceError),
     ("limits", lambda m: setattr(m.limits, "no_input", 99), dataclasses.FrozenInstanceError),
@@ -482,9 +499,20 @@ MUTATIONS = [
     ("delete a node", lambda m: operator.delitem(m.nodes, "main"), TypeError),
     ("menu option", lambda m: operator.setitem(m.nodes["main"].options, Key.ONE, "agent"),
      TypeError),
-    ("prompt text", lambda m: operator.setitem(m.prompts, "welcome", "x"), TypeError),
-    ("word group", lambda m: operator.setitem(m.words, "scheme", {}), TypeError),
-    ("word", lambda m: operator.setitem(m.words["scheme"], "employee", "x"), TypeError),
+    ("node switch", lambda m: operator.setitem(m.nodes["language"].switch, "zh-CN", "zh-CN"),
+     TypeError),
+    ("add a language", lambda m: operator.setitem(m.languages, "fr-FR", m.languages["en-US"]),
+     TypeError),
+    ("language attribute", lambda m: setattr(m.languages["en-US"], "code", "fr-FR"),
+     dataclasses.FrozenInstanceError),
+    ("prompt text", lambda m: operator.setitem(m.languages["zh-CN"].prompts, "welcome",
+                                               Prompt("x", "zh-CN")), TypeError),
+    ("prompt voice", lambda m: setattr(m.prompt("language_offer"), "lang", "zh-CN"),
+     dataclasses.FrozenInstanceError),
+    ("word group", lambda m: operator.setitem(m.languages["zh-CN"].words, "scheme", {}),
+     TypeError),
+    ("word", lambda m: operator.setitem(m.languages["en-US"].words["scheme"], "employee", "x"),
+     TypeError),
 ]  # fmt: skip
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from flask import Flask, Response, request
@@ -318,12 +320,26 @@ def test_bad_signature_is_refused(hotline: Callable[..., Hotline], token: str | 
     assert raised.value.status == 403 and b"bad signature" in raised.value.body
 
 
-def test_relative_urls_resolve_against_their_document(hotline: Callable[..., Hotline]) -> None:
+def audio(text: str) -> Route:
+    """A route that answers a <Play> fetch: WAV bytes, and what they say in X-Prompt-Text."""
+    return lambda _values: Response(
+        b"RIFF\x00\x00\x00\x00WAVE", mimetype="audio/wav", headers={"X-Prompt-Text": text}
+    )
+
+
+@pytest.mark.parametrize(
+    ("fetch_audio", "heard"),
+    [(True, "hello"), (False, "[play:http://localhost/ivr/audio/hello.wav]")],
+    ids=["fetched", "not-fetched"],
+)
+def test_relative_urls_resolve_against_their_document(
+    hotline: Callable[..., Hotline], fetch_audio: bool, heard: str
+) -> None:
     """Play, Redirect and a default Gather action resolve against their document."""
 
     def voice(_values: dict[str, str]) -> VoiceResponse:
         """Play a relative file and redirect relatively."""
-        return twiml(Play("audio/hello.mp3"), Redirect("../menus/main?step=1"))
+        return twiml(Play("audio/hello.wav"), Redirect("../menus/main?step=1"))
 
     def main(_values: dict[str, str]) -> VoiceResponse:
         """A Gather with no action posts back to this very document."""
@@ -331,16 +347,18 @@ def test_relative_urls_resolve_against_their_document(hotline: Callable[..., Hot
         response.gather(num_digits=1).say("main")
         return response
 
-    routes = {"/ivr/voice": voice, "/menus/main": main}
+    routes = {"/ivr/voice": voice, "/ivr/audio/hello.wav": audio("hello"), "/menus/main": main}
     line = hotline(routes)
-    caller = line.caller(voice_url="http://localhost/ivr/voice")
-    assert caller.dial() == "[play:http://localhost/ivr/audio/hello.mp3]main"
-    assert caller.played == ["http://localhost/ivr/audio/hello.mp3"]
+    caller = line.caller(voice_url="http://localhost/ivr/voice", fetch_audio=fetch_audio)
+    assert caller.dial() == f"{heard}main"
+    assert caller.played == ["http://localhost/ivr/audio/hello.wav"]
     caller.press("1")
-    assert [seen["_url"] for seen in line.seen] == [
-        "http://localhost/ivr/voice",
-        "http://localhost/menus/main?step=1",
-        "http://localhost/menus/main?step=1",
+    played = [("GET", "http://localhost/ivr/audio/hello.wav")] if fetch_audio else []
+    assert [(seen["_method"], seen["_url"]) for seen in line.seen] == [
+        ("POST", "http://localhost/ivr/voice"),
+        *played,  # fetched as Twilio fetches a <Play>: GET on the resolved URL
+        ("POST", "http://localhost/menus/main?step=1"),
+        ("POST", "http://localhost/menus/main?step=1"),
     ]
     assert line.seen[-1]["Digits"] == "1"
 
@@ -428,19 +446,26 @@ def test_caller_hangup_and_transcript(hotline: Callable[..., Hotline]) -> None:
     assert (heard_turn.kind, heard_turn.text) == ("heard", "choose")
 
 
-@pytest.fixture
-def served_hotline() -> Iterator[tuple[Hotline, str]]:
-    """A hotline behind a real HTTP server on a free local port."""
-    line = build_hotline({"/voice": gather_menu(num_digits=1), "/menu": echo_then_hangup}, TOKEN)
+@contextmanager
+def serving(line: Hotline) -> Iterator[str]:
+    """Serve a hotline behind a real HTTP server on a free local port; its base URL."""
     server = make_server("127.0.0.1", 0, line.app)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield line, f"http://127.0.0.1:{server.server_port}/voice"
+        yield f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@pytest.fixture
+def served_hotline() -> Iterator[tuple[Hotline, str]]:
+    """A hotline behind a real HTTP server on a free local port."""
+    line = build_hotline({"/voice": gather_menu(num_digits=1), "/menu": echo_then_hangup}, TOKEN)
+    with serving(line) as base:
+        yield line, f"{base}/voice"
 
 
 def test_http_transport(served_hotline: tuple[Hotline, str]) -> None:
@@ -452,3 +477,15 @@ def test_http_transport(served_hotline: tuple[Hotline, str]) -> None:
     bad = line.caller(HttpTransport(timeout=5), voice_url=url, auth_token="wrong")
     with pytest.raises(WebhookError, match="HTTP 403"):
         bad.dial()
+
+
+def test_http_transport_hears_played_audio() -> None:
+    """Over real HTTP a <Play> is fetched, and heard as its X-Prompt-Text header says."""
+    routes = {
+        "/voice": lambda _values: twiml(Play("/hello.wav"), Hangup()),
+        "/hello.wav": audio(quote("您好")),  # percent-encoded: headers are Latin-1
+    }
+    with serving(build_hotline(routes)) as base:
+        caller = Caller(HttpTransport(timeout=5), voice_url=f"{base}/voice")
+        assert caller.dial() == "您好"
+    assert caller.played == [f"{base}/hello.wav"] and caller.end_state is EndState.HANGUP
