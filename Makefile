@@ -54,6 +54,7 @@ lint: install
 
 bench: install
 	$(BIN)/python benchmarks/inprocess_call.py --calls 50
+	$(BIN)/python benchmarks/prompt_audio.py --calls 30 --json benchmarks/prompt_audio.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
