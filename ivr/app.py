@@ -78,7 +78,7 @@ def load_catalogue(config: Mapping[str, Any], menu: Menu) -> Catalogue | None:
     `auto` plays once every language is rendered; `play` plays whatever is rendered and
     speaks the rest with <Say>, warning once per missing prompt.
     """
-    mode = config["IVR_SPEECH"]
+    mode = str(config["IVR_SPEECH"]).strip().lower()
     if mode not in SPEECH_MODES:
         raise ConfigError(f"IVR_SPEECH={mode!r}: use one of {', '.join(SPEECH_MODES)}")
     if mode == "say":

@@ -130,8 +130,6 @@ def _measure(job: Job, path: Path) -> Entry:
     return Entry(job.text, job.lang, Kind(job.kind), seconds)
 
 
-
-
 def _write_manifest(
     folder: Path, voices: Mapping[str, VoiceChoice], entries: Mapping[str, Entry]
 ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from flask import Blueprint, Response, abort, current_app, request, url_for
+from flask import Blueprint, Response, abort, current_app, g, request, url_for
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
@@ -59,7 +59,7 @@ def apologise(exc: Exception) -> Response | HTTPException:
     if isinstance(exc, HTTPException):
         return exc
     current_app.logger.exception("webhook failed; the caller heard the error message")
-    return _spoken(None, "error", "goodbye")
+    return _spoken(g.get("call_lang"), "error", "goodbye")
 
 
 def _spoken(lang: str | None, *prompts: str) -> Response:
@@ -102,6 +102,7 @@ def _answer(kind: str) -> Response:
     try:
         row = repo.load_call(session, form.call_sid)
         before = state_of(row) if row is not None else None
+        g.call_lang = before.lang if before else None  # so an apology is in the caller's language
         event = _event(kind, before, form)
         result = drive(session, line.menu, before or CallState(line.menu.start), event)
         state = replace(result.state, seq=(before.seq if before else 0) + 1)

@@ -25,7 +25,6 @@ class WavStats:
     rms: float
 
 
-
 def silence(frames: int, width: int, channels: int) -> bytes:
     """Silent frames in a PCM format (8-bit WAV is unsigned, centred on 128)."""
     return (b"\x80" if width == 1 else b"\x00") * (frames * width * channels)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from twiml_helpers import parse_twiml
 
-from ivr.simulator import Caller
+from ivr.simulator import Caller, EndState
 from store.demo import LI_XIUYING, WANG_JIANGUO
 from store.models import Call
 
@@ -101,3 +101,24 @@ def test_english_in_play_mode_is_played_too(play_app, make_caller) -> None:
     heard = caller.press("1")
     assert ENGLISH_BALANCE in heard
     assert "<Say" not in caller.last_twiml and caller.played
+
+
+@pytest.mark.parametrize(
+    ("english", "apology"),
+    [(False, "抱歉，系统出现故障，请稍后再拨。"), (True, "Sorry, the system has a fault.")],
+)
+def test_an_unexpected_error_is_apologised_for_in_the_callers_language(
+    caller: Caller, monkeypatch, english: bool, apology: str
+) -> None:
+    caller.dial()
+    if english:
+        caller.press("9")
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        """A bug in the step."""
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("ivr.views.drive", broken)
+    heard = caller.press("1")
+    assert heard.startswith(apology)
+    assert caller.end_state == EndState.HANGUP
