@@ -42,8 +42,9 @@ class Hotline:
     clock: Callable[[], datetime]
     catalogue: Catalogue | None = None  # prompt audio; None speaks with <Say>
     audio_ttl: int = 300
+    audio_text: bool = False  # read-backs' text in a header, for simulators (not production)
     # (text, lang) of every fixed prompt -> its audio key, or None when not rendered
-    static_audio: Mapping[tuple[str, str], str | None] = field(default_factory=dict)
+    static_audio: dict[tuple[str, str], str | None] = field(default_factory=dict)
     warned: set[str] = field(default_factory=set)  # warnings this process has logged once
 
     @property
@@ -75,8 +76,8 @@ def _now() -> datetime:
 def load_catalogue(config: Mapping[str, Any], menu: Menu) -> Catalogue | None:
     """The prompt audio to play, or None to speak with <Say>, by IVR_SPEECH.
 
-    `auto` plays once every language is rendered; `play` plays whatever is rendered and
-    speaks the rest with <Say>, warning once per missing prompt.
+    `auto` plays once every fixed prompt of every language is rendered; `play` plays
+    whatever is rendered and speaks the rest with <Say>, warning once per missing prompt.
     """
     mode = str(config["IVR_SPEECH"]).strip().lower()
     if mode not in SPEECH_MODES:
@@ -84,14 +85,15 @@ def load_catalogue(config: Mapping[str, Any], menu: Menu) -> Catalogue | None:
     if mode == "say":
         return None
     catalogue = Catalogue.load(Path(config["IVR_AUDIO_DIR"]))
-    complete = all(lang in catalogue.languages() for lang in menu.languages)
+    # A render cut short, or a prompt edited since, would mix two voices in one menu.
+    complete = all(static_audio(menu, catalogue).values())
     return catalogue if complete or mode == "play" else None
 
 
 def static_audio(menu: Menu, catalogue: Catalogue | None) -> dict[tuple[str, str], str | None]:
     """Every prompt without placeholders, (text, language of its voice), to its audio key."""
     fixed = {
-        (prompt.text, prompt.lang)
+        (prompt.text.format(), prompt.lang)  # as spoken: {{ is said as {
         for language in menu.languages.values()
         for prompt in language.prompts.values()
         if not placeholders(prompt.text)
@@ -119,6 +121,14 @@ def _whole_number(config: Mapping[str, Any], name: str) -> int:
     return int(value)
 
 
+def _flag(config: Mapping[str, Any], name: str) -> bool:
+    """A 0/1 setting."""
+    value = str(config[name]).strip().lower()
+    if value not in ("0", "1", "true", "false", "yes", "no", ""):
+        raise ConfigError(f"{name}={config[name]!r}: expected 1 or 0")
+    return value in ("1", "true", "yes")
+
+
 def build_hotline(config: Mapping[str, Any]) -> Hotline:
     """Load the menu, parse the settings and connect the database engine."""
     menu = load_menu(config["IVR_MENU"])
@@ -139,6 +149,7 @@ def build_hotline(config: Mapping[str, Any]) -> Hotline:
         clock=config.get("IVR_CLOCK") or _now,
         catalogue=catalogue,
         audio_ttl=_whole_number(config, "IVR_AUDIO_TTL"),
+        audio_text=_flag(config, "IVR_AUDIO_TEXT"),
         static_audio=static_audio(menu, catalogue),
     )
 

@@ -3,6 +3,7 @@ rendering it into the catalogue folder through a Synthesizer."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -27,6 +28,7 @@ from ivr.audio import (
 )
 from ivr.errors import ConfigError
 from ivr.menu import Language, Menu, placeholders
+from ivr.readback import region_pieces
 from ivr.tts import Synthesizer
 
 # Where a read-back's audio is cut: the joiner puts a pause at each of these marks.
@@ -50,7 +52,7 @@ def _language_jobs(language: Language) -> Iterable[Job]:
     """One prompt file's jobs: fixed prompts, template fragments, words and extra pieces."""
     for prompt in language.prompts.values():
         if not placeholders(prompt.text):
-            yield Job(prompt.text, prompt.lang, Kind.PROMPT)
+            yield Job(prompt.text.format(), prompt.lang, Kind.PROMPT)  # {{ is said as {
             continue
         for fragment in template_fragments(prompt.text):
             for piece in split_pieces(fragment):
@@ -61,6 +63,9 @@ def _language_jobs(language: Language) -> Iterable[Job]:
                 yield Job(piece, language.code, Kind.PIECE)
     for piece in language.pieces:
         yield Job(piece, language.code, Kind.PIECE)
+    if language.code.startswith("zh"):  # only Mandarin reads region names (see readback)
+        for piece in region_pieces():
+            yield Job(piece, language.code, Kind.PIECE)
 
 
 def template_fragments(template: str) -> list[str]:
@@ -105,9 +110,12 @@ def render(
                 audio_seconds += entries[key].seconds
             if progress is not None:
                 progress(job)
-    finally:
-        # Whatever was rendered before a failure stays usable.
-        _write_manifest(folder, choices, entries)
+    except BaseException:
+        # Whatever was rendered before a failure stays usable; the failure is what is shown.
+        with contextlib.suppress(OSError):
+            _write_manifest(folder, choices, entries)
+        raise
+    _write_manifest(folder, choices, entries)
     elapsed = time.perf_counter() - started
     return RenderSummary(rendered, skipped, round(audio_seconds, 3), elapsed)
 

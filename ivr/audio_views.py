@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 from ivr.app import Hotline, get_session, hotline
 from ivr.errors import IvrError
 from ivr.events import Say
-from ivr.links import public_path
+from ivr.links import absolute
 from ivr.twiml import PlayUrl
 from store import repo
+from store.db import READ_ONLY
 from store.models import CallAudio
 
 audio = Blueprint("audio", __name__)
@@ -44,20 +45,30 @@ def play_links(session: Session | None, call_sid: str | None, seq: int) -> PlayU
         if (say.text, say.lang) in line.static_audio:
             key = line.static_audio[(say.text, say.lang)]
             if key is not None:
-                return public_path(url_for("audio.prompt", key=key))
+                return absolute(url_for("audio.prompt", key=key))
             _warn_once(line, f"prompt audio missing, spoken with <Say>: {say.lang} {say.text!r}")
             return None
-        if session is None or call_sid is None or catalogue.compose(say.text, say.lang) is None:
-            _warn_once(line, f"a {say.lang} read-back has words with no audio piece: <Say>")
+        if session is None or call_sid is None:
+            return None  # the busy and error answers speak only fixed prompts
+        if catalogue.compose(say.text, say.lang) is None:
+            _warn_once(line, f"a {say.lang} read-back has a word with no audio piece: <Say>")
             return None
         token = secrets.token_urlsafe(24)
         now = int(line.clock().timestamp())
         row = CallAudio(token=token, call_sid=call_sid, seq=seq, lang=say.lang, text=say.text,
                         expires_at=now + line.audio_ttl)  # fmt: skip
         session.add(row)
-        return public_path(url_for("audio.read_back", call_sid=call_sid, token=token))
+        return absolute(url_for("audio.read_back", call_sid=call_sid, token=token))
 
     return play
+
+
+def _forget(line: Hotline, key: str) -> None:
+    """A prompt file deleted since start-up: speak that prompt with <Say> from now on."""
+    for said, known in list(line.static_audio.items()):
+        if known == key:
+            line.static_audio[said] = None
+            _warn_once(line, f"prompt audio {key}.wav is gone; spoken with <Say>: {said[0]!r}")
 
 
 def _warn_once(line: Hotline, message: str) -> None:
@@ -70,9 +81,13 @@ def _warn_once(line: Hotline, message: str) -> None:
 @audio.get("/audio/<key>.wav")
 def prompt(key: str) -> Response:
     """A rendered static prompt; public and cacheable for long, since its name is its hash."""
-    catalogue = hotline().catalogue
+    line = hotline()
+    catalogue = line.catalogue
     entry = catalogue.entries.get(key) if catalogue and _KEY.fullmatch(key) else None
-    if catalogue is None or entry is None or not catalogue.path(key).is_file():
+    if catalogue is None or entry is None:
+        abort(404)
+    if not catalogue.path(key).is_file():
+        _forget(line, key)
         abort(404)
     response = send_file(catalogue.path(key), mimetype="audio/wav", max_age=YEAR,
                          conditional=True, etag=True)  # fmt: skip
@@ -89,6 +104,8 @@ def read_back(call_sid: str, token: str) -> Response:
         abort(404)
     session = get_session()
     try:
+        # Read only: on SQLite a write lock would queue Twilio's fetch behind PIN checks.
+        session.connection(execution_options={READ_ONLY: True})
         row = repo.find_audio(session, call_sid, token, int(line.clock().timestamp()))
         said = (row.text, row.lang) if row is not None else None
     except DBAPIError:
@@ -105,5 +122,6 @@ def read_back(call_sid: str, token: str) -> Response:
         abort(404)
     response = Response(body, 200, mimetype="audio/wav")
     response.headers["Cache-Control"] = "private, no-store"
-    response.headers[TEXT_HEADER] = quote(said[0])
+    if line.audio_text:  # it carries a balance: only for simulators, never by default
+        response.headers[TEXT_HEADER] = quote(said[0])
     return response

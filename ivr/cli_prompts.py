@@ -22,11 +22,15 @@ from rich.table import Table
 from ivr.app import hotline
 from ivr.audio import Catalogue, Job, RenderSummary, VoiceChoice
 from ivr.audio_plan import plan, render
+from ivr.config import SHANGHAI
 from ivr.errors import ConfigError
+from ivr.readback import reader, region_name
 from ivr.tts import Pyttsx3Synthesizer, Synthesizer, TtsError, Voice, pick_voice
 from ivr.wav import wav_stats
 
 console = Console()
+MIN_RATE, MAX_RATE = 80, 450  # words per minute; outside this espeak-ng is unintelligible
+RATE = click.IntRange(MIN_RATE, MAX_RATE)
 # Players tried in order by `prompts play` and `prompts say` without -o.
 PLAYERS = (["aplay", "-q"], ["paplay"], ["ffplay", "-nodisp", "-autoexit", "-loglevel", "quiet"],
            ["afplay"])  # fmt: skip
@@ -78,9 +82,13 @@ def _rate(rate: int | None) -> int:
     """--rate, or IVR_TTS_RATE."""
     value = rate if rate is not None else current_app.config["IVR_TTS_RATE"]
     try:
-        return int(value)
+        words = int(value)
     except ValueError:
-        raise ConfigError(f"IVR_TTS_RATE={value!r}: expected words per minute") from None
+        words = 0
+    if not MIN_RATE <= words <= MAX_RATE:
+        expected = f"expected {MIN_RATE} to {MAX_RATE} words per minute"
+        raise ConfigError(f"IVR_TTS_RATE={value!r}: {expected}")
+    return words
 
 
 def _synthesizer() -> Pyttsx3Synthesizer:
@@ -102,6 +110,9 @@ def _tts_errors(command: Callable[..., None]) -> Callable[..., None]:
             command(*args, **kwargs)
         except (TtsError, ConfigError) as exc:
             raise click.ClickException(str(exc)) from None
+        except OSError as exc:  # an audio folder or output file that cannot be written
+            where = exc.filename or current_app.config["IVR_AUDIO_DIR"]
+            raise click.ClickException(f"{where}: {exc.strerror or exc}") from None
 
     return run
 
@@ -109,7 +120,7 @@ def _tts_errors(command: Callable[..., None]) -> Callable[..., None]:
 @prompts.command("render")
 @click.option("--lang", default="all", show_default=True, help="zh-CN, en-US or all.")
 @click.option("--voice", help="A voice id from `prompts voices` (needs one --lang).")
-@click.option("--rate", type=click.IntRange(80, 450), help="Words per minute [IVR_TTS_RATE].")
+@click.option("--rate", type=RATE, help="Words per minute [IVR_TTS_RATE].")
 @click.option("--force", is_flag=True, help="Render again even where the file exists.")
 @with_appcontext
 @_tts_errors
@@ -183,7 +194,10 @@ def voices_command() -> None:
 @with_appcontext
 @_tts_errors
 def play_command(key: str, lang: str | None) -> None:
-    """Listen to prompt KEY (e.g. welcome) as the hotline plays it."""
+    """Listen to prompt KEY (e.g. welcome, balance) as the hotline plays it.
+
+    A read-back prompt is filled with sample values and joined from its pieces.
+    """
     menu = hotline().menu
     code = _languages(lang)[0] if lang else menu.language
     known = menu.languages[code].prompts
@@ -191,15 +205,40 @@ def play_command(key: str, lang: str | None) -> None:
         raise click.BadParameter(f"no prompt {key!r} in {code}; there are: {', '.join(known)}",
                                  param_hint="KEY")  # fmt: skip
     prompt = menu.prompt(key, code)
+    text = prompt.text.format(**sample_fields(code))
     catalogue = Catalogue.load(_audio_dir())
-    found = catalogue.prompt_key(prompt.text, prompt.lang)
-    if found is None:
+    fixed = catalogue.prompt_key(text, prompt.lang)
+    if fixed is not None:  # the very file a caller hears
+        console.print(f"[bold]{escape(key)}[/] ({prompt.lang}): {escape(text)}")
+        _play(catalogue.path(fixed))
+        return
+    parts = catalogue.compose(text, prompt.lang)
+    if parts is None:
         raise click.ClickException(
-            f"{key} ({prompt.lang}) is not rendered (it may have placeholders, or run"
-            " `python run_ivr.py prompts render`); `prompts say` speaks any text"
+            f"{key} ({prompt.lang}) is not rendered: run `python run_ivr.py prompts render`"
         )
-    console.print(f"[bold]{escape(key)}[/] ({prompt.lang}): {escape(prompt.text)}")
-    _play(catalogue.path(found))
+    console.print(f"[bold]{escape(key)}[/] ({prompt.lang}): {escape(text)}")
+    with tempfile.TemporaryDirectory() as scratch:
+        target = Path(scratch) / f"{key}.wav"
+        target.write_bytes(catalogue.join(parts))
+        _play(target)
+
+
+def sample_fields(lang: str) -> dict[str, str]:
+    """Sample values for every read-back placeholder, read as the hotline reads them."""
+    menu, read = hotline().menu, reader(lang)
+    day = hotline().clock().astimezone(SHANGHAI).date()
+    return {
+        "amount": read.read_money(123456), "as_of": read.read_date(day),
+        "hours": hotline().hours_text[lang], "remaining": read.read_count(2),
+        "status": menu.word("binding_status", "active", lang),
+        "scheme": menu.word("scheme", "employee", lang),
+        "region": (lang.startswith("zh") and region_name("650102")) or read.read_digits("650102"),
+        "count": read.read_count(2), "index": read.read_integer(1), "rank": read.read_ordinal(1),
+        "relation": menu.word("relation", "spouse", lang), "name": read.mask_name("王建国"),
+        "date": read.read_date(day), "start": read.read_clock("08:30"),
+        "end": read.read_clock("11:30"),
+    }  # fmt: skip
 
 
 @prompts.command("say")
@@ -208,7 +247,7 @@ def play_command(key: str, lang: str | None) -> None:
               help="Write the WAV here instead of playing it.")  # fmt: skip
 @click.option("--lang", help="Whose voice speaks [the menu's own language].")
 @click.option("--voice", help="A voice id from `prompts voices`.")
-@click.option("--rate", type=click.IntRange(80, 450), help="Words per minute [IVR_TTS_RATE].")
+@click.option("--rate", type=RATE, help="Words per minute [IVR_TTS_RATE].")
 @with_appcontext
 @_tts_errors
 def say_command(text: str, output: Path | None, lang: str | None, voice: str | None,

@@ -33,6 +33,11 @@ SETTINGS: dict[str, tuple[str, str]] = {
         "Where `prompts render` writes prompt audio and the app serves it from.",
     ),
     "IVR_AUDIO_TTL": ("300", "Seconds a read-back's secret audio URL lives, at most."),
+    "IVR_AUDIO_TEXT": (
+        "0",
+        "1: read-back audio also carries its text (X-Prompt-Text header) for simulators"
+        " testing a deployed hotline. It holds balances: keep it off in production.",
+    ),
     "IVR_TTS_VOICES": (
         "",
         "pyttsx3 voice per language, overriding the automatic pick"

@@ -65,7 +65,7 @@ def step(menu: Menu, state: CallState, event: Event) -> Result:
 
 def _lang(menu: Menu, state: CallState) -> str:
     """The language the call is in."""
-    return state.lang or menu.language
+    return menu.speaks(state.lang)
 
 
 def _say(menu: Menu, state: CallState, prompt: str, **fields: object) -> Say:

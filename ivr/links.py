@@ -8,14 +8,18 @@ from flask import current_app, request
 def public_url() -> str:
     """The URL Twilio signed: from IVR_PUBLIC_URL, else from the X-Forwarded-* headers."""
     query = request.query_string.decode("latin-1")
-    tail = request.path + (f"?{query}" if query else "")
+    return absolute(request.script_root + request.path + (f"?{query}" if query else ""))
+
+
+def absolute(path: str) -> str:
+    """A path of this app as an absolute URL: under IVR_PUBLIC_URL, else the host Twilio used."""
     base = public_base()
     if base:
-        return base + tail
+        return base + path.removeprefix(request.script_root)
     # Behind a tunnel or proxy the first hop's values are the ones Twilio used.
     proto = request.headers.get("X-Forwarded-Proto", request.scheme).split(",")[0].strip()
     host = request.headers.get("X-Forwarded-Host", request.host).split(",")[0].strip()
-    return f"{proto}://{host}{request.script_root}{tail}"
+    return f"{proto}://{host}{path}"
 
 
 def public_path(path: str) -> str:

@@ -143,9 +143,14 @@ class Menu:
     languages: Mapping[str, Language]
     source: Path
 
+    def speaks(self, lang: str | None) -> str:
+        """The language a call in `lang` hears: its own, or the menu's when None or unknown."""
+        # A call stored before a language was dropped from the menu goes on in the default.
+        return lang if lang in self.languages else self.language
+
     def prompt(self, prompt: str, lang: str | None = None) -> Prompt:
         """A prompt in a call's language (the menu's own language when None)."""
-        return self.languages[lang or self.language].prompts[prompt]
+        return self.languages[self.speaks(lang)].prompts[prompt]
 
     def text(self, prompt: str, lang: str | None = None, **fields: object) -> str:
         """The text of a prompt, its placeholders filled in."""
@@ -153,7 +158,7 @@ class Menu:
 
     def word(self, group: str, key: str, lang: str | None = None) -> str:
         """A word from the prompt file's vocabulary (a status, a relation, …)."""
-        return self.languages[lang or self.language].words[group][key]
+        return self.languages[self.speaks(lang)].words[group][key]
 
 
 def placeholders(template: str) -> set[str]:

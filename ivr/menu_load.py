@@ -252,8 +252,15 @@ def _check_graph(path: Path, menu: Menu) -> None:
 
 
 def _check_languages(path: Path, menu: Menu) -> None:
-    """Every language needs a number reader, and every voice and switch a known language."""
+    """Every language has every prompt and a number reader; voices and switches are known."""
+    every = {name for language in menu.languages.values() for name in language.prompts}
     for code, language in menu.languages.items():
+        missing = sorted(every - set(language.prompts))
+        if missing:
+            raise MenuError(
+                f"{language.source}: prompts.{missing[0]}: missing in {code}"
+                " (another language of the menu has it)"
+            )
         if code.split("-")[0] not in READERS:
             raise MenuError(
                 f"{path}: prompts.{code}: no reader for amounts and dates in this language"

@@ -35,6 +35,20 @@ def region_name(code: str) -> str | None:
     return info["province"] + county
 
 
+@cache
+def region_pieces() -> tuple[str, ...]:
+    """Audio pieces that cover every region name: provinces whole, counties by character."""
+    provinces: set[str] = set()
+    characters: set[str] = set()
+    stack = list(numdb.get("cn/loc").prefixes)
+    while stack:
+        _length, _low, _high, props, children = stack.pop()
+        provinces.update([props["province"]] if "province" in props else [])
+        characters.update(props.get("county", "").split(",")[-1].split("]")[-1])
+        stack.extend(children)
+    return tuple(sorted(provinces)) + tuple(sorted(characters))
+
+
 def balance_text(menu: Menu, lang: str, data: BalanceData) -> str:
     """The balance sentence: amount in words (元角分 in Mandarin) and the as-of date."""
     read = reader(lang)

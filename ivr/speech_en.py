@@ -52,6 +52,7 @@ SURNAME_READINGS = {
     "乐": "Yue",
     "覃": "Qin",
     "燕": "Yan",
+    "乜": "Nie",
     "长孙": "Zhangsun",
     "尉迟": "Yuchi",
 }

@@ -118,6 +118,8 @@ class Pyttsx3Synthesizer:
         # espeak writes from a callback: a missing folder there would hang, not raise.
         if not path.parent.is_dir():
             raise TtsError(f"cannot write {path}: folder {path.parent} does not exist")
+        if not os.access(path.parent, os.W_OK):
+            raise TtsError(f"cannot write {path}: folder {path.parent} is not writable")
         self._call(("synthesize", text, voice, rate, str(path.resolve())))
 
     def close(self) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import tempfile
 import wave
 from multiprocessing.connection import Connection
@@ -15,10 +16,14 @@ from typing import Any
 
 from ivr.tts import INSTALL_HINT, VOICES_HINT, TtsError
 
+DRIVERS = ("espeak", "nsss", "sapi5", "avspeech")  # what pyttsx3 2.99 offers
+
 
 def child_main(fd: int, driver: str) -> None:
     """Serve jobs from the parent over socket `fd` with one engine until told to quit."""
     conn = Connection(fd)
+    # Ctrl-C reaches the whole process group: the parent stops the child, cleanly.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # The parent going away (closed socket) ends the child quietly.
     with conn, contextlib.suppress(EOFError, ConnectionError):
         try:
@@ -40,6 +45,8 @@ def child_main(fd: int, driver: str) -> None:
 
 def _load_engine(driver: str) -> Any:
     """pyttsx3's engine, warmed up, or TtsError with the install hint when it cannot load."""
+    if driver not in DRIVERS:
+        raise TtsError(f"unknown pyttsx3 driver {driver!r}: use one of {', '.join(DRIVERS)}")
     try:
         import pyttsx3
 
@@ -100,6 +107,10 @@ def _apply(engine: Any, voice: str, rate: int) -> None:
 def _synthesize_file(engine: Any, text: str, target: Path) -> None:
     """Save one text to a tmp WAV with one runAndWait, check it, then move it into place."""
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:  # espeak opens the file in a callback, where a failure would hang the job instead
+        tmp.touch()
+    except OSError as error:
+        raise TtsError(f"cannot write {target}: {error.strerror}") from None
     outcome: list[bool] = []
     token = engine.connect("finished-utterance", lambda name, completed: outcome.append(completed))
     try:

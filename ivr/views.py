@@ -109,8 +109,8 @@ def _answer(kind: str) -> Response:
         now = line.clock()
         store_state(session, row, form.call_sid, form.from_number, state, now)
         _log(session, form, before, event, result.actions, now)
-        if isinstance(event, Start) and line.catalogue is not None:
-            repo.drop_expired_audio(session, int(now.timestamp()))  # now and then, not per step
+        if line.catalogue is not None:
+            _tidy_audio(session, form.call_sid, event, state, int(now.timestamp()))
         play = play_links(session, form.call_sid, state.seq)
         dialled = public_path(url_for("voice.dialled"))
         document = line.renderer.render(
@@ -122,6 +122,15 @@ def _answer(kind: str) -> Response:
         current_app.logger.warning("database error, caller told the system is busy: %s", exc.orig)
         return _spoken(before.lang if before else None, "busy")
     return _xml(document)
+
+
+def _tidy_audio(session, call_sid: str, event: Event, state: CallState, now: int) -> None:
+    """Delete read-backs no longer playable: expired ones when a call starts, and an ending
+    call's earlier ones (what this last step says is added after, and lives until the end)."""
+    if isinstance(event, Start):
+        repo.drop_expired_audio(session, now)
+    if state.ended:
+        repo.drop_audio(session, call_sid, now)
 
 
 def _log(session, form: CallForm, before: CallState | None, event: Event, actions, now) -> None:

@@ -147,7 +147,8 @@ def audio_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def play_app(make_app: Callable[..., Flask], demo_prepared: PreparedImport, audio_dir: Path,
              ) -> Flask:  # fmt: skip
     """The hotline in play mode: every prompt a <Play> of the fake-rendered catalogue."""
-    app = make_app(IVR_SPEECH="play", IVR_AUDIO_DIR=str(audio_dir))
+    # The read-backs' text header lets the simulator hear what they say (off in production).
+    app = make_app(IVR_SPEECH="play", IVR_AUDIO_DIR=str(audio_dir), IVR_AUDIO_TEXT="1")
     with app.extensions["ivr"].sessions() as session:
         import_data(session, demo_prepared)
     return app

@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from ivr.audio import Catalogue, Kind
-from ivr.audio_plan import plan
+from ivr.audio import Catalogue, Kind, VoiceChoice
+from ivr.audio_plan import plan, render
+from ivr.config import SETTINGS
+from ivr.menu_load import load_menu
+from ivr.tts import Pyttsx3Synthesizer, pick_voice
 
 MISSING = "libespeak-ng1 is not installed: apt-get install libespeak-ng1 espeak-ng"
 
@@ -23,6 +26,18 @@ def _espeak_installed() -> None:
         if os.environ.get("CI"):
             pytest.fail(f"{MISSING} (CI must run the real-engine tests)", pytrace=False)
         pytest.skip(MISSING)
+
+
+@pytest.fixture(scope="module")
+def zh_prompts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Mandarin fixed prompts, rendered once with the real engine (read-back pieces not)."""
+    folder = tmp_path_factory.mktemp("zh-audio")
+    jobs = [job for job in plan(load_menu(SETTINGS["IVR_MENU"][0]), ["zh-CN"])
+            if job.kind == Kind.PROMPT]  # fmt: skip
+    with Pyttsx3Synthesizer() as synth:
+        voice = pick_voice(synth.voices(), "zh-CN").id
+        render(synth, jobs, folder, {"zh-CN": VoiceChoice(voice, 165)})
+    return folder
 
 
 @pytest.fixture
@@ -99,13 +114,13 @@ def fake_player(folder: Path) -> Path:
     return log
 
 
-def test_play_plays_the_rendered_prompt(audio_app, tmp_path, monkeypatch) -> None:
-    assert invoke(audio_app, "prompts", "render", "--lang", "zh-CN").exit_code == 0
+def test_play_plays_the_rendered_prompt(make_app, zh_prompts, tmp_path, monkeypatch) -> None:
+    audio_app = make_app(IVR_AUDIO_DIR=str(zh_prompts))
     log = fake_player(tmp_path / "bin")
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
     result = invoke(audio_app, "prompts", "play", "goodbye")
     assert result.exit_code == 0, result.output
-    catalogue = Catalogue.load(tmp_path / "audio")
+    catalogue = Catalogue.load(zh_prompts)
     menu = audio_app.extensions["ivr"].menu
     expected = catalogue.path(catalogue.prompt_key(menu.text("goodbye"), "zh-CN") or "")
     assert log.read_text().strip() == str(expected)
@@ -115,7 +130,7 @@ def test_play_plays_the_rendered_prompt(audio_app, tmp_path, monkeypatch) -> Non
     ("args", "message"),
     [
         (["prompts", "play", "no_such_prompt"], "no prompt 'no_such_prompt' in zh-CN"),
-        (["prompts", "play", "balance"], "is not rendered"),
+        (["prompts", "play", "balance"], "balance (zh-CN) is not rendered"),
     ],
 )
 def test_play_explains_what_is_wrong(audio_app, args, message) -> None:
@@ -123,8 +138,10 @@ def test_play_explains_what_is_wrong(audio_app, args, message) -> None:
     assert result.exit_code != 0 and message in result.output
 
 
-def test_play_without_a_player_says_how_to_get_one(audio_app, tmp_path, monkeypatch) -> None:
-    assert invoke(audio_app, "prompts", "render", "--lang", "zh-CN").exit_code == 0
+def test_play_without_a_player_says_how_to_get_one(
+    make_app, zh_prompts, tmp_path, monkeypatch
+) -> None:
+    audio_app = make_app(IVR_AUDIO_DIR=str(zh_prompts))
     empty = tmp_path / "nobin"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
@@ -132,8 +149,52 @@ def test_play_without_a_player_says_how_to_get_one(audio_app, tmp_path, monkeypa
     assert result.exit_code == 1 and "no audio player found" in result.output
 
 
-def test_a_missing_engine_names_what_to_install(make_app, tmp_path) -> None:
-    app = make_app(IVR_AUDIO_DIR=str(tmp_path / "audio"), IVR_TTS_DRIVER="no_such_driver")
+def test_a_missing_engine_names_what_to_install(make_app, tmp_path, monkeypatch) -> None:
+    # The engine's process finds a pyttsx3 whose espeak-ng library is missing, as on a
+    # machine without libespeak-ng1.
+    fake = tmp_path / "fake" / "pyttsx3"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text(
+        'raise OSError("libespeak-ng.so.1: cannot open shared object file")\n'
+    )
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "fake"))
+    app = make_app(IVR_AUDIO_DIR=str(tmp_path / "audio"))
     result = invoke(app, "prompts", "render")
     assert result.exit_code == 1
     assert "libespeak-ng1" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("settings", "args", "message"),
+    [
+        ({}, ["prompts", "say", "您好", "-o", "/proc/out.wav"], "cannot write /proc/out.wav"),
+        ({}, ["prompts", "say", "您好", "-o", "/no/such/dir/out.wav"], "does not exist"),
+        ({"IVR_AUDIO_DIR": "/proc/nope"}, ["prompts", "render", "--lang", "en-US"], "/proc/nope"),
+        ({"IVR_TTS_RATE": "5000"}, ["prompts", "render"], "expected 80 to 450 words per minute"),
+        ({"IVR_TTS_RATE": "fast"}, ["prompts", "say", "hi"], "expected 80 to 450 words per minute"),
+        ({"IVR_TTS_DRIVER": "bogus"}, ["prompts", "voices"], "use one of espeak, nsss, sapi5"),
+    ],
+    ids=[
+        "unwritable-file",
+        "missing-folder",
+        "unwritable-audio-dir",
+        "rate-too-high",
+        "rate-not-a-number",
+        "unknown-driver",
+    ],  # fmt: skip
+)
+def test_cli_problems_are_one_clear_line(make_app, tmp_path, settings, args, message) -> None:
+    app = make_app(**{"IVR_AUDIO_DIR": str(tmp_path / "audio"), **settings})
+    result = invoke(app, *args)
+    assert result.exit_code == 1
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_play_fills_a_read_back_prompt_with_sample_values(audio_app, tmp_path, monkeypatch) -> None:
+    assert invoke(audio_app, "prompts", "render", "--lang", "en-US").exit_code == 0
+    log = fake_player(tmp_path / "bin")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    result = invoke(audio_app, "prompts", "play", "balance", "--lang", "en-US")
+    assert result.exit_code == 0, result.output
+    assert "one thousand two hundred and thirty-four yuan" in " ".join(result.output.split())
+    assert log.read_text().strip().endswith("balance.wav")
