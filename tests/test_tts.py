@@ -287,16 +287,31 @@ def test_parent_process_never_imports_pyttsx3(tmp_path: Path) -> None:
     assert_speech(tmp_path / "x.wav")
 
 
-def test_engine_that_cannot_load_is_a_tts_error_with_the_install_hint(tmp_path: Path) -> None:
-    """A driver that fails to import (as with libespeak-ng missing) gives a plain message."""
-    with Pyttsx3Synthesizer(driver="no_such_driver") as broken:
+def test_engine_that_cannot_load_is_a_tts_error_with_the_install_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pyttsx3 failing to load libespeak-ng (as on a machine without it) gives a plain message."""
+    fake = tmp_path / "fake" / "pyttsx3"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text(
+        'raise OSError("libespeak-ng.so.1: cannot open shared object file")\n'
+    )
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "fake"))
+    with Pyttsx3Synthesizer() as broken:
         with pytest.raises(TtsError) as caught:
             broken.synthesize("你好", ZH_VOICE, RATE, tmp_path / "x.wav")
         assert broken.pid is None
     message = str(caught.value)
-    assert "libespeak-ng1" in message and "no_such_driver" in message
+    assert "libespeak-ng1" in message and "libespeak-ng.so.1" in message
     assert "Traceback" not in message and "File " not in message
     assert not (tmp_path / "x.wav").exists()
+
+
+def test_an_unknown_driver_names_the_drivers(tmp_path: Path) -> None:
+    """A typo in IVR_TTS_DRIVER is not mistaken for a missing espeak-ng."""
+    with Pyttsx3Synthesizer(driver="no_such_driver") as broken:
+        with pytest.raises(TtsError, match="unknown pyttsx3 driver 'no_such_driver': use one of"):
+            broken.synthesize("你好", ZH_VOICE, RATE, tmp_path / "x.wav")
 
 
 def _wait_until_gone(synth: Pyttsx3Synthesizer, seconds: float = 5) -> None:
