@@ -44,6 +44,7 @@ def _database_errors(command: Callable[..., None]) -> Callable[..., None]:
 
     @functools.wraps(command)
     def run(*args: Any, **kwargs: Any) -> None:
+        """Run the command, turning database failures into a ClickException."""
         try:
             command(*args, **kwargs)
         except SchemaError as exc:

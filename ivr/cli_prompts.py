@@ -106,6 +106,7 @@ def _tts_errors(command: Callable[..., None]) -> Callable[..., None]:
 
     @functools.wraps(command)
     def run(*args: Any, **kwargs: Any) -> None:
+        """Run the command, turning known failures into a ClickException."""
         try:
             command(*args, **kwargs)
         except (TtsError, ConfigError) as exc:
