@@ -19,6 +19,8 @@ from rich.table import Table
 from sqlalchemy.exc import DBAPIError
 
 from ivr.app import hotline
+from ivr.cli_calls import calls
+from ivr.cli_phone import call_command
 from ivr.cli_prompts import prompts
 from ivr.config import PROJECT_ROOT, SHANGHAI
 from ivr.errors import IdentityError, ImportFileError, SchemaError
@@ -35,7 +37,9 @@ DEMO_FILE = PROJECT_ROOT / "store" / "demo.json"
 
 def register(app: Flask) -> None:
     """Add every command to the app's CLI group."""
-    for command in (serve, init_db, import_command, unlock, demo_data_command, prompts):
+    commands = (serve, init_db, import_command, unlock, demo_data_command, prompts, calls,
+                call_command)  # fmt: skip
+    for command in commands:
         app.cli.add_command(command)
 
 

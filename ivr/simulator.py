@@ -273,7 +273,8 @@ class Caller:
         self.last_twiml = reply.body.decode("utf-8", errors="replace")
         # Transcripts feed reports: the keys are kept only as masked as the event log's.
         kept = {k: mask_keyed(v) if k == "Digits" else v for k, v in form.items()}
-        turn = Turn(TurnKind.REQUEST, url=url, method=hop.method, form=kept)
+        shown = url if not get else _with_query(url, hop.url, kept)  # a GET URL carries Digits
+        turn = Turn(TurnKind.REQUEST, url=shown, method=hop.method, form=kept)
         turn.status, turn.elapsed_ms, turn.twiml = reply.status, elapsed_ms, self.last_twiml
         self.transcript.append(turn)
         return self._check(url, reply)
@@ -301,3 +302,10 @@ class Caller:
         if root.tag != "Response":
             raise refuse(f"<{root.tag}>, not <Response>")
         return root
+
+
+def _with_query(url: str, base: str, form: dict[str, str]) -> str:
+    """A GET URL as a transcript keeps it: the Gather's own query plus the masked form."""
+    parts = urlsplit(base)
+    query = urlencode(parse_qsl(parts.query, keep_blank_values=True) + list(form.items()))
+    return urlunsplit(urlsplit(url)._replace(query=query))

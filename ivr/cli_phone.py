@@ -1,0 +1,352 @@
+"""`call`: a phone in the terminal that dials the hotline, and can record the call as a script."""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import re
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+from flask import current_app
+from flask.cli import with_appcontext
+from rich.console import Console
+from rich.markup import escape
+
+from ivr import cli_prompts
+from ivr.audio import VoiceChoice
+from ivr.errors import ConfigError
+from ivr.identity import mask_keyed
+from ivr.sim_types import EndState
+from ivr.simulator import KEYS, Caller
+from ivr.transport import FlaskTransport, HttpTransport, Reply, SimulatorError, WebhookError
+from ivr.tts import Synthesizer, TtsError, Voice
+
+console = Console(highlight=False)  # digits in keys and prompts are not numbers to colour
+DEFAULT_FROM = "+8613800138000"
+CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+PLACEHOLDER = re.compile(r"\[play:[^\]]*\]")  # a <Play> whose audio says no text
+SENTENCE_END = re.compile(r"[。！？；]|[.!?;](?=\s|$)")
+SECRET_ASKED = re.compile(r"密码|\bPIN\b|password", re.IGNORECASE)
+# A PIN is six digits keyed on their own: between line start or # and # or line end.
+PIN_KEYS = re.compile(r"(?:(?<=^)|(?<=#))[0-9]{6}(?=#|$)")
+HELP = (
+    "keys 0-9 * # (several at once, e.g. 65010219680312109*#), t = stay silent "
+    "(the Gather times out), h = hang up, ? = this help"
+)
+
+
+class Speaker:
+    """Speaks what is heard with the hotline's pyttsx3 voices; falls silent after one warning."""
+
+    def __init__(self, out: Console, make_synth: Callable[[], Synthesizer],
+                 play: Callable[[Path], None],
+                 choose: Callable[[list[Voice]], dict[str, VoiceChoice]]) -> None:  # fmt: skip
+        """`choose` maps the installed voices to a zh-CN and an en-US VoiceChoice."""
+        self.out, self.make_synth, self.play, self.choose = out, make_synth, play, choose
+        self.synth: Synthesizer | None = None
+        self.voices: dict[str, VoiceChoice] = {}
+        self.silent = False
+        self._scratch = tempfile.TemporaryDirectory(prefix="ivr-call-")
+
+    def say(self, text: str) -> None:
+        """Speak one utterance aloud: Mandarin when it has CJK characters, else English."""
+        if self.silent or not text.strip() or PLACEHOLDER.fullmatch(text.strip()):
+            return
+        try:
+            if self.synth is None:
+                self.synth = self.make_synth()
+                self.voices = self.choose(self.synth.voices())
+            choice = self.voices["zh-CN" if CJK.search(text) else "en-US"]
+            path = Path(self._scratch.name) / "heard.wav"  # played before the next is written
+            self.synth.synthesize(text, choice.voice, choice.rate, path)
+            self.play(path)
+        except (TtsError, ConfigError, click.ClickException, OSError) as exc:
+            message = str(exc)
+            if isinstance(exc, click.ClickException):  # the player's: its hint on the file is moot
+                message = exc.format_message().split(". ")[0]
+            warning = f"--speak: {message}; carrying on without audio."
+            self.out.print(warning, style="yellow", soft_wrap=True, markup=False)
+            self.silent = True
+
+    def close(self) -> None:
+        """Stop the engine and delete the spoken files."""
+        if self.synth is not None:
+            self.synth.close()
+        self._scratch.cleanup()
+
+
+def first_sentence(utterances: Iterable[str]) -> str | None:
+    """A distinctive part of what was heard: its first sentence (all of it is too brittle)."""
+    for utterance in utterances:
+        text = PLACEHOLDER.sub("", utterance).strip()
+        if text:
+            end = SENTENCE_END.search(text)
+            return text[: end.end()] if end else text
+    return None
+
+
+class _Keys(str):
+    """Keys to press, written in double quotes as the README writes them."""
+
+
+class _ScriptDumper(yaml.SafeDumper):
+    """yaml.safe_dump's dumper, quoting keys (an unquoted " #" would start a comment)."""
+
+
+_ScriptDumper.add_representer(
+    _Keys, lambda dumper, keys: dumper.represent_scalar("tag:yaml.org,2002:str", keys, style='"')
+)
+
+
+class Recording:
+    """The call as call-script steps, with every PIN replaced by a variable as it is keyed."""
+
+    def __init__(self) -> None:
+        """Start with no steps."""
+        self.steps: list[Any] = []
+        self._pins: dict[str, str] = {}  # keyed PIN -> its variable name, held in memory only
+
+    @property
+    def variables(self) -> list[str]:
+        """The variables standing for PINs, in the order first keyed."""
+        return list(self._pins.values())
+
+    def heard(self, utterances: list[str]) -> None:
+        """Expect a distinctive part of what the last action made the caller hear."""
+        expected = first_sentence(utterances)
+        if expected:
+            self.steps.append({"expect": expected})
+
+    def press(self, keys: str) -> None:
+        """Record a key press, never with a PIN in it."""
+        self.steps.append({"press": _Keys(PIN_KEYS.sub(self._variable, keys))})
+
+    def _variable(self, match: re.Match[str]) -> str:
+        """`${PIN}` for the first PIN keyed, `${PIN2}` for a different one, and so on."""
+        suffix = str(len(self._pins) + 1) if self._pins else ""
+        name = self._pins.setdefault(match[0], "PIN" + suffix)
+        return "${" + name + "}"
+
+    def document(self, name: str, caller: str, end: EndState | None) -> dict[str, Any]:
+        """The call script, ready for yaml.safe_dump."""
+        script: dict[str, Any] = {"name": name, "caller": caller, "tags": ["recorded"],
+                                  "steps": self.steps}  # fmt: skip
+        if end is not None:
+            script["expect_end"] = end.value
+        return script
+
+
+class PhoneSession:
+    """One interactive call: shows what is heard, sends what is typed, records the call."""
+
+    def __init__(self, caller: Caller, out: Console, speaker: Speaker | None = None) -> None:
+        """Wrap a caller that has not dialled yet."""
+        self.caller, self.out, self.speaker = caller, out, speaker
+        self.recording = Recording()
+        self.error: str | None = None
+
+    @property
+    def live(self) -> bool:
+        """True while the hotline waits for the caller's keys."""
+        return self.error is None and not self.caller.ended and self.caller.waiting is not None
+
+    def asks_for_secret(self) -> bool:
+        """True when the hotline just asked for a PIN, so the terminal should hide the keys."""
+        return bool(SECRET_ASKED.search(self.caller.text_since_last_input))
+
+    def run(self, lines: Iterable[str]) -> None:
+        """Dial, then act on each line until the call ends; EOF or Ctrl-C hangs up."""
+        try:
+            self._act(self.caller.dial)
+            source = iter(lines)
+            while self.live:
+                line = next(source, None)
+                if line is None:
+                    self._hang_up()
+                else:
+                    self._handle(line)
+        except KeyboardInterrupt:
+            self.out.print()
+            self._hang_up()
+        self._show_end()
+
+    def _handle(self, line: str) -> None:
+        """Act on one typed line; an invalid one gets a hint and sends nothing."""
+        text = "".join(line.split())
+        if not text:
+            return
+        if text == "?":
+            self.out.print(HELP)
+        elif text.lower() == "t":
+            self._you("(silence)")
+            self.recording.steps.append({"silence": 1})
+            self._act(self.caller.silence)
+        elif text.lower() == "h":
+            self._hang_up()
+        elif KEYS.fullmatch(text):
+            self._press(text)
+        else:  # the line may be a mistyped PIN: only the offending characters are shown
+            bad = "".join(sorted(set(text) - set("0123456789*#")))
+            self.out.print(f"[yellow]Not a key: {escape(repr(bad))}.[/] Type ? for help.")
+
+    def _press(self, keys: str) -> None:
+        """Key a line into one Gather after another, as Twilio feeds keys typed ahead."""
+        while keys:
+            gather = self.caller.waiting if self.live else None
+            if gather is None:  # the keys are not shown: they may be a PIN
+                self.out.print(f"[yellow]{len(keys)} key(s) left over: the call ended.[/]")
+                return
+            rest = gather.collect(keys)[2]
+            chunk, keys = keys[: len(keys) - len(rest)], rest
+            self._you(mask_keyed(chunk))
+            # Recorded per Gather, so that a PIN is keys of its own and never written.
+            self.recording.press(chunk)
+            self._act(functools.partial(self.caller.press, chunk))
+
+    def _act(self, action: Callable[[], object]) -> None:
+        """Run a caller action, show and speak what it made heard, and note an error."""
+        mark = len(self.caller.heard)
+        try:
+            action()
+        except WebhookError as exc:  # the first line: the body follows
+            self.error = f"The caller would hear Twilio's application error: {exc}".splitlines()[0]
+        except SimulatorError as exc:  # TwiML the simulator cannot follow
+            self.error = f"The simulator cannot go on: {exc}"
+        heard = self.caller.heard[mark:]
+        for utterance in heard:
+            self.out.print(f"[bold cyan]12333 ▸[/] {escape(utterance)}", soft_wrap=True)
+            if self.speaker is not None:
+                self.speaker.say(utterance)
+        self.recording.heard(heard)
+        if self.error is not None:
+            self.out.print(self.error, style="red", soft_wrap=True, markup=False)
+
+    def _hang_up(self) -> None:
+        """The caller hangs up."""
+        if self.caller.ended or self.error is not None:
+            return
+        self._you("(hang up)")
+        self.recording.steps.append("hangup")
+        self.caller.hangup()
+
+    def _you(self, what: str) -> None:
+        """Echo the caller's action, keys masked as a transcript keeps them."""
+        self.out.print(f"[bold green]you   ▸[/] {escape(what)}", soft_wrap=True)
+
+    def _show_end(self) -> None:
+        """Say how the call ended."""
+        caller, state = self.caller, self.caller.end_state
+        ends = {
+            EndState.HANGUP: "the hotline hung up",
+            EndState.TRANSFER: f"transferred to {caller.dialed or 'an agent'}",
+            EndState.ENQUEUE: f"queued in {caller.queue or 'a queue'}",
+            EndState.CALLER_HANGUP: "you hung up",
+            EndState.REJECTED: "the hotline rejected the call",
+        }
+        how = "an error" if self.error else ends.get(state, "no end state")
+        self.out.print(f"[bold]Call ended:[/] {escape(how)}.")
+
+
+class _InProcess(FlaskTransport):
+    """Runs each request outside the command's own app context, as a server would.
+
+    Flask reuses an active app context for requests, so the request's database session
+    (kept in `g`) would otherwise outlive the request.
+    """
+
+    def _open(self, *args: Any) -> Reply:
+        """Make the request in a fresh context."""
+        return contextvars.Context().run(super()._open, *args)
+
+
+def make_caller(url: str | None, auth_token: str | None, from_: str) -> Caller:
+    """A caller for the deployed hotline at `url`, or for the in-process app."""
+    if url is None:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        token = auth_token or app.config["IVR_AUTH_TOKEN"] or None
+        return Caller(_InProcess(app), auth_token=token, from_=from_)
+    base = url.rstrip("/")
+    voice_url = base if base.endswith("/voice") else base + "/voice"
+    return Caller(HttpTransport(), voice_url=voice_url, auth_token=auth_token or None, from_=from_)
+
+
+def make_speaker(out: Console) -> Speaker:
+    """The --speak voice: pyttsx3 with the hotline's voices, played as `prompts play` does."""
+    langs = ["zh-CN", "en-US"]  # the voices pick by script, whatever the menu's languages
+    return Speaker(
+        out,
+        cli_prompts._synthesizer,
+        cli_prompts._play,
+        lambda found: cli_prompts.choose_voices(found, langs, None, cli_prompts._rate(None)),
+    )
+
+
+def terminal_lines(session: PhoneSession) -> Iterator[str]:
+    """Typed lines; hidden while the hotline asks for a PIN. Ends on EOF or Ctrl-C."""
+    while True:
+        secret = session.asks_for_secret()
+        try:
+            yield click.prompt("keys (hidden)" if secret else "keys", default="",
+                               show_default=False, hide_input=secret,
+                               prompt_suffix="> ")  # fmt: skip
+        except click.Abort:  # EOF or Ctrl-C: end the line the prompt left open
+            click.echo()
+            return
+
+
+def write_script(path: Path, session: PhoneSession) -> None:
+    """Save the call as a call script, and say how to replay it."""
+    caller = session.caller
+    script = session.recording.document(path.stem, caller.from_, caller.end_state)
+    text = yaml.dump(script, Dumper=_ScriptDumper, allow_unicode=True, sort_keys=False)
+    try:
+        path.write_text(text, "utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"{path}: {exc.strerror or exc}") from None
+    console.print(f"[green]Recorded[/] {len(script['steps'])} steps to {escape(str(path))}",
+                  soft_wrap=True)  # fmt: skip
+    names = session.recording.variables
+    if names:
+        used = ", ".join("${" + n + "}" for n in names)
+        replay = " ".join(f"--var {n}=…" for n in names)
+        console.print(f"Recorded with {used}: replay with {replay}", soft_wrap=True, markup=False)
+    if session.error:
+        console.print("The call ended in an application error: the script has no expect_end.")
+
+
+@click.command("call")
+@click.option("--url", help="Call the hotline deployed at this base URL (its /voice).")
+@click.option("--auth-token", envvar="IVR_AUTH_TOKEN", show_envvar=True,
+              help="Twilio auth token that signs requests [in-process: the app's].")  # fmt: skip
+@click.option("--from", "from_", default=DEFAULT_FROM, show_default=True,
+              help="The caller's number (Twilio's From).")  # fmt: skip
+@click.option("--speak", is_flag=True, help="Also speak what is heard (pyttsx3 and a player).")
+@click.option("--record", type=click.Path(dir_okay=False, path_type=Path),
+              help="Save the call as a call script (YAML) to replay with `calls run`.")  # fmt: skip
+@with_appcontext
+def call_command(url: str | None, auth_token: str | None, from_: str, speak: bool,
+                 record: Path | None) -> None:  # fmt: skip
+    """Call the hotline from the terminal: hear it, type keys, t for silence, h to hang up."""
+    if url is not None and not re.match(r"https?://", url):
+        raise click.BadParameter(f"{url!r}: expected http://… or https://…", param_hint="--url")
+    if record is not None and not record.parent.is_dir():
+        raise click.BadParameter(f"folder {record.parent} does not exist", param_hint="--record")
+    caller = make_caller(url, auth_token, from_)
+    console.print(f"[bold]Calling[/] {escape(caller.voice_url)} from {escape(from_)}. {HELP}.",
+                  soft_wrap=True)  # fmt: skip
+    speaker = make_speaker(console) if speak else None
+    session = PhoneSession(caller, console, speaker)
+    try:
+        session.run(terminal_lines(session))
+    finally:
+        if speaker is not None:
+            speaker.close()
+    if record is not None:
+        write_script(record, session)
+    if session.error:
+        raise SystemExit(1)
