@@ -44,7 +44,7 @@ BALANCE_WORDS = "一千二百三十四元五角六分"
 MENU = load_menu(SETTINGS["IVR_MENU"][0])  # the menu the servers serve
 WELCOME = MENU.text("welcome")
 UNKNOWN_ID = "110101199003074477"  # valid check digit, not in the demo data
-COMMANDS = ("serve", "init-db", "import", "unlock", "demo-data", "prompts")
+COMMANDS = ("serve", "init-db", "import", "unlock", "demo-data", "prompts", "calls", "call")
 HEALTH_WAIT_S = 20.0
 STOP_WAIT_S = 10.0
 
@@ -407,6 +407,23 @@ def test_signed_server_serves_a_signed_call(servers: dict[str, Server]) -> None:
     assert BALANCE_WORDS in heard, caller.heard_text()
 
 
+def test_calls_run_against_a_deployed_server(
+    servers: dict[str, Server], demo_db: DemoDb, tmp_path: Path
+) -> None:
+    """QA staff run the shipped scripts in parallel against a running server, signed."""
+    junit = tmp_path / "junit.xml"
+    args = ["calls", "run", "tests/calls", "--url", servers["signed"].base, "--jobs", "8",
+            "--auth-token", TOKEN, "--junit", str(junit)]  # fmt: skip
+    result = run_cli(args, cli_env(demo_db.base, demo_db.url))
+    assert result.returncode == 0, result.stdout + result.stderr
+    scripts = len(list((ROOT / "tests" / "calls").glob("*.yaml")))
+    assert f"{scripts} passed, 0 failed, 0 error" in " ".join(result.stdout.split())
+    suite = etree.parse(str(junit)).getroot().find("testsuite")
+    assert suite is not None and suite.get("tests") == str(scripts)
+    unsigned = run_cli(args[:-4] + ["--junit", str(junit)], cli_env(demo_db.base, demo_db.url))
+    assert unsigned.returncode == 1 and "403" in unsigned.stdout
+
+
 # --------------------------------------------------------------------------- unlock
 
 
@@ -527,6 +544,8 @@ def test_group_help_lists_every_command(
         ("unlock", ["ID_NUMBER", "lock-out"]),
         ("demo-data", ["demo", "--output", "--load-if-empty"]),
         ("prompts", ["audio", "render", "voices", "play", "say"]),
+        ("calls", ["scripts", "run"]),
+        ("call", ["--url", "--record", "--speak"]),
     ],
 )
 def test_each_command_has_help(
