@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 from flask import current_app
 from flask.cli import with_appcontext
 from rich.console import Console
@@ -21,6 +20,7 @@ from ivr import cli_prompts
 from ivr.audio import VoiceChoice
 from ivr.errors import ConfigError
 from ivr.identity import mask_keyed
+from ivr.script_record import PLACEHOLDER, Recording, dump_script
 from ivr.sim_types import EndState
 from ivr.simulator import KEYS, Caller
 from ivr.transport import FlaskTransport, HttpTransport, Reply, SimulatorError, WebhookError
@@ -29,11 +29,7 @@ from ivr.tts import Synthesizer, TtsError, Voice
 console = Console(highlight=False)  # digits in keys and prompts are not numbers to colour
 DEFAULT_FROM = "+8613800138000"
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-PLACEHOLDER = re.compile(r"\[play:[^\]]*\]")  # a <Play> whose audio says no text
-SENTENCE_END = re.compile(r"[。！？；]|[.!?;](?=\s|$)")
 SECRET_ASKED = re.compile(r"密码|\bPIN\b|password", re.IGNORECASE)
-# A PIN is six digits keyed on their own: between line start or # and # or line end.
-PIN_KEYS = re.compile(r"(?:(?<=^)|(?<=#))[0-9]{6}(?=#|$)")
 HELP = (
     "keys 0-9 * # (several at once, e.g. 65010219680312109*#), t = stay silent "
     "(the Gather times out), h = hang up, ? = this help"
@@ -78,67 +74,6 @@ class Speaker:
         if self.synth is not None:
             self.synth.close()
         self._scratch.cleanup()
-
-
-def first_sentence(utterances: Iterable[str]) -> str | None:
-    """A distinctive part of what was heard: its first sentence (all of it is too brittle)."""
-    for utterance in utterances:
-        text = PLACEHOLDER.sub("", utterance).strip()
-        if text:
-            end = SENTENCE_END.search(text)
-            return text[: end.end()] if end else text
-    return None
-
-
-class _Keys(str):
-    """Keys to press, written in double quotes as the README writes them."""
-
-
-class _ScriptDumper(yaml.SafeDumper):
-    """yaml.safe_dump's dumper, quoting keys (an unquoted " #" would start a comment)."""
-
-
-_ScriptDumper.add_representer(
-    _Keys, lambda dumper, keys: dumper.represent_scalar("tag:yaml.org,2002:str", keys, style='"')
-)
-
-
-class Recording:
-    """The call as call-script steps, with every PIN replaced by a variable as it is keyed."""
-
-    def __init__(self) -> None:
-        """Start with no steps."""
-        self.steps: list[Any] = []
-        self._pins: dict[str, str] = {}  # keyed PIN -> its variable name, held in memory only
-
-    @property
-    def variables(self) -> list[str]:
-        """The variables standing for PINs, in the order first keyed."""
-        return list(self._pins.values())
-
-    def heard(self, utterances: list[str]) -> None:
-        """Expect a distinctive part of what the last action made the caller hear."""
-        expected = first_sentence(utterances)
-        if expected:
-            self.steps.append({"expect": expected})
-
-    def press(self, keys: str) -> None:
-        """Record a key press, never with a PIN in it."""
-        self.steps.append({"press": _Keys(PIN_KEYS.sub(self._variable, keys))})
-
-    def _variable(self, match: re.Match[str]) -> str:
-        """`${PIN}` for the first PIN keyed, `${PIN2}` for a different one, and so on."""
-        suffix = str(len(self._pins) + 1) if self._pins else ""
-        name = self._pins.setdefault(match[0], "PIN" + suffix)
-        return "${" + name + "}"
-
-    def document(self, name: str, caller: str, end: EndState | None) -> dict[str, Any]:
-        """The call script, ready for yaml.safe_dump."""
-        script: dict[str, Any] = {"name": name, "caller": caller, "tags": ["recorded"],
-                                  "steps": self.steps}  # fmt: skip
-        if end is not None:
-            script["expect_end"] = end.value
-        return script
 
 
 class PhoneSession:
@@ -303,7 +238,7 @@ def write_script(path: Path, session: PhoneSession) -> None:
     """Save the call as a call script, and say how to replay it."""
     caller = session.caller
     script = session.recording.document(path.stem, caller.from_, caller.end_state)
-    text = yaml.dump(script, Dumper=_ScriptDumper, allow_unicode=True, sort_keys=False)
+    text = dump_script(script)
     try:
         path.write_text(text, "utf-8")
     except OSError as exc:

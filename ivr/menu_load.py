@@ -23,6 +23,7 @@ from ivr.menu import (
 )
 from ivr.prompt_load import load_language
 from ivr.readback import READERS
+from ivr.script_files import UniqueKeyLoader
 
 _NODE_KEYS = {"type", "prompt", "options", "next", "field", "service", "requires_identity",
               "timeout", "switch"}  # fmt: skip
@@ -30,19 +31,12 @@ _NEEDS_NEXT = {NodeType.SAY, NodeType.SERVICE, NodeType.LANGUAGE}
 _LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe loader that refuses duplicate mapping keys instead of keeping the last."""
+class _UniqueKeyLoader(UniqueKeyLoader):
+    """The call scripts' duplicate-refusing safe loader, failing with a MenuError."""
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        """Build a mapping, failing on a key seen twice."""
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                line = key_node.start_mark.line + 1
-                raise MenuError(f"{self.name}:{line}: duplicate key {key!r}")
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
+    def duplicate(self, key: Any, line: int) -> Exception:
+        """The error for a key seen twice."""
+        return MenuError(f"{self.name}:{line}: duplicate key {key!r}")
 
 
 def read_yaml(path: Path) -> dict[str, Any]:

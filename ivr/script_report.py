@@ -1,5 +1,8 @@
 """Reports of call-script runs: JUnit XML for CI, JSON for tools, one self-contained HTML page.
 
+The page is written by ivr.script_html, the plain-text transcript by ivr.script_text; both are
+exported here too, so callers need only this module.
+
 Transcripts arrive with keyed input already masked; nothing here looks at a script's own keys
 (Step.describe() masks them too), so no report can hold a PIN the transcript does not.
 """
@@ -9,72 +12,25 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from html import escape
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from ivr.script_coverage import Coverage
+from ivr.script_html import write_html
 from ivr.script_model import Outcome, ScriptResult
-from ivr.sim_types import Turn, TurnKind
+from ivr.script_text import count, request_line, transcript_text, verdict
+
+__all__ = ["request_line", "transcript_text", "write_html", "write_json", "write_junit"]
 
 # Characters XML 1.0 cannot carry at all; a deployed hotline may still say them.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
-def request_line(turn: Turn) -> str:
-    """A request as one line: method, path and query without the form, status, time."""
-    parts = urlsplit(turn.url or "")
-    form = turn.form or {}
-    # A GET carries the form in its query, Digits unmasked: keep only the link's own fields.
-    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in form]
-    query = urlencode(kept)
-    status = "-" if turn.status is None else str(turn.status)
-    ms = "" if turn.elapsed_ms is None else f" {turn.elapsed_ms:.1f} ms"
-    return f"{turn.method or 'POST'} {parts.path}{'?' + query if query else ''} {status}{ms}"
-
-
-def _turn_line(turn: Turn) -> str:
-    """One transcript turn as a line of text."""
-    match turn.kind:
-        case TurnKind.HEARD:
-            return f"hotline: {turn.text}"
-        case TurnKind.PRESSED:
-            return f"caller: press {turn.text}"
-        case TurnKind.SILENCE:
-            return "caller: (silence)"
-    return "  " + request_line(turn)
-
-
-def _verdict(result: ScriptResult) -> list[str]:
-    """The failed steps, how the call ended and the outcome, as lines."""
-    lines = [
-        f"failed at line {s.step.line}: {s.step.describe()}: {s.message or 'not met'}"
-        for s in result.steps
-        if not s.ok
-    ]
-    if result.end_state is not None:
-        lines.append(f"call ended: {result.end_state.value}")
-    if result.outcome != Outcome.PASSED:
-        lines.append(f"{result.outcome.value.upper()}: {result.failure or 'no reason given'}")
-    return lines
-
-
-def transcript_text(result: ScriptResult) -> str:
-    """The plain-text transcript: what was heard, keys, silences, requests, and the failure."""
-    return "\n".join([*map(_turn_line, result.transcript), *_verdict(result)])
-
-
 def _xml(text: str) -> str:
     """Text that XML can carry: characters it cannot are shown as U+FFFD."""
     return _NOT_XML.sub("\ufffd", text)
-
-
-def _count(results: Sequence[ScriptResult], outcome: Outcome) -> int:
-    """How many results ended with `outcome`."""
-    return sum(1 for result in results if result.outcome == outcome)
 
 
 def write_junit(
@@ -84,8 +40,8 @@ def write_junit(
     totals = {
         "name": _xml(suite),
         "tests": str(len(results)),
-        "failures": str(_count(results, Outcome.FAILED)),
-        "errors": str(_count(results, Outcome.ERROR)),
+        "failures": str(count(results, Outcome.FAILED)),
+        "errors": str(count(results, Outcome.ERROR)),
         "time": f"{sum(r.seconds for r in results):.3f}",
     }
     root = ET.Element("testsuites", totals)
@@ -103,7 +59,7 @@ def write_junit(
             tag = "failure" if result.outcome == Outcome.FAILED else "error"
             message = " ".join((result.failure or result.outcome.value).split())
             problem = ET.SubElement(case, tag, {"message": _xml(message), "type": tag})
-            problem.text = _xml("\n".join(_verdict(result)))
+            problem.text = _xml("\n".join(verdict(result)))
         ET.SubElement(case, "system-out").text = _xml(transcript_text(result))
     ET.indent(root)
     ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
@@ -153,153 +109,10 @@ def write_json(results: Sequence[ScriptResult], coverage: Coverage | None, path:
         "generated_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
         "totals": {
             "scripts": len(results),
-            **{outcome.value: _count(results, outcome) for outcome in Outcome},
+            **{outcome.value: count(results, outcome) for outcome in Outcome},
             "seconds": round(sum(r.seconds for r in results), 3),
         },
         "scripts": [_script_json(result) for result in results],
         "coverage": _coverage_json(coverage) if coverage is not None else None,
     }
     path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-
-
-_CSS = """
-body{font:15px/1.5 system-ui,"PingFang SC","Microsoft YaHei","Noto Sans CJK SC",sans-serif;
- max-width:64rem;margin:2rem auto;padding:0 1rem;color:#222}
-table{border-collapse:collapse;width:100%;margin:.5rem 0 1rem}
-th,td{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top}
-.cards{display:flex;flex-wrap:wrap;gap:.8rem}.cards div{border:1px solid #ddd;
- border-radius:.5rem;padding:.4rem 1rem}.cards b{display:block;font-size:1.4rem}
-.passed{color:#17702c}.failed{color:#b00020}.error{color:#a04d00}
-.failure{background:#fdecea;border-left:4px solid #b00020;padding:.5rem 1rem;white-space:pre-wrap}
-tr.bad td{background:#fdecea}summary{cursor:pointer;font-size:1.1rem;margin:.6rem 0}
-.chat{display:flex;flex-direction:column;gap:.3rem;background:#f4f5f7;padding:1rem;
- border-radius:.5rem}.chat p{margin:0;max-width:75%;padding:.35rem .8rem;border-radius:.9rem;
- white-space:pre-wrap}.hotline{align-self:flex-start;background:#fff;border:1px solid #ddd}
-.caller{align-self:flex-end;background:#d6efff}.silence{font-style:italic;color:#555}
-.chat .req{align-self:center;font:12px monospace;color:#777;padding:0}
-.bar{background:#4a90d9;height:.6rem;border-radius:.3rem}
-.meter{background:#eee;border-radius:.3rem;width:100%;max-width:20rem}
-kbd{border:1px solid #999;border-radius:.25rem;padding:0 .3rem;font-family:monospace}
-"""
-
-
-def _ms(value: float | None) -> str:
-    """Milliseconds for a table cell."""
-    return "–" if value is None else f"{value:.1f}"
-
-
-def _bar(value: float | None, scale: float) -> str:
-    """An inline bar whose width shows `value` against `scale` (none for no value)."""
-    if value is None:
-        return ""
-    width = 0.0 if scale <= 0 else min(100.0, 100.0 * value / scale)
-    return f'<div class="meter"><div class="bar" style="width:{width:.1f}%"></div></div>'
-
-
-def _rows(cells: Iterable[Iterable[str]], bad: Iterable[bool] = ()) -> str:
-    """Table rows from already-escaped cells; the rows flagged bad are highlighted."""
-    flags = list(bad)
-    return "".join(
-        ('<tr class="bad">' if i < len(flags) and flags[i] else "<tr>")
-        + "".join(f"<td>{cell}</td>" for cell in row)
-        + "</tr>"
-        for i, row in enumerate(cells)
-    )
-
-
-def _summary(results: Sequence[ScriptResult], coverage: Coverage | None) -> str:
-    """The count cards and the one-line-per-script table."""
-    passed = _count(results, Outcome.PASSED)
-    rate = f"{100 * passed / len(results):.0f}%" if results else "–"
-    cards = [
-        ("scripts", len(results)), ("passed", passed),
-        ("failed", _count(results, Outcome.FAILED)), ("error", _count(results, Outcome.ERROR)),
-        ("pass rate", rate), ("call time", f"{sum(r.seconds for r in results):.1f} s"),
-    ]  # fmt: skip
-    if coverage is not None:
-        cards.append(("menu coverage", f"{coverage.percent:.1f}%"))
-    boxes = "".join(f"<div>{escape(label)}<b>{escape(str(v))}</b></div>" for label, v in cards)
-    table = _rows((
-        [f'<a href="#script-{i}">{escape(r.script.name)}</a>',
-         f'<span class="{r.outcome.value}">{r.outcome.value}</span>',
-         f"{sum(1 for s in r.steps if s.ok)}/{len(r.steps)}", _ms(r.slowest_ms),
-         escape(r.end_state.value if r.end_state else "–")]
-        for i, r in enumerate(results)
-    ), (r.outcome != Outcome.PASSED for r in results))  # fmt: skip
-    head = "<tr><th>script</th><th>result</th><th>steps ok</th><th>slowest ms</th><th>end</th></tr>"
-    return f'<h2>Summary</h2><div class="cards">{boxes}</div><table>{head}{table}</table>'
-
-
-def _bubble(turn: Turn) -> str:
-    """One transcript turn as a chat bubble: the hotline left, the caller right."""
-    match turn.kind:
-        case TurnKind.HEARD:
-            return f'<p class="hotline">{escape(turn.text)}</p>'
-        case TurnKind.PRESSED:
-            return f'<p class="caller">press <kbd>{escape(turn.text)}</kbd></p>'
-        case TurnKind.SILENCE:
-            return '<p class="caller silence">(silence)</p>'
-    return f'<p class="req">{escape(request_line(turn))}</p>'
-
-
-def _section(index: int, result: ScriptResult, scale: float) -> str:
-    """One script: its failure, its steps with their latency, and the call as a chat."""
-    script, ok = result.script, result.outcome == Outcome.PASSED
-    steps = _rows(
-        ([str(s.step.line), escape(s.step.describe()), "✓" if s.ok else "✗",
-          _ms(s.elapsed_ms), _bar(s.elapsed_ms, scale), escape(s.message)]
-         for s in result.steps),
-        (not s.ok for s in result.steps),
-    )  # fmt: skip
-    failure = "" if ok else f'<div class="failure">{escape(chr(10).join(_verdict(result)))}</div>'
-    tags = ", ".join(script.tags) or "–"
-    chat = [*map(_bubble, result.transcript)]
-    if result.end_state is not None:
-        chat.append(f'<p class="req">call ended: {escape(result.end_state.value)}</p>')
-    return (
-        f'<section id="script-{index}"><details{"" if ok else " open"}><summary>'
-        f'<span class="{result.outcome.value}">{result.outcome.value}</span> '
-        f"{escape(script.name)}</summary><p>{escape(str(script.path))} · tags: {escape(tags)}"
-        f" · {result.seconds:.2f} s</p>{failure}<table><tr><th>line</th><th>step</th><th>ok</th>"
-        f"<th>ms</th><th>latency</th><th>message</th></tr>{steps}</table>"
-        f'<div class="chat">{"".join(chat)}</div></details></section>'
-    )
-
-
-def _coverage_html(coverage: Coverage) -> str:
-    """The coverage: percent, nodes with hits, never-reached nodes and missed paths."""
-    nodes = _rows(
-        ([escape(name), str(hits)] for name, hits in coverage.nodes.items()),
-        (hits == 0 for hits in coverage.nodes.values()),
-    )
-    unreached = ", ".join(map(escape, coverage.unreached)) or "none"
-    missed = "".join(
-        f"<li>{escape(i.node)}: {escape(i.path)}</li>" for i in coverage.missed_paths()
-    )
-    return (
-        f"<h2>Menu coverage</h2><p><b>{coverage.percent:.1f}%</b> of "
-        f"{len(coverage.paths)} paths taken</p>{_bar(coverage.percent, 100)}"
-        f"<table><tr><th>node</th><th>times reached</th></tr>{nodes}</table>"
-        f"<h3>Never reached</h3><p>{unreached}</p>"
-        f"<h3>Missed paths</h3><ul>{missed or '<li>none</li>'}</ul>"
-    )
-
-
-def write_html(results: Sequence[ScriptResult], coverage: Coverage | None, path: Path, *,
-               title: str = "Call scripts") -> None:  # fmt: skip
-    """One self-contained HTML page: summary, each script's call as a chat, the coverage."""
-    times = [s.elapsed_ms for r in results for s in r.steps if s.elapsed_ms is not None]
-    scale = max(times, default=0.0)  # the bars share one scale, so scripts compare
-    stamp = datetime.now(UTC).replace(microsecond=0).isoformat()
-    page = [
-        f'<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
-        f'<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>"
-        f"<h1>{escape(title)}</h1><p>generated {stamp}</p>",
-        _summary(results, coverage),
-        "<h2>Scripts</h2>",
-        *(_section(i, r, scale) for i, r in enumerate(results)),
-        _coverage_html(coverage) if coverage is not None else "",
-        "</body></html>\n",
-    ]
-    path.write_text("".join(page), encoding="utf-8")
