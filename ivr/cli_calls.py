@@ -135,8 +135,13 @@ def run_command(paths: tuple[Path, ...], url: str | None, auth_token: str | None
     chosen = [s for s in scripts if not tags or set(tags) & set(s.tags)]
     if not chosen:
         raise click.ClickException(f"no script matches --tag {', '.join(tags)}")
-    dial = _http_dialer(url, auth_token) if url else _in_process_dialer(_target_app())
-    results = _run_with_progress(chosen, dial, jobs, fail_fast)
+    target = None if url else _target_app()
+    try:
+        dial = _in_process_dialer(target) if target else _http_dialer(url or "", auth_token)
+        results = _run_with_progress(chosen, dial, jobs, fail_fast)
+    finally:
+        if target is not None:  # its own engine: close its connections now, not at exit
+            target.extensions["ivr"].engine.dispose()
     measured = coverage(menu, [r.transcript for r in results])
     _summarise(results, measured, url or "in-process app")
     _write_reports(results, measured, junit, html, json_file)
