@@ -39,6 +39,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# The demo's read-backs tell their text (X-Prompt-Text), so `calls run --url` can check them.
+run: export IVR_AUDIO_TEXT ?= 1
 run: install
 	$(BIN)/python run_ivr.py init-db
 	$(BIN)/python run_ivr.py demo-data --load-if-empty

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import logging
+import re
 import secrets
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import with_appcontext
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ivr import create_app
 from ivr.app import hotline
+from ivr.cli_targets import AUTH_TOKEN_ENV, in_process_app, status_url, voice_url
 from ivr.errors import IvrError
 from ivr.menu_load import load_menu
 from ivr.script_coverage import Coverage, coverage
@@ -29,7 +29,8 @@ from ivr.simulator import Caller, FlaskTransport, HttpTransport
 from ivr.twiml_schema import find_default
 
 console = Console()
-STYLE = {Outcome.PASSED: "green", Outcome.FAILED: "red", Outcome.ERROR: "bold red"}
+STYLE = {Outcome.PASSED: "green", Outcome.FAILED: "red", Outcome.ERROR: "bold red",
+         Outcome.SKIPPED: "yellow"}  # fmt: skip
 Dialer = Callable[[Script], Caller]
 
 
@@ -43,8 +44,9 @@ def _variables(pairs: Sequence[str], env_file: Path | None) -> dict[str, str]:
     values = read_env_file(env_file) if env_file else {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--var")
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key.strip()):
+            raise click.BadParameter(f"{key!r} is not KEY=VALUE with KEY a name like PIN",
+                                     param_hint="--var")  # fmt: skip
         values[key.strip()] = value
     return values
 
@@ -53,10 +55,12 @@ def _in_process_dialer(app: Flask) -> Dialer:
     """Callers that reach the app in this process, signed with its token when it has one."""
     token = app.config.get("IVR_AUTH_TOKEN") or None
     schema = find_default()
+    status = status_url("http://localhost/voice")
 
     def dial(script: Script) -> Caller:
         """A fresh caller (a test client per call, so threads never share one)."""
-        return Caller(FlaskTransport(app), auth_token=token, from_=script.caller, schema=schema)
+        return Caller(FlaskTransport(app), auth_token=token, from_=script.caller, schema=schema,
+                      status_callback=status)  # fmt: skip
 
     return dial
 
@@ -64,23 +68,15 @@ def _in_process_dialer(app: Flask) -> Dialer:
 def _http_dialer(base: str, token: str | None) -> Dialer:
     """Callers that reach a deployed hotline at BASE/voice, as Twilio would."""
     schema = find_default()
-    voice_url = base.rstrip("/") + "/voice"
+    voice = voice_url(base)
 
     def dial(script: Script) -> Caller:
-        """A fresh caller with a CallSid of its own."""
+        """A fresh caller with a CallSid of its own; its end reaches the status callback."""
         sid = "CA" + secrets.token_hex(16)
-        return Caller(HttpTransport(), voice_url=voice_url, auth_token=token,
-                      from_=script.caller, schema=schema, call_sid=sid)  # fmt: skip
+        return Caller(HttpTransport(), voice_url=voice, auth_token=token, from_=script.caller,
+                      schema=schema, call_sid=sid, status_callback=status_url(voice))  # fmt: skip
 
     return dial
-
-
-def _target_app() -> Flask:
-    """The in-process hotline: this app's settings, with read-back text for the simulator."""
-    # Read-back audio says what it says only in a header that production leaves off.
-    app = create_app({**current_app.config, "IVR_AUDIO_TEXT": "1"})
-    app.logger.setLevel(logging.WARNING)  # a log line per step would bury the progress bar
-    return app
 
 
 def run_all(scripts: Sequence[Script], dial: Dialer, jobs: int, fail_fast: bool,
@@ -99,15 +95,27 @@ def run_all(scripts: Sequence[Script], dial: Dialer, jobs: int, fail_fast: bool,
                 break
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
-                results[running.pop(future)] = result = future.result()
+                index = running.pop(future)
+                results[index] = result = _result_of(future, scripts[index])
                 advance(result)
-    return [results[i] for i in sorted(results)]
+    skipped = "not run: --fail-fast stopped the batch after a failure"
+    return [results.get(i) or ScriptResult(s, Outcome.SKIPPED, failure=skipped)
+            for i, s in enumerate(scripts)]  # fmt: skip
+
+
+def _result_of(future: Future[ScriptResult], script: Script) -> ScriptResult:
+    """A finished script's result; a crash in the runner is that script's error, not the run's."""
+    try:
+        return future.result()
+    except Exception as exc:  # one broken call must not lose the other scripts' reports
+        return ScriptResult(script, Outcome.ERROR, failure=f"the runner failed: {exc!r}")
 
 
 @calls.command("run")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--url", help="Base URL of a deployed hotline (calls BASE/voice) [in-process].")
-@click.option("--auth-token", envvar="IVR_QA_AUTH_TOKEN", help="Twilio auth token to sign with.")
+@click.option("--auth-token", envvar=AUTH_TOKEN_ENV, show_envvar=True,
+              help="Twilio auth token to sign with.")  # fmt: skip
 @click.option("--jobs", "-j", default=4, show_default=True, type=click.IntRange(1, 200),
               help="Calls in parallel.")  # fmt: skip
 @click.option("--tag", "tags", multiple=True, help="Run only scripts with this tag (repeatable).")
@@ -135,7 +143,9 @@ def run_command(paths: tuple[Path, ...], url: str | None, auth_token: str | None
     chosen = [s for s in scripts if not tags or set(tags) & set(s.tags)]
     if not chosen:
         raise click.ClickException(f"no script matches --tag {', '.join(tags)}")
-    target = None if url else _target_app()
+    if url:
+        voice_url(url)  # a bad URL is refused before any call
+    target = None if url else in_process_app()
     try:
         dial = _in_process_dialer(target) if target else _http_dialer(url or "", auth_token)
         results = _run_with_progress(chosen, dial, jobs, fail_fast)
@@ -145,7 +155,7 @@ def run_command(paths: tuple[Path, ...], url: str | None, auth_token: str | None
     measured = coverage(menu, [r.transcript for r in results])
     _summarise(results, measured, url or "in-process app")
     _write_reports(results, measured, junit, html, json_file)
-    if any(r.outcome != Outcome.PASSED for r in results) or len(results) < len(chosen):
+    if any(r.outcome != Outcome.PASSED for r in results):
         raise SystemExit(1)
 
 
@@ -161,7 +171,7 @@ def _run_with_progress(scripts: Sequence[Script], dial: Dialer, jobs: int,
 def _summarise(results: Sequence[ScriptResult], measured: Coverage, target: str) -> None:
     """The failures' transcripts, the summary table and the coverage, on the terminal."""
     for result in results:
-        if result.outcome != Outcome.PASSED:
+        if result.outcome in (Outcome.FAILED, Outcome.ERROR):
             console.rule(f"[red]{escape(result.script.name)}[/] ({result.script.path})")
             console.print(escape(transcript_text(result)), soft_wrap=True)
     table = Table(title=f"{len(results)} call scripts against {escape(target)}")

@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 from rich.console import Console
 from rich.markup import escape
 
 from ivr import cli_prompts
 from ivr.audio import VoiceChoice
+from ivr.cli_targets import AUTH_TOKEN_ENV, in_process_app, status_url, voice_url
 from ivr.errors import ConfigError
 from ivr.identity import mask_keyed
 from ivr.script_record import PLACEHOLDER, Recording, dump_script
@@ -199,15 +200,17 @@ class _InProcess(FlaskTransport):
         return contextvars.Context().run(super()._open, *args)
 
 
-def make_caller(url: str | None, auth_token: str | None, from_: str) -> Caller:
-    """A caller for the deployed hotline at `url`, or for the in-process app."""
+def make_caller(url: str | None, auth_token: str | None, from_: str,
+                app: Flask | None = None) -> Caller:  # fmt: skip
+    """A caller for the deployed hotline at `url`, or for the in-process `app`."""
     if url is None:
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        app = app or current_app._get_current_object()  # type: ignore[attr-defined]
         token = auth_token or app.config["IVR_AUTH_TOKEN"] or None
-        return Caller(_InProcess(app), auth_token=token, from_=from_)
-    base = url.rstrip("/")
-    voice_url = base if base.endswith("/voice") else base + "/voice"
-    return Caller(HttpTransport(), voice_url=voice_url, auth_token=auth_token or None, from_=from_)
+        return Caller(_InProcess(app), auth_token=token, from_=from_,
+                      status_callback=status_url("http://localhost/voice"))  # fmt: skip
+    voice = voice_url(url)
+    return Caller(HttpTransport(), voice_url=voice, auth_token=auth_token or None, from_=from_,
+                  status_callback=status_url(voice))  # fmt: skip
 
 
 def make_speaker(out: Console) -> Speaker:
@@ -256,7 +259,7 @@ def write_script(path: Path, session: PhoneSession) -> None:
 
 @click.command("call")
 @click.option("--url", help="Call the hotline deployed at this base URL (its /voice).")
-@click.option("--auth-token", envvar="IVR_AUTH_TOKEN", show_envvar=True,
+@click.option("--auth-token", envvar=AUTH_TOKEN_ENV, show_envvar=True,
               help="Twilio auth token that signs requests [in-process: the app's].")  # fmt: skip
 @click.option("--from", "from_", default=DEFAULT_FROM, show_default=True,
               help="The caller's number (Twilio's From).")  # fmt: skip
@@ -267,11 +270,20 @@ def write_script(path: Path, session: PhoneSession) -> None:
 def call_command(url: str | None, auth_token: str | None, from_: str, speak: bool,
                  record: Path | None) -> None:  # fmt: skip
     """Call the hotline from the terminal: hear it, type keys, t for silence, h to hang up."""
-    if url is not None and not re.match(r"https?://", url):
-        raise click.BadParameter(f"{url!r}: expected http://… or https://…", param_hint="--url")
+    if url is not None:
+        voice_url(url)  # refused before the call
     if record is not None and not record.parent.is_dir():
         raise click.BadParameter(f"folder {record.parent} does not exist", param_hint="--record")
-    caller = make_caller(url, auth_token, from_)
+    target = in_process_app() if url is None else None
+    try:
+        _call(make_caller(url, auth_token, from_, target), from_, speak, record)
+    finally:
+        if target is not None:
+            target.extensions["ivr"].engine.dispose()
+
+
+def _call(caller: Caller, from_: str, speak: bool, record: Path | None) -> None:
+    """Run the interactive call, then save the recording and set the exit code."""
     console.print(f"[bold]Calling[/] {escape(caller.voice_url)} from {escape(from_)}. {HELP}.",
                   soft_wrap=True)  # fmt: skip
     speaker = make_speaker(console) if speak else None

@@ -67,6 +67,7 @@ def _summary(results: Sequence[ScriptResult], coverage: Coverage | None) -> str:
     cards = [
         ("scripts", len(results)), ("passed", passed),
         ("failed", count(results, Outcome.FAILED)), ("error", count(results, Outcome.ERROR)),
+        ("skipped", count(results, Outcome.SKIPPED)),
         ("pass rate", rate), ("call time", f"{sum(r.seconds for r in results):.1f} s"),
     ]  # fmt: skip
     if coverage is not None:

@@ -233,7 +233,8 @@ class _Parser:
         if not KEYS.fullmatch(keys):
             bad = "".join(sorted(set(keys) - set("0123456789*#"))) or "nothing"
             # Only the offending characters are shown: the keys may be a PIN.
-            raise self._error(line, f"press {node.value!r}: keys are 0-9, * and #; found {bad!r}")
+            hint = " (key the X of an ID number as *)" if "X" in bad.upper() else ""
+            raise self._error(line, f"press: keys are 0-9, * and #; found {bad!r}{hint}")
         return keys
 
     def _expectation(self, kind: StepKind, line: int, node: yaml.Node) -> Expectation:

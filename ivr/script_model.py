@@ -97,6 +97,7 @@ class Outcome(StrEnum):
     PASSED = "passed"
     FAILED = "failed"  # an expectation, the end state or a latency budget was not met
     ERROR = "error"  # the hotline answered what Twilio would reject, or was unreachable
+    SKIPPED = "skipped"  # not run: --fail-fast stopped the batch first
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Record a terminal call as a call script: the steps taken, with every keyed PIN a variable."""
+"""Record a terminal call as a call script: the steps taken, with every keyed PIN and ID
+number a variable (a script file is shared; PINs and ID numbers must not be in it)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ PLACEHOLDER = re.compile(r"\[play:[^\]]*\]")  # a <Play> whose audio says no tex
 SENTENCE_END = re.compile(r"[。！？；]|[.!?;](?=\s|$)")
 # A PIN is six digits keyed on their own: between line start or # and # or line end.
 PIN_KEYS = re.compile(r"(?:(?<=^)|(?<=#))[0-9]{6}(?=#|$)")
+# An ID number (X keyed as *) or a card number, keyed on its own the same way.
+ID_KEYS = re.compile(r"(?:(?<=^)|(?<=#))(?:[0-9]{17}[0-9*]|[0-9]{9})(?=#|$)")
 
 
 def first_sentence(utterances: Iterable[str]) -> str | None:
@@ -45,12 +48,13 @@ class Recording:
     def __init__(self) -> None:
         """Start with no steps."""
         self.steps: list[Any] = []
-        self._pins: dict[str, str] = {}  # keyed PIN -> its variable name, held in memory only
+        # keyed secret -> its variable name, held in memory only
+        self._names: dict[str, dict[str, str]] = {"PIN": {}, "ID": {}}
 
     @property
     def variables(self) -> list[str]:
-        """The variables standing for PINs, in the order first keyed."""
-        return list(self._pins.values())
+        """The variables standing for PINs and ID numbers, in the order first keyed."""
+        return [name for names in self._names.values() for name in names.values()]
 
     def heard(self, utterances: list[str]) -> None:
         """Expect a distinctive part of what the last action made the caller hear."""
@@ -60,13 +64,15 @@ class Recording:
 
     def press(self, keys: str) -> None:
         """Record a key press, never with a PIN in it."""
-        self.steps.append({"press": _Keys(PIN_KEYS.sub(self._variable, keys))})
+        keys = PIN_KEYS.sub(lambda m: self._variable("PIN", m[0]), keys)
+        keys = ID_KEYS.sub(lambda m: self._variable("ID", m[0]), keys)
+        self.steps.append({"press": _Keys(keys)})
 
-    def _variable(self, match: re.Match[str]) -> str:
-        """`${PIN}` for the first PIN keyed, `${PIN2}` for a different one, and so on."""
-        suffix = str(len(self._pins) + 1) if self._pins else ""
-        name = self._pins.setdefault(match[0], "PIN" + suffix)
-        return "${" + name + "}"
+    def _variable(self, kind: str, keyed: str) -> str:
+        """`${PIN}` for the first PIN keyed, `${PIN2}` for a different one; `${ID}` alike."""
+        names = self._names[kind]
+        suffix = str(len(names) + 1) if names else ""
+        return "${" + names.setdefault(keyed, kind + suffix) + "}"
 
     def document(self, name: str, caller: str, end: EndState | None) -> dict[str, Any]:
         """The call script, ready for dump_script."""

@@ -46,7 +46,8 @@ def write_junit(
     }
     root = ET.Element("testsuites", totals)
     stamp = datetime.now(UTC).replace(microsecond=0).isoformat()
-    testsuite = ET.SubElement(root, "testsuite", {**totals, "skipped": "0", "timestamp": stamp})
+    skipped = str(count(results, Outcome.SKIPPED))
+    testsuite = ET.SubElement(root, "testsuite", {**totals, "skipped": skipped, "timestamp": stamp})
     for result in results:
         script = result.script
         case = ET.SubElement(testsuite, "testcase", {
@@ -55,7 +56,9 @@ def write_junit(
             "time": f"{result.seconds:.3f}",
             "file": _xml(str(script.path)),
         })  # fmt: skip
-        if result.outcome != Outcome.PASSED:
+        if result.outcome == Outcome.SKIPPED:
+            ET.SubElement(case, "skipped", {"message": _xml(result.failure)})
+        elif result.outcome != Outcome.PASSED:
             tag = "failure" if result.outcome == Outcome.FAILED else "error"
             message = " ".join((result.failure or result.outcome.value).split())
             problem = ET.SubElement(case, tag, {"message": _xml(message), "type": tag})

@@ -33,7 +33,7 @@ def run_script(
         _Run(script, caller, result, sleep).go()
     finally:
         # After the expect_end check: a call left waiting is hung up, not abandoned.
-        if caller.dialled_in and not caller.ended:
+        if caller.waiting is not None:  # a call never answered, or broken, is not hung up
             caller.hangup()
         result.transcript = [_masked(turn) for turn in caller.transcript]
         result.end_state = caller.end_state
@@ -81,6 +81,7 @@ class _Run:
         self.heard = ""
         self.mark = 0  # where the current step's turns begin in the transcript
         self.secrets = [s.keys for s in script.steps if s.kind == StepKind.PRESS]
+        self.ended_before = False  # whether the call was over when the current step began
 
     def go(self) -> None:
         """Dial, then each step in order; stop at the first failure."""
@@ -95,6 +96,7 @@ class _Run:
             return
         for step in self.script.steps:
             self.mark = len(self.caller.transcript)
+            self.ended_before = self.caller.ended
             try:
                 done = self._step(step)
             except (SimulatorError, TwimlInvalid) as exc:
@@ -168,11 +170,16 @@ class _Run:
         if isinstance(exc, _REJECTED):
             reason = f"{APPLICATION_ERROR}: {reason}"
         where = f"line {step.line}: {step.describe()}" if step else "dial"
+        outcome = Outcome.ERROR
+        if not isinstance(exc, _REJECTED) and step is not None and self.ended_before:
+            # The script expected more of a call the hotline had already ended: a test failure.
+            outcome = Outcome.FAILED
+            reason = f"the call had already ended ({self.caller.end_state}) before this step"
         if step is not None:
             heard = self.caller.text_since_last_input
             elapsed = slowest_request(self.caller.transcript[self.mark :])
             self.result.steps.append(StepResult(step, False, heard, elapsed, reason))
-        self._finish(Outcome.ERROR, f"{shorten(reason, 300)} ({where})")
+        self._finish(outcome, f"{shorten(reason, 300)} ({where})")
 
     def _mask(self, text: str) -> str:
         """Mask any run of keys the script presses (a GET URL or an echo may carry a PIN)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from urllib.parse import urljoin
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from lxml import etree
 
@@ -77,3 +77,10 @@ class Turn:
     status: int | None = None
     elapsed_ms: float | None = None
     twiml: str | None = None
+
+
+def with_query(url: str, base: str, form: dict[str, str]) -> str:
+    """A GET URL as a transcript keeps it: the Gather's own query plus the masked form."""
+    parts = urlsplit(base)
+    query = urlencode(parse_qsl(parts.query, keep_blank_values=True) + list(form.items()))
+    return urlunsplit(urlsplit(url)._replace(query=query))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
 import time
@@ -13,7 +14,7 @@ from lxml import etree
 from twilio.request_validator import RequestValidator
 
 from ivr.identity import mask_keyed
-from ivr.sim_types import EndState, GatherSpec, Turn, TurnKind
+from ivr.sim_types import EndState, GatherSpec, Turn, TurnKind, with_query
 from ivr.transport import (
     FlaskTransport,
     HttpTransport,
@@ -33,6 +34,8 @@ __all__ = [
 MAX_DOCUMENTS_PER_ACTION = 20
 XML_CONTENT_TYPES = frozenset({"text/xml", "application/xml"})
 KEYS = re.compile(r"[0-9*#]+")
+# A hotline's per-call audio URL is a bearer secret: transcripts keep only its shape.
+_PRIVATE_AUDIO = re.compile(r"/audio/calls/[^?#]+")
 PROMPT_TEXT_HEADER = "X-Prompt-Text"  # the hotline's audio says what it says here
 
 
@@ -59,17 +62,19 @@ class Caller:
         call_sid: str | None = None,
         schema: TwimlSchema | None = None,
         fetch_audio: bool = True,
+        status_callback: str | None = None,
     ) -> None:
         """Prepare a call; nothing is requested until `dial()`.
 
         With `fetch_audio`, every <Play> is fetched as Twilio would, must answer 200 with
-        audio, and is heard as the text its X-Prompt-Text header gives.
+        audio, and is heard as the text its X-Prompt-Text header gives. With
+        `status_callback`, the end of the call is posted there as Twilio's status callback.
         """
         self.transport = transport
         self.voice_url = voice_url
         self.validator = RequestValidator(auth_token) if auth_token else None
         self.from_, self.to, self.schema = from_, to, schema
-        self.fetch_audio = fetch_audio
+        self.fetch_audio, self.status_callback = fetch_audio, status_callback
         self.call_sid = call_sid or "CA" + secrets.token_hex(16)
         self.account_sid = "AC" + secrets.token_hex(16)
         self.heard: list[str] = []
@@ -212,7 +217,7 @@ class Caller:
             )
         headers = {name.lower(): value for name, value in reply.headers.items()}
         text = headers.get(PROMPT_TEXT_HEADER.lower())
-        return unquote(text) if text else f"[play:{url}]"
+        return unquote(text) if text else f"[play:{_PRIVATE_AUDIO.sub('/audio/calls/…', url)}]"
 
     def _hear(self, text: str) -> None:
         """Append one utterance."""
@@ -236,8 +241,17 @@ class Caller:
             raise SimulatorError(f"the simulator does not support <{verb.tag}>")
 
     def _end(self, state: EndState) -> None:
-        """Mark the call over."""
+        """Mark the call over, and tell the status callback as Twilio would."""
         self.ended, self.end_state, self.waiting, self._rest = True, state, None, []
+        if self.status_callback:
+            form = self._form({"CallStatus": "completed"})
+            headers = {}
+            if self.validator is not None:
+                headers["X-Twilio-Signature"] = self.validator.compute_signature(
+                    self.status_callback, form
+                )
+            with contextlib.suppress(SimulatorError):  # Twilio ignores what it answers
+                self.transport.post(self.status_callback, form, headers)
 
     def _form(self, params: dict[str, str]) -> dict[str, str]:
         """Twilio's standard call parameters plus any Gather results."""
@@ -273,7 +287,7 @@ class Caller:
         self.last_twiml = reply.body.decode("utf-8", errors="replace")
         # Transcripts feed reports: the keys are kept only as masked as the event log's.
         kept = {k: mask_keyed(v) if k == "Digits" else v for k, v in form.items()}
-        shown = url if not get else _with_query(url, hop.url, kept)  # a GET URL carries Digits
+        shown = url if not get else with_query(url, hop.url, kept)  # a GET URL carries Digits
         turn = Turn(TurnKind.REQUEST, url=shown, method=hop.method, form=kept)
         turn.status, turn.elapsed_ms, turn.twiml = reply.status, elapsed_ms, self.last_twiml
         self.transcript.append(turn)
@@ -302,10 +316,3 @@ class Caller:
         if root.tag != "Response":
             raise refuse(f"<{root.tag}>, not <Response>")
         return root
-
-
-def _with_query(url: str, base: str, form: dict[str, str]) -> str:
-    """A GET URL as a transcript keeps it: the Gather's own query plus the masked form."""
-    parts = urlsplit(base)
-    query = urlencode(parse_qsl(parts.query, keep_blank_values=True) + list(form.items()))
-    return urlunsplit(urlsplit(url)._replace(query=query))

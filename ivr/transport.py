@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -116,5 +117,6 @@ class HttpTransport:
             with exc:
                 headers = dict(exc.headers.items())
                 return Reply(exc.code, exc.read(), headers.get("Content-Type", ""), headers)
-        except (urllib.error.URLError, TimeoutError) as exc:
-            raise WebhookError(f"{request.full_url} unreachable: {exc}") from exc
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            # A refused connection, a timeout, or one dropped in the middle of the answer.
+            raise WebhookError(f"{request.full_url} unreachable: {exc!r}") from exc

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from store.models import Call
+from store.import_apply import import_data
+from store.models import Call, CallAudio
 
 CALLS = Path(__file__).parent / "calls"
 FAILING = """\
@@ -73,6 +74,17 @@ def test_tags_choose_the_scripts(app, tags, expected) -> None:
     assert f"{expected} passed, 0 failed" in result.output
 
 
+@pytest.mark.parametrize("url", ["127.0.0.1:8000", "ftp://example.org"])
+def test_a_url_without_http_is_refused_before_any_call(app, url) -> None:
+    result = invoke(app, str(CALLS), "--url", url)
+    assert result.exit_code == 2 and "expected http://… or https://…" in result.output
+
+
+def test_a_bad_var_name_is_refused(app) -> None:
+    result = invoke(app, str(CALLS), "--var", "1X=3")
+    assert result.exit_code == 2 and "KEY=VALUE" in result.output
+
+
 def test_variables_come_from_var_and_env_files(app, tmp_path) -> None:
     script = tmp_path / "pin.yaml"
     script.write_text(
@@ -90,6 +102,22 @@ def test_variables_come_from_var_and_env_files(app, tmp_path) -> None:
 def test_fail_fast_starts_nothing_after_a_failure(app, tmp_path) -> None:
     for name in ("a", "b", "c"):
         (tmp_path / f"{name}.yaml").write_text(FAILING, encoding="utf-8")
-    result = invoke(app, str(tmp_path), "--jobs", "1", "--fail-fast")
+    junit = tmp_path / "junit.xml"
+    result = invoke(app, str(tmp_path), "--jobs", "1", "--fail-fast", "--junit", str(junit))
     assert result.exit_code == 1
-    assert "0 passed, 1 failed" in result.output
+    assert "0 passed, 1 failed, 0 error, 2 skipped" in result.output
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None and (suite.get("tests"), suite.get("skipped")) == ("3", "2")
+    assert len(suite.findall("testcase/skipped")) == 2
+
+
+def test_the_run_ends_each_call_so_its_read_back_urls_die(make_app, audio_dir, demo_prepared,
+                                                          tmp_path) -> None:  # fmt: skip
+    app = make_app(IVR_SPEECH="play", IVR_AUDIO_DIR=str(audio_dir))
+    with app.extensions["ivr"].sessions() as session:
+        import_data(session, demo_prepared)
+    result = invoke(app, str(CALLS / "balance_card.yaml"), "--json", str(tmp_path / "r.json"))
+    assert result.exit_code == 0, result.output
+    with app.extensions["ivr"].sessions() as session:
+        assert session.scalar(select(func.count()).select_from(CallAudio)) == 0
+    assert "/audio/calls/" not in (tmp_path / "r.json").read_text(encoding="utf-8")

@@ -109,7 +109,7 @@ def test_keys_typed_ahead_go_to_one_gather_after_another(app) -> None:
     session.run([f"2 {WANG_KEYED}#{PIN}#", "1", "h"])
     assert BALANCE in out.getvalue() and PIN not in out.getvalue()
     presses = [step["press"] for step in session.recording.steps if "press" in step]
-    assert presses == ["2", WANG_KEYED + "#", "${PIN}#", "1"]
+    assert presses == ["2", "${ID}#", "${PIN}#", "1"]
     assert "you   ▸ 2\n" in out.getvalue() and "you   ▸ ******#" in out.getvalue()
 
 
@@ -223,16 +223,16 @@ def test_first_sentence_is_the_distinctive_part() -> None:
     assert first_sentence(["  ", "[play:http://x/a.wav]"]) is None
 
 
-def test_recording_replaces_every_pin_by_a_variable() -> None:
+def test_recording_replaces_every_pin_and_id_by_a_variable() -> None:
     recording = Recording()
     for keys in ("111111#", PIN + "#", "111111#", f"{WANG_KEYED}#{PIN}#", PIN, "1234567#", "2"):
         recording.press(keys)
     assert recording.steps == [
         {"press": "${PIN}#"}, {"press": "${PIN2}#"}, {"press": "${PIN}#"},
-        {"press": WANG_KEYED + "#${PIN2}#"}, {"press": "${PIN2}"}, {"press": "1234567#"},
+        {"press": "${ID}#${PIN2}#"}, {"press": "${PIN2}"}, {"press": "1234567#"},
         {"press": "2"},
     ]  # fmt: skip
-    assert recording.variables == ["PIN", "PIN2"]
+    assert recording.variables == ["PIN", "PIN2", "ID"]
 
 
 def record(app: Flask, path: Path, typed: str) -> click.testing.Result:
@@ -246,17 +246,17 @@ def test_record_writes_a_call_script_without_the_pin(app, tmp_path: Path) -> Non
     path = tmp_path / "balance_smoke.yaml"
     result = record(app, path, f"2\n{WANG_KEYED}#\n{PIN}#\n1\nt\nh\n")
     text = path.read_text("utf-8")
-    assert PIN not in text and PIN not in result.output
+    assert PIN not in text and PIN not in result.output and WANG_KEYED not in text
     assert "欢迎致电" in text  # allow_unicode: the Chinese stays readable
     assert '- press: "${PIN}#"' in text and '- press: "2"' in text  # quoted as in the README
-    assert "Recorded with ${PIN}: replay with --var PIN=…" in result.output
+    assert "Recorded with ${PIN}, ${ID}: replay with --var PIN=… --var ID=…" in result.output
     script = yaml.safe_load(text)
     assert list(script) == ["name", "caller", "tags", "steps", "expect_end"]
     assert script["name"] == "balance_smoke" and script["caller"] == "+8613800138000"
     assert "vars" not in script and script["expect_end"] == "caller_hangup"
     steps = script["steps"]
     inputs = [s for s in steps if s == "hangup" or "expect" not in s]
-    assert inputs == [{"press": "2"}, {"press": WANG_KEYED + "#"}, {"press": "${PIN}#"},
+    assert inputs == [{"press": "2"}, {"press": "${ID}#"}, {"press": "${PIN}#"},
                       {"press": "1"}, {"silence": 1}, "hangup"]  # fmt: skip
     expects = [s["expect"] for s in steps if isinstance(s, dict) and "expect" in s]
     assert expects[0] == first_sentence([MENU.text("welcome")])
@@ -281,7 +281,7 @@ def test_a_recorded_call_replays(app, tmp_path: Path) -> None:
 
     path = tmp_path / "replay.yaml"
     record(app, path, f"2\n{WANG_KEYED}#\n{PIN}#\n1\nt\nh\n")
-    script = load_script(path, {"PIN": PIN})
+    script = load_script(path, {"PIN": PIN, "ID": WANG_KEYED})
     assert script.name == "replay" and script.expect_end == EndState.CALLER_HANGUP
     assert any(step.keys == PIN + "#" for step in script.steps)
     phone = Caller(FlaskTransport(app), auth_token=AUTH_TOKEN, from_=script.caller)

@@ -124,7 +124,7 @@ BROKEN = [
     (HEAD + "  - expect\n", 5, "expect needs a value"),
     (HEAD + "  - press:\n", 5, "press: expected keys in quotes"),
     (HEAD + "  - press: #\n", 5, 'press: expected keys in quotes, e.g. press: "1#" (an unquoted #'),
-    (HEAD + '  - press: "12a"\n', 5, "press '12a': keys are 0-9, * and #; found 'a'"),
+    (HEAD + '  - press: "12a"\n', 5, "press: keys are 0-9, * and #; found 'a'"),
     (HEAD + '  - press: "${PINN}#"\n', 5, "press: unknown variable ${PINN}"),
     (HEAD + '  - press: "${PIN"\n', 5, "press: unclosed '${'"),
     (HEAD + '  - press: "${1X}"\n', 5, "press: ${1X} is not a variable name"),

@@ -200,7 +200,14 @@ def test_json_round_trips_with_every_field(results, measured, tmp_path: Path) ->
     write_json(results, measured, tmp_path / "report.json")
     data = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
     assert set(data) == {"generated_at", "totals", "scripts", "coverage"}
-    assert data["totals"] == {"scripts": 3, "passed": 1, "failed": 1, "error": 1, "seconds": 1.0}
+    assert data["totals"] == {
+        "scripts": 3,
+        "passed": 1,
+        "failed": 1,
+        "error": 1,
+        "skipped": 0,
+        "seconds": 1.0,
+    }
     first = data["scripts"][0]
     assert {k: first[k] for k in ("name", "file", "tags", "outcome", "failure", "end_state")} == {
         "name": "医保余额查询", "file": "tests/calls/balance.yaml", "tags": ["smoke"],

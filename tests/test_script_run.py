@@ -309,20 +309,23 @@ def test_what_twilio_would_reject_is_an_error(
         assert result.failure.startswith(result.steps[0].message[:60])
 
 
-def test_pressing_after_the_call_ended_is_an_error(run: Run) -> None:
-    """Keys after the hotline hung up cannot be pressed: ERROR, naming the step."""
+def test_pressing_after_the_call_ended_is_a_failure(run: Run) -> None:
+    """Keys after the hotline hung up: the script expected more of the call, so FAILED."""
     result = run(steps("  - silence: 3", '  - press: "1"', "  - expect: 欢迎"))
-    assert result.outcome == Outcome.ERROR
-    assert result.failure == "cannot press keys: the call has ended (hangup) (line 3: press 1)"
+    assert result.outcome == Outcome.FAILED
+    assert result.failure == (
+        "the call had already ended (hangup) before this step (line 3: press 1)"
+    )
     assert [r.ok for r in result.steps] == [True, False]
     assert result.end_state == EndState.HANGUP
 
 
-def test_pressing_after_hanging_up_is_an_error(run: Run) -> None:
+def test_pressing_after_hanging_up_is_a_failure(run: Run) -> None:
     """The caller's own hang-up ends the call too."""
     result = run(steps("  - hangup", '  - press: "1"'))
+    assert result.outcome == Outcome.FAILED
     assert result.failure == (
-        "cannot press keys: the call has ended (caller_hangup) (line 3: press 1)"
+        "the call had already ended (caller_hangup) before this step (line 3: press 1)"
     )
     assert result.end_state == EndState.CALLER_HANGUP
 

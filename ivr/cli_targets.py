@@ -1,0 +1,37 @@
+"""Where the QA commands (`calls run`, `call`) send their calls: a URL, or this app."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import click
+from flask import Flask, current_app
+
+from ivr import create_app
+
+AUTH_TOKEN_ENV = ["IVR_QA_AUTH_TOKEN", "IVR_AUTH_TOKEN"]  # the first one set signs
+
+
+def voice_url(url: str) -> str:
+    """The voice webhook of a deployed hotline: BASE or BASE/voice, over http(s) only."""
+    if not re.match(r"https?://[^/]", url):
+        raise click.BadParameter(f"{url!r}: expected http://… or https://…", param_hint="--url")
+    base = url.rstrip("/")
+    return base if base.endswith("/voice") else base + "/voice"
+
+
+def status_url(voice: str) -> str:
+    """Where Twilio's status callback goes, next to the voice webhook."""
+    return voice + "/status"
+
+
+def in_process_app() -> Flask:
+    """This app's hotline again, for simulated calls: read-backs tell their text, quietly.
+
+    Read-back audio says what it says only in a header that production leaves off, and a
+    log line per step would bury the terminal. Dispose its engine when done.
+    """
+    app = create_app({**current_app.config, "IVR_AUDIO_TEXT": "1"})
+    app.logger.setLevel(logging.WARNING)
+    return app
