@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from ivr.twiml import Renderer, SayVoice
 from store.db import make_engine, make_sessionmaker
 
 SPEECH_MODES = ("auto", "play", "say")
+CALL_SID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what the webhooks accept as a Twilio CallSid
 MAX_BODY_BYTES = 16 * 1024  # a Twilio webhook form is well under 2 KiB
 
 
@@ -73,8 +75,10 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def load_catalogue(config: Mapping[str, Any], menu: Menu) -> Catalogue | None:
-    """The prompt audio to play, or None to speak with <Say>, by IVR_SPEECH.
+def load_catalogue(
+    config: Mapping[str, Any], menu: Menu
+) -> tuple[Catalogue | None, dict[tuple[str, str], str | None]]:
+    """The prompt audio to play (None: speak with <Say>), by IVR_SPEECH, and static_audio.
 
     `auto` plays once every fixed prompt of every language is rendered; `play` plays
     whatever is rendered and speaks the rest with <Say>, warning once per missing prompt.
@@ -83,11 +87,13 @@ def load_catalogue(config: Mapping[str, Any], menu: Menu) -> Catalogue | None:
     if mode not in SPEECH_MODES:
         raise ConfigError(f"IVR_SPEECH={mode!r}: use one of {', '.join(SPEECH_MODES)}")
     if mode == "say":
-        return None
+        return None, static_audio(menu, None)
     catalogue = Catalogue.load(Path(config["IVR_AUDIO_DIR"]))
+    keys = static_audio(menu, catalogue)
     # A render cut short, or a prompt edited since, would mix two voices in one menu.
-    complete = all(static_audio(menu, catalogue).values())
-    return catalogue if complete or mode == "play" else None
+    if all(keys.values()) or mode == "play":
+        return catalogue, keys
+    return None, static_audio(menu, None)
 
 
 def static_audio(menu: Menu, catalogue: Catalogue | None) -> dict[tuple[str, str], str | None]:
@@ -132,7 +138,7 @@ def _flag(config: Mapping[str, Any], name: str) -> bool:
 def build_hotline(config: Mapping[str, Any]) -> Hotline:
     """Load the menu, parse the settings and connect the database engine."""
     menu = load_menu(config["IVR_MENU"])
-    catalogue = load_catalogue(config, menu)
+    catalogue, fixed_audio = load_catalogue(config, menu)
     hours = AgentHours.parse(config["IVR_AGENT_HOURS"])
     renderer = Renderer(say_voices=_say_voices(config, menu),
                         agent_number=config["IVR_AGENT_NUMBER"])  # fmt: skip
@@ -150,7 +156,7 @@ def build_hotline(config: Mapping[str, Any]) -> Hotline:
         catalogue=catalogue,
         audio_ttl=_whole_number(config, "IVR_AUDIO_TTL"),
         audio_text=_flag(config, "IVR_AUDIO_TEXT"),
-        static_audio=static_audio(menu, catalogue),
+        static_audio=fixed_audio,
     )
 
 

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, abort, current_app, send_file, url_for
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from ivr.app import Hotline, get_session, hotline
+from ivr.app import CALL_SID, Hotline, get_session, hotline
 from ivr.errors import IvrError
 from ivr.events import Say
 from ivr.links import absolute
@@ -23,7 +23,6 @@ audio = Blueprint("audio", __name__)
 
 _KEY = re.compile(r"[0-9a-f]{32}")
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{32}")
-_CALL_SID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 YEAR = 365 * 24 * 3600
 TEXT_HEADER = "X-Prompt-Text"  # what the audio says, for simulators; Twilio ignores it
 
@@ -100,7 +99,7 @@ def prompt(key: str) -> Response:
 def read_back(call_sid: str, token: str) -> Response:
     """A call's read-back joined into one WAV; only for its own call, while it lasts."""
     line = hotline()
-    if line.catalogue is None or not (_CALL_SID.fullmatch(call_sid) and _TOKEN.fullmatch(token)):
+    if line.catalogue is None or not (CALL_SID.fullmatch(call_sid) and _TOKEN.fullmatch(token)):
         abort(404)
     session = get_session()
     try:

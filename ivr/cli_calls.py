@@ -17,7 +17,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ivr.app import hotline
-from ivr.cli_targets import AUTH_TOKEN_ENV, in_process_app, status_url, voice_url
+from ivr.cli_targets import (
+    AUTH_TOKEN_ENV,
+    IN_PROCESS_VOICE,
+    in_process_app,
+    status_url,
+    voice_url,
+)
 from ivr.errors import IvrError
 from ivr.menu_load import load_menu
 from ivr.script_coverage import Coverage, coverage
@@ -55,7 +61,7 @@ def _in_process_dialer(app: Flask) -> Dialer:
     """Callers that reach the app in this process, signed with its token when it has one."""
     token = app.config.get("IVR_AUTH_TOKEN") or None
     schema = find_default()
-    status = status_url("http://localhost/voice")
+    status = status_url(IN_PROCESS_VOICE)
 
     def dial(script: Script) -> Caller:
         """A fresh caller (a test client per call, so threads never share one)."""

@@ -18,7 +18,13 @@ from rich.markup import escape
 
 from ivr import cli_prompts
 from ivr.audio import VoiceChoice
-from ivr.cli_targets import AUTH_TOKEN_ENV, in_process_app, status_url, voice_url
+from ivr.cli_targets import (
+    AUTH_TOKEN_ENV,
+    IN_PROCESS_VOICE,
+    in_process_app,
+    status_url,
+    voice_url,
+)
 from ivr.errors import ConfigError
 from ivr.identity import mask_keyed
 from ivr.script_record import PLACEHOLDER, Recording, dump_script
@@ -207,7 +213,7 @@ def make_caller(url: str | None, auth_token: str | None, from_: str,
         app = app or current_app._get_current_object()  # type: ignore[attr-defined]
         token = auth_token or app.config["IVR_AUTH_TOKEN"] or None
         return Caller(_InProcess(app), auth_token=token, from_=from_,
-                      status_callback=status_url("http://localhost/voice"))  # fmt: skip
+                      status_callback=status_url(IN_PROCESS_VOICE))  # fmt: skip
     voice = voice_url(url)
     return Caller(HttpTransport(), voice_url=voice, auth_token=auth_token or None, from_=from_,
                   status_callback=status_url(voice))  # fmt: skip

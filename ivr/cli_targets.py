@@ -11,6 +11,7 @@ from flask import Flask, current_app
 from ivr import create_app
 
 AUTH_TOKEN_ENV = ["IVR_QA_AUTH_TOKEN", "IVR_AUTH_TOKEN"]  # the first one set signs
+IN_PROCESS_VOICE = "http://localhost/voice"  # the simulator's default voice URL
 
 
 def voice_url(url: str) -> str:

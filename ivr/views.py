@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 
 from flask import Blueprint, Response, abort, current_app, g, request, url_for
@@ -10,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from ivr.app import get_session, hotline
+from ivr.app import CALL_SID, get_session, hotline
 from ivr.audio_views import play_links
 from ivr.calls import drive, mask_input, state_of, store_state
 from ivr.events import CallState, Event, Keys, Note, Resume, Say, Silence, Start
@@ -21,7 +20,6 @@ from store.db import READ_ONLY
 voice = Blueprint("voice", __name__)
 health = Blueprint("health", __name__)
 
-_CALL_SID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 MAX_DIGITS = 64  # longer than any real entry; garbage past this is not looked at
 FINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 
@@ -72,7 +70,7 @@ def _spoken(lang: str | None, *prompts: str) -> Response:
 def _form() -> CallForm:
     """Parse and bound the form fields; a missing or malformed CallSid is a 400."""
     call_sid = request.form.get("CallSid", "")
-    if not _CALL_SID.fullmatch(call_sid):
+    if not CALL_SID.fullmatch(call_sid):
         abort(Response("CallSid is missing or malformed\n", 400, mimetype="text/plain"))
     return CallForm(call_sid, _field("From", 32), _field("Digits", MAX_DIGITS))
 

@@ -3,6 +3,7 @@ a test client, a controllable clock and a caller that dials the app as Twilio wo
 
 from __future__ import annotations
 
+import ctypes.util
 import os
 import secrets
 from collections.abc import Callable, Iterator
@@ -14,6 +15,7 @@ from fake_tts import FakeSynthesizer
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import delete, make_url, text
+from twilio.request_validator import RequestValidator
 
 from ivr import create_app
 from ivr.audio import VoiceChoice
@@ -50,6 +52,27 @@ class Clock:
     def set(self, text: str) -> None:
         """Move to an ISO local time in Asia/Shanghai, e.g. '2026-11-25T20:00'."""
         self.now = datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
+
+
+def require_espeak() -> None:
+    """Skip without libespeak-ng, except on CI, where the real-engine tests must run."""
+    if ctypes.util.find_library("espeak-ng") is None:
+        missing = "libespeak-ng1 is not installed: apt-get install libespeak-ng1 espeak-ng"
+        if os.environ.get("CI"):
+            pytest.fail(f"{missing} (CI must run the real-engine tests)", pytrace=False)
+        pytest.skip(missing)
+
+
+def signed_post(app: Flask, url: str, form: dict[str, str]):
+    """POST a form to the app, signed as Twilio signs it."""
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(url, form)
+    return app.test_client().post(url, data=form, headers={"X-Twilio-Signature": signature})
+
+
+def post_status(app: Flask, call_sid: str, status: str = "completed") -> int:
+    """Post Twilio's call-status callback; return the HTTP status."""
+    form = {"CallSid": call_sid, "CallStatus": status}
+    return signed_post(app, "http://localhost/voice/status", form).status_code
 
 
 @pytest.fixture(scope="session")

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import AUTH_TOKEN
+from conftest import post_status, signed_post
 from lxml import etree
 from sqlalchemy import select, update
-from twilio.request_validator import RequestValidator
 
 from ivr.config import SETTINGS
 from ivr.menu_load import load_menu
@@ -388,18 +387,6 @@ def test_caller_hangup_mid_call_leaves_state_consistent(app, caller: Caller, mak
     # Another person's call is unaffected.
     other = make_caller()
     assert MEDICAL_MENU in verify(other, entry=LI_XIUYING, pin="246810")
-
-
-def signed_post(app, url: str, form: dict[str, str]):
-    """POST a form to the app, signed as Twilio signs it."""
-    signature = RequestValidator(AUTH_TOKEN).compute_signature(url, form)
-    return app.test_client().post(url, data=form, headers={"X-Twilio-Signature": signature})
-
-
-def post_status(app, call_sid: str, status: str) -> int:
-    """Post Twilio's call-status callback; return the HTTP status."""
-    form = {"CallSid": call_sid, "CallStatus": status}
-    return signed_post(app, "http://localhost/voice/status", form).status_code
 
 
 @pytest.mark.parametrize(

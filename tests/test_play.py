@@ -11,10 +11,9 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
-from conftest import AUTH_TOKEN
+from conftest import post_status
 from fake_tts import FakeSynthesizer
 from flask import Flask, Response
-from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 from twiml_helpers import parse_twiml
 
@@ -45,14 +44,6 @@ def balance_play_url(caller: Caller) -> str:
     urls = [url for url in caller.played if "/audio/calls/" in url]
     assert urls, f"no read-back audio in {caller.played}"
     return urls[-1]
-
-
-def status_callback(app, call_sid: str, status: str = "completed") -> int:
-    """Post Twilio's call-status callback, signed."""
-    url, form = "http://localhost/voice/status", {"CallSid": call_sid, "CallStatus": status}
-    signature = RequestValidator(AUTH_TOKEN).compute_signature(url, form)
-    response = app.test_client().post(url, data=form, headers={"X-Twilio-Signature": signature})
-    return response.status_code
 
 
 def test_a_whole_call_plays_audio_and_says_nothing(play_app, make_caller) -> None:
@@ -124,7 +115,7 @@ def test_read_back_url_is_refused_after_the_call_ends(play_app, make_caller) -> 
     path = urlsplit(balance_play_url(caller)).path
     client = play_app.test_client()
     assert client.get(path).status_code == 200
-    assert status_callback(play_app, caller.call_sid) == 204
+    assert post_status(play_app, caller.call_sid) == 204
     assert client.get(path).status_code == 404
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import ctypes.util
 import os
 import stat
 import wave
 from pathlib import Path
 
 import pytest
+from conftest import require_espeak
 
 from ivr.audio import Catalogue, Kind, VoiceChoice
 from ivr.audio_plan import plan, render
@@ -16,16 +16,11 @@ from ivr.config import SETTINGS
 from ivr.menu_load import load_menu
 from ivr.tts import Pyttsx3Synthesizer, pick_voice
 
-MISSING = "libespeak-ng1 is not installed: apt-get install libespeak-ng1 espeak-ng"
-
 
 @pytest.fixture(autouse=True)
 def _espeak_installed() -> None:
     """Skip without libespeak-ng, except on CI, where these tests must run."""
-    if ctypes.util.find_library("espeak-ng") is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{MISSING} (CI must run the real-engine tests)", pytrace=False)
-        pytest.skip(MISSING)
+    require_espeak()
 
 
 @pytest.fixture(scope="module")

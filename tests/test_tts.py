@@ -5,7 +5,6 @@ Raw pyttsx3 only ever runs in a subprocess, so a hang or a crash cannot take pyt
 
 from __future__ import annotations
 
-import ctypes.util
 import os
 import signal
 import subprocess
@@ -17,11 +16,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import require_espeak
 
 from ivr.tts import Pyttsx3Synthesizer, TtsError, Voice, pick_voice
 from ivr.wav import wav_stats
 
-MISSING = "libespeak-ng1 is not installed: apt-get install libespeak-ng1 espeak-ng"
 PROJECT = Path(__file__).resolve().parent.parent
 ZH_VOICE = "sit/cmn-latn-pinyin"
 EN_VOICE = "gmw/en-us"
@@ -34,10 +33,7 @@ LONG_TEXT = "您好欢迎致电" * 100
 @pytest.fixture(scope="module", autouse=True)
 def _espeak_installed() -> None:
     """Skip without libespeak-ng, except on CI, where these tests must run."""
-    if ctypes.util.find_library("espeak-ng") is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{MISSING} (CI must run the real-engine tests)", pytrace=False)
-        pytest.skip(MISSING)
+    require_espeak()
 
 
 @pytest.fixture(scope="module")
