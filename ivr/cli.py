@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -16,14 +13,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
-from sqlalchemy.exc import DBAPIError
 
 from ivr.app import hotline
 from ivr.cli_calls import calls
+from ivr.cli_errors import database_errors
 from ivr.cli_phone import call_command
 from ivr.cli_prompts import prompts
 from ivr.config import PROJECT_ROOT, SHANGHAI
-from ivr.errors import IdentityError, ImportFileError, SchemaError
+from ivr.errors import IdentityError, ImportFileError
 from ivr.identity import mask_id, validate_id_number
 from store import lockout
 from store.db import count_persons, create_schema
@@ -41,22 +38,6 @@ def register(app: Flask) -> None:
                 call_command)  # fmt: skip
     for command in commands:
         app.cli.add_command(command)
-
-
-def _database_errors(command: Callable[..., None]) -> Callable[..., None]:
-    """Report a database that is down, busy or out of date in one line, not a traceback."""
-
-    @functools.wraps(command)
-    def run(*args: Any, **kwargs: Any) -> None:
-        """Run the command, turning database failures into a ClickException."""
-        try:
-            command(*args, **kwargs)
-        except SchemaError as exc:
-            raise click.ClickException(str(exc)) from None
-        except DBAPIError as exc:
-            raise click.ClickException(f"database error: {exc.orig}") from None
-
-    return run
 
 
 def _today():
@@ -78,7 +59,7 @@ def _speech_note() -> None:
 
 @click.command("init-db")
 @with_appcontext
-@_database_errors
+@database_errors
 def init_db() -> None:
     """Create the database tables that are missing."""
     create_schema(hotline().engine)
@@ -88,7 +69,7 @@ def init_db() -> None:
 @click.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @with_appcontext
-@_database_errors
+@database_errors
 def import_command(file: Path) -> None:
     """Load accounts from an import FILE (JSON): all records, or none at all."""
     try:
@@ -113,7 +94,7 @@ def import_command(file: Path) -> None:
 @click.command("unlock")
 @click.argument("id_number")
 @with_appcontext
-@_database_errors
+@database_errors
 def unlock(id_number: str) -> None:
     """Clear the PIN lock-out of the person with ID_NUMBER (X may be typed as * or X)."""
     try:
@@ -141,7 +122,7 @@ def unlock(id_number: str) -> None:
 @click.option("--load-if-empty", is_flag=True,
               help="Also import it when the database has no persons yet.")  # fmt: skip
 @with_appcontext
-@_database_errors
+@database_errors
 def demo_data_command(output: Path, load_if_empty: bool) -> None:
     """Write the demo import file: a family with bindings and an ID ending in X."""
     output.write_text(json.dumps(demo_data(), ensure_ascii=False, indent=2) + "\n", "utf-8")
@@ -163,7 +144,7 @@ def demo_data_command(output: Path, load_if_empty: bool) -> None:
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
               help="Gunicorn worker processes.")  # fmt: skip
 @with_appcontext
-@_database_errors
+@database_errors
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the hotline with gunicorn; point a Twilio number's voice webhook at /voice."""
     from ivr.server import run_gunicorn
