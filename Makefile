@@ -42,7 +42,7 @@ $(STAMP): pyproject.toml
 # The demo's read-backs tell their text (X-Prompt-Text), so `calls run --url` can check them.
 run: export IVR_AUDIO_TEXT ?= 1
 run: install
-	$(BIN)/python run_ivr.py init-db
+	$(BIN)/python run_ivr.py db upgrade
 	$(BIN)/python run_ivr.py demo-data --load-if-empty
 	$(BIN)/python run_ivr.py prompts render || echo "Prompt audio not rendered: prompts are spoken with <Say>."
 	$(BIN)/python run_ivr.py serve --host $(HOST) --port $(PORT) --workers $(WORKERS)

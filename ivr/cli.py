@@ -16,13 +16,14 @@ from rich.table import Table
 
 from ivr.app import hotline
 from ivr.cli_calls import calls
+from ivr.cli_db import db, upgrade_schema
 from ivr.cli_errors import database_errors
 from ivr.cli_phone import call_command
 from ivr.cli_prompts import prompts
 from ivr.config import PROJECT_ROOT, SHANGHAI
 from ivr.errors import IdentityError, ImportFileError
 from ivr.identity import mask_id, validate_id_number
-from store import lockout
+from store import lockout, migrate
 from store.db import count_persons, create_schema
 from store.demo import demo_data
 from store.import_apply import import_data
@@ -34,7 +35,7 @@ DEMO_FILE = PROJECT_ROOT / "store" / "demo.json"
 
 def register(app: Flask) -> None:
     """Add every command to the app's CLI group."""
-    commands = (serve, init_db, import_command, unlock, demo_data_command, prompts, calls,
+    commands = (serve, db, init_db, import_command, unlock, demo_data_command, prompts, calls,
                 call_command)  # fmt: skip
     for command in commands:
         app.cli.add_command(command)
@@ -61,9 +62,8 @@ def _speech_note() -> None:
 @with_appcontext
 @database_errors
 def init_db() -> None:
-    """Create the database tables that are missing."""
-    create_schema(hotline().engine)
-    console.print(f"[green]Database ready:[/] {hotline().engine.url.render_as_string()}")
+    """Create the tables, or migrate them to this version: the same as `db upgrade`."""
+    upgrade_schema()
 
 
 @click.command("import")
@@ -149,7 +149,7 @@ def serve(host: str, port: int, workers: int) -> None:
     """Serve the hotline with gunicorn; point a Twilio number's voice webhook at /voice."""
     from ivr.server import run_gunicorn
 
-    create_schema(hotline().engine)
+    migrate.require_current(hotline().engine)
     shown = "localhost" if host in ("0.0.0.0", "127.0.0.1", "::") else host
     url = f"http://{shown}:{port}/voice"
     console.print(

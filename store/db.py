@@ -11,14 +11,13 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
-    inspect,
     make_url,
     select,
 )
 from sqlalchemy.orm import Session, sessionmaker
 
-from ivr.errors import SchemaError
-from store.models import Base, Person
+from store import migrate
+from store.models import Person
 
 # Every wait is bounded well inside Twilio's 15 s, so a caller stuck behind a locked or
 # vanished database hears the busy message instead of Twilio's own application error.
@@ -77,26 +76,8 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 
 
 def create_schema(bind: Engine | Connection) -> None:
-    """Create every missing table; refuse a database whose tables are out of date."""
-    Base.metadata.create_all(bind)
-    missing = missing_columns(bind)
-    if missing:
-        raise SchemaError(
-            f"the database was made by an older version: {', '.join(missing)} missing. "
-            "Recreate it (for the demo database: delete store/ivr.sqlite3 and run make run)."
-        )
-
-
-def missing_columns(bind: Engine | Connection) -> list[str]:
-    """The model columns (table.column) that the database's existing tables lack."""
-    inspector = inspect(bind)
-    existing = set(inspector.get_table_names())
-    missing = []
-    for name, table in Base.metadata.tables.items():
-        if name in existing:
-            have = {column["name"] for column in inspector.get_columns(name)}
-            missing += [f"{name}.{c.name}" for c in table.columns if c.name not in have]
-    return missing
+    """Bring the schema to this version's head revision by running the migrations."""
+    migrate.upgrade(bind)
 
 
 def count_persons(session: Session) -> int:

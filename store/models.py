@@ -88,6 +88,20 @@ class ProbeGuard(Base):
     locked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
 
+class CallerGuard(Base):
+    """Wrong PINs keyed from one caller number in the current window (IVR_CALLER_PIN_LIMIT).
+
+    It lets an operator stop one number from locking other people out; see docs/security.md.
+    """
+
+    __tablename__ = "caller_guards"
+
+    # HMAC-SHA256 of the caller number under the database's secret, like ProbeGuard.key.
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[int] = mapped_column(BigInteger)  # Unix seconds
+    failed_pins: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+
+
 class HotlineSecret(Base):
     """Random keys the hotline keeps in its database, shared by every worker."""
 

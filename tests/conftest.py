@@ -6,6 +6,7 @@ from __future__ import annotations
 import ctypes.util
 import os
 import secrets
+import shutil
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -99,19 +100,28 @@ def pg_schema() -> Iterator[str]:
     admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head once; each test starts from a copy (migrating is slow)."""
+    path = tmp_path_factory.mktemp("template") / "ivr.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    create_schema(engine)
+    engine.dispose()
+    return path
+
+
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty database with the schema: a new SQLite file, or the emptied PostgreSQL one."""
+    """An empty migrated database: a copy of the SQLite template, or the emptied PostgreSQL one."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'ivr.sqlite3'}"
-        engine = make_engine(url)
-        create_schema(engine)
-    else:
-        url = request.getfixturevalue("pg_schema")
-        engine = make_engine(url)
-        with engine.begin() as connection:
-            for table in reversed(Base.metadata.sorted_tables):
-                connection.execute(delete(table))
+        path = tmp_path / "ivr.sqlite3"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("pg_schema")
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(delete(table))
     engine.dispose()
     return url
 

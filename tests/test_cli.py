@@ -44,7 +44,7 @@ BALANCE_WORDS = "一千二百三十四元五角六分"
 MENU = load_menu(SETTINGS["IVR_MENU"][0])  # the menu the servers serve
 WELCOME = MENU.text("welcome")
 UNKNOWN_ID = "110101199003074477"  # valid check digit, not in the demo data
-COMMANDS = ("serve", "init-db", "import", "unlock", "demo-data", "prompts", "calls", "call")
+COMMANDS = ("serve", "db", "init-db", "import", "unlock", "demo-data", "prompts", "calls", "call")
 HEALTH_WAIT_S = 20.0
 STOP_WAIT_S = 10.0
 
@@ -539,7 +539,8 @@ def test_group_help_lists_every_command(
     ("command", "mentions"),
     [
         ("serve", ["gunicorn", "--host", "--port", "--workers"]),
-        ("init-db", ["tables"]),
+        ("init-db", ["tables", "db upgrade"]),
+        ("db", ["upgrade", "downgrade", "current"]),
         ("import", ["FILE", "all records, or none"]),
         ("unlock", ["ID_NUMBER", "lock-out"]),
         ("demo-data", ["demo", "--output", "--load-if-empty"]),
@@ -594,7 +595,8 @@ def test_init_db_creates_the_tables_in_an_empty_sqlite_file(tmp_path: Path) -> N
             result = app.test_cli_runner().invoke(args=["init-db"])
             assert result.exit_code == 0, (result.output, result.exception)
             assert "Database ready" in result.output
-            assert set(inspect(engine).get_table_names()) == set(Base.metadata.tables)
+            tables = set(inspect(engine).get_table_names())
+            assert tables == {*Base.metadata.tables, "alembic_version"}
     finally:
         engine.dispose()
         app.extensions["ivr"].engine.dispose()

@@ -42,14 +42,14 @@ def test_postgresql_limits_merge_with_the_urls_own(url, options, connect_timeout
     assert merged.query["connect_timeout"] == connect_timeout
 
 
-def test_an_out_of_date_database_is_refused_in_one_line(make_app, tmp_path: Path) -> None:
+def test_tables_no_release_made_are_refused_in_one_line(make_app, tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
-    with sqlite3.connect(path) as old:  # a calls table from before the probe column
+    with sqlite3.connect(path) as old:  # a calls table older than any released schema
         old.execute("CREATE TABLE calls (call_sid VARCHAR(64) PRIMARY KEY, node VARCHAR(64))")
     app = make_app(IVR_DATABASE_URL=f"sqlite:///{path}")
     result = app.test_cli_runner().invoke(args=["init-db"])
     assert result.exit_code == 1
-    assert "calls.probe" in result.output and "older version" in result.output
+    assert "no migration history" in result.output and "calls" in result.output
     assert "Traceback" not in result.output
 
 
