@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -14,13 +13,16 @@ from flask import Flask, current_app, g
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from twilio.request_validator import RequestValidator
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from ivr import observe, ratelimit
 from ivr.audio import Catalogue
 from ivr.config import SHANGHAI, AgentHours, from_environ
 from ivr.errors import ConfigError
 from ivr.events import Env
 from ivr.menu import Menu, placeholders
 from ivr.menu_load import load_menu
+from ivr.ratelimit import RateLimits
 from ivr.readback import hours_text
 from ivr.twiml import Renderer, SayVoice
 from store.db import make_engine, make_sessionmaker
@@ -48,6 +50,8 @@ class Hotline:
     # (text, lang) of every fixed prompt -> its audio key, or None when not rendered
     static_audio: dict[tuple[str, str], str | None] = field(default_factory=dict)
     warned: set[str] = field(default_factory=set)  # warnings this process has logged once
+    rate_limits: RateLimits | None = None
+    pin_limit: tuple[int, int] | None = None  # (wrong PINs, per seconds) per caller number
 
     @property
     def speech(self) -> str:
@@ -157,7 +161,23 @@ def build_hotline(config: Mapping[str, Any]) -> Hotline:
         audio_ttl=_whole_number(config, "IVR_AUDIO_TTL"),
         audio_text=_flag(config, "IVR_AUDIO_TEXT"),
         static_audio=fixed_audio,
+        rate_limits=ratelimit.build(config),
+        pin_limit=_pin_limit(config),
     )
+
+
+def _pin_limit(config: Mapping[str, Any]) -> tuple[int, int] | None:
+    """IVR_CALLER_PIN_LIMIT as (wrong PINs, window in seconds), or None when off."""
+    limit = ratelimit.parse_limit("IVR_CALLER_PIN_LIMIT", config["IVR_CALLER_PIN_LIMIT"])
+    return (limit.amount, limit.get_expiry()) if limit else None
+
+
+def _proxy_hops(config: Mapping[str, Any]) -> int:
+    """IVR_PROXY_HOPS: how many proxies append to X-Forwarded-For (0: trust none)."""
+    value = str(config["IVR_PROXY_HOPS"]).strip()
+    if not value.isascii() or not value.isdigit():
+        raise ConfigError(f"IVR_PROXY_HOPS={value!r}: expected 0 or a whole number of proxies")
+    return int(value)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -168,8 +188,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(from_environ())
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.config.update(config or {})
+    log_format = str(app.config["IVR_LOG_FORMAT"]).strip().lower()
+    if log_format not in observe.LOG_FORMATS:
+        raise ConfigError(f"IVR_LOG_FORMAT={log_format!r}: use json or text")
+    observe.configure_logging(log_format)
     app.extensions["ivr"] = build_hotline(app.config)
-    app.logger.setLevel(logging.INFO)
+    hops = _proxy_hops(app.config)
+    if hops:  # only then may X-Forwarded-For name the client (rate limits count it)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=0, x_host=0)  # type: ignore
+    observe.install(app, observe.Metrics.create())
     app.register_blueprint(views.voice)
     app.register_blueprint(views.health)
     app.register_blueprint(audio_views.audio)

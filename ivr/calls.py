@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from ivr.domain import PinOutcome
 from ivr.engine import step
 from ivr.events import (
     Action,
@@ -30,6 +31,25 @@ MAX_EFFECTS = 8  # one step needs at most identify, check PIN, fetch; more is a 
 
 
 @dataclass(frozen=True)
+class PinGuard:
+    """Per-caller-number throttling of wrong PINs (IVR_CALLER_PIN_LIMIT) for one request."""
+
+    caller: str
+    limit: int  # wrong PINs a number may key per window
+    window: int  # seconds
+    now: int  # Unix seconds
+
+    def check(self, session: Session, effect: CheckPin) -> PinOutcome:
+        """Refuse the check when this number is over its limit, else check and count."""
+        if lockout.caller_throttled(session, self.caller, self.limit, self.window, self.now):
+            return PinOutcome.THROTTLED
+        outcome = lockout.check_pin(session, effect.person_id, effect.probe, effect.pin)
+        if outcome != PinOutcome.OK:
+            lockout.count_caller_failure(session, self.caller, self.window, self.now)
+        return outcome
+
+
+@dataclass(frozen=True)
 class Step:
     """What one webhook request did: the new state and what the caller hears."""
 
@@ -37,12 +57,14 @@ class Step:
     actions: list[Action]
 
 
-def perform(session: Session, effect: Effect, env: Env) -> Event:
+def perform(session: Session, effect: Effect, env: Env, guard: PinGuard | None = None) -> Event:
     """Carry out an effect the engine asked for and return its result as an event."""
     match effect:
         case Identify(kind=kind, number=number):
             return Identified(*lockout.identify(session, kind, number), env)
         case CheckPin(person_id=person_id, probe=probe, pin=pin):
+            if guard is not None:
+                return PinChecked(guard.check(session, effect), env)
             return PinChecked(lockout.check_pin(session, person_id, probe, pin), env)
         case Fetch(service=Service.BALANCE, person_id=pid):
             return Fetched(repo.balance(session, pid), env)
@@ -53,7 +75,9 @@ def perform(session: Session, effect: Effect, env: Env) -> Event:
     raise TypeError(f"not an effect: {effect!r}")
 
 
-def drive(session: Session, menu: Menu, state: CallState, event: Event) -> Step:
+def drive(
+    session: Session, menu: Menu, state: CallState, event: Event, guard: PinGuard | None = None
+) -> Step:
     """Step the engine, performing effects, until the call waits or ends."""
     spoken: list[Action] = []
     for _ in range(MAX_EFFECTS):
@@ -62,7 +86,7 @@ def drive(session: Session, menu: Menu, state: CallState, event: Event) -> Step:
         spoken.extend(actions[:-1] if effect else actions)
         if effect is None:
             return Step(state, spoken)
-        event = perform(session, effect, event.env)
+        event = perform(session, effect, event.env, guard)
     raise RuntimeError("the engine asked for too many effects in one step")
 
 

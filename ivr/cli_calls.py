@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ivr.app import hotline
+from ivr.cli_records import add_record_commands
 from ivr.cli_targets import (
     AUTH_TOKEN_ENV,
     IN_PROCESS_VOICE,
@@ -209,3 +210,6 @@ def _write_reports(results: Sequence[ScriptResult], measured: Coverage, junit: P
         except OSError as exc:
             raise click.ClickException(f"{path}: {exc.strerror or exc}") from None
         console.print(f"Report: {escape(str(path))}")
+
+
+add_record_commands(calls)

@@ -54,6 +54,34 @@ SETTINGS: dict[str, tuple[str, str]] = {
         "Agent hours on weekdays, Asia/Shanghai; `always` or `never` also work.",
     ),
     "IVR_MENU": (str(PROJECT_ROOT / "prompts" / "12333.yaml"), "The menu file to serve."),
+    "IVR_RATE_LIMIT_CALLER": (
+        "300/minute",
+        "Webhook requests per caller number (`From`); over it the caller hears the busy"
+        " message. One call makes about 20 a minute; a switchboard number carries many"
+        " calls. `off` disables.",
+    ),
+    "IVR_RATE_LIMIT_ADDRESS": (
+        "50/second",
+        "Requests per client address. Twilio sends every call from a few addresses: size it"
+        " for the whole hotline. `off` disables.",
+    ),
+    "IVR_RATE_LIMIT_STORAGE": (
+        "memory://",
+        "Where rate-limit counters live: `memory://` (per worker) or `redis://host:6379`"
+        " (shared by every worker and machine).",
+    ),
+    "IVR_CALLER_PIN_LIMIT": (
+        "off",
+        "Wrong PINs one caller number may key per window, e.g. `2/hour`, so that one number"
+        " cannot lock other people out (docs/security.md). `off` disables.",
+    ),
+    "IVR_PROXY_HOPS": (
+        "0",
+        "Proxies in front of the app that append X-Forwarded-For (rate limits then count the"
+        " real client address).",
+    ),
+    "IVR_LOG_FORMAT": ("json", "`json`: one JSON object per log line; `text` for reading."),
+    "IVR_METRICS_TOKEN": ("", "When set, GET /metrics needs `Authorization: Bearer <token>`."),
 }
 
 _CLOCK = r"([01][0-9]|2[0-3]):([0-5][0-9])"

@@ -14,6 +14,7 @@ class PinOutcome(StrEnum):
     WRONG = "wrong"
     LOCKED = "locked"  # already locked before this attempt
     JUST_LOCKED = "just_locked"  # this wrong attempt locked the person
+    THROTTLED = "throttled"  # not checked: too many wrong PINs from this caller number
 
 
 # The beneficiary's relation to the payer, seen from the beneficiary's side.

@@ -206,6 +206,9 @@ def _on_pin(menu: Menu, state: CallState, outcome: PinOutcome, env: Env) -> Resu
     failures = state.auth_failures + 1
     state = replace(state, auth_failures=failures, person_id=None, probe=None, identified=False)
     note = Note(f"auth {outcome}")
+    if outcome == PinOutcome.THROTTLED:
+        said = [note, _say(menu, state, "pin_throttled"), _say(menu, state, "goodbye")]
+        return _end(state, [*said, Hangup()])
     if outcome in (PinOutcome.LOCKED, PinOutcome.JUST_LOCKED):
         prompt = "locked_now" if outcome == PinOutcome.JUST_LOCKED else "locked"
         said: list[Action] = [note, _say(menu, state, prompt)]

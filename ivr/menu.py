@@ -68,6 +68,7 @@ SYSTEM_PROMPTS: dict[str, frozenset[str]] = {
         "id_length": (), "id_fifteen": (), "id_format": (), "id_checksum": (),
         "id_birth_date": (), "id_region": (), "pin_format": (),
         "auth_failed": ("remaining",), "auth_failed_final": (), "locked": (), "locked_now": (),
+        "pin_throttled": (),
         "balance": ("amount", "as_of"), "social_status": ("status", "scheme", "region"),
         "family_none": (), "family_payer": ("count",), "family_revoked": ("count",),
         "family_payer_item": ("index", "relation", "name", "status", "date", "rank"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Callable
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -24,21 +26,39 @@ class HotlineServer(BaseApplication):
     def load(self) -> Any:
         """Build the app in the worker, after the fork."""
         from ivr import create_app
+        from ivr.observe import use_multiprocess
 
+        use_multiprocess(self.options["metrics_dir"])
         return create_app()
 
 
+def _on_worker_exit(metrics_dir: str) -> Callable[[Any, Any], None]:
+    """gunicorn's child_exit hook for this server's metrics folder."""
+
+    def worker_exited(_server: Any, worker: Any) -> None:
+        """Drop a dead worker's live gauges (its counters stay in the sums, as they should)."""
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid, metrics_dir)
+
+    return worker_exited
+
+
 def run_gunicorn(host: str, port: int, workers: int) -> None:
-    """Serve until stopped."""
-    HotlineServer(
-        {
-            "bind": f"{host}:{port}",
-            "workers": workers,
-            "worker_class": "sync",
-            "timeout": 30,
-            "graceful_timeout": 3,  # short, so a stop (and a test) is quick
-            "control_socket_disable": True,  # parallel instances would share ~/.gunicorn
-            "accesslog": "-",
-            "proc_name": "ivr12333",
-        }
-    ).run()
+    """Serve until stopped; the workers share a metrics folder that goes with the server."""
+    with tempfile.TemporaryDirectory(prefix="ivr-metrics-") as metrics_dir:
+        HotlineServer(
+            {
+                "bind": f"{host}:{port}",
+                "workers": workers,
+                "worker_class": "sync",
+                "timeout": 30,
+                "graceful_timeout": 3,  # short, so a stop (and a test) is quick
+                "control_socket_disable": True,  # parallel instances would share ~/.gunicorn
+                # No access log: the app logs each request as JSON, read-back tokens hidden.
+                "accesslog": None,
+                "proc_name": "ivr12333",
+                "child_exit": _on_worker_exit(metrics_dir),
+                "metrics_dir": metrics_dir,
+            }
+        ).run()

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 from flask import Blueprint, Response, abort, current_app, g, request, url_for
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
+from ivr import observe
 from ivr.app import CALL_SID, get_session, hotline
 from ivr.audio_views import play_links
-from ivr.calls import drive, mask_input, state_of, store_state
+from ivr.calls import PinGuard, drive, mask_input, state_of, store_state
 from ivr.events import CallState, Event, Keys, Note, Resume, Say, Silence, Start
 from ivr.links import public_path, public_url
 from store import repo
@@ -38,17 +40,39 @@ def _xml(document: str) -> Response:
     return Response(document, status=200, mimetype="text/xml")
 
 
+# Registered first, so that junk with bad signatures counts against its address too.
+@voice.before_request
+def throttle() -> Response | None:
+    """Over a rate limit: a real caller hears the busy message, anyone else gets a 429."""
+    limits = hotline().rate_limits
+    if limits is None:
+        return None
+    scope = limits.exceeded(request.form.get("From", "")[:32], request.remote_addr or "")
+    if scope is None:
+        return None
+    observe.note_rate_limited(scope)
+    if _signed() and CALL_SID.fullmatch(request.form.get("CallSid", "")):
+        observe.note_call_end("rate_limited")
+        return _spoken(None, "busy")
+    return Response(f"too many requests ({scope})\n", 429, {"Retry-After": "60"},
+                    mimetype="text/plain")  # fmt: skip
+
+
 @voice.before_request
 def check_signature() -> Response | None:
     """Refuse a request without a valid X-Twilio-Signature when a token is set: 403."""
-    validator = hotline().validator
-    if validator is None:
-        return None
-    signature = request.headers.get("X-Twilio-Signature", "")
-    params = request.form.to_dict()
-    if signature and validator.validate(public_url(), params, signature):
+    if _signed():
         return None
     return Response("invalid or missing X-Twilio-Signature\n", 403, mimetype="text/plain")
+
+
+def _signed() -> bool:
+    """True when the request carries Twilio's valid signature, or signatures are off."""
+    validator = hotline().validator
+    if validator is None:
+        return True
+    signature = request.headers.get("X-Twilio-Signature", "")
+    return bool(signature) and validator.validate(public_url(), request.form.to_dict(), signature)
 
 
 @voice.errorhandler(Exception)
@@ -57,6 +81,7 @@ def apologise(exc: Exception) -> Response | HTTPException:
     if isinstance(exc, HTTPException):
         return exc
     current_app.logger.exception("webhook failed; the caller heard the error message")
+    observe.note_call_end("error")
     return _spoken(g.get("call_lang"), "error", "goodbye")
 
 
@@ -72,6 +97,7 @@ def _form() -> CallForm:
     call_sid = request.form.get("CallSid", "")
     if not CALL_SID.fullmatch(call_sid):
         abort(Response("CallSid is missing or malformed\n", 400, mimetype="text/plain"))
+    g.call_sid = call_sid
     return CallForm(call_sid, _field("From", 32), _field("Digits", MAX_DIGITS))
 
 
@@ -102,11 +128,14 @@ def _answer(kind: str) -> Response:
         before = state_of(row) if row is not None else None
         g.call_lang = before.lang if before else None  # so an apology is in the caller's language
         event = _event(kind, before, form)
-        result = drive(session, line.menu, before or CallState(line.menu.start), event)
+        now = line.clock().astimezone(UTC)  # SQLite keeps no zone: always store UTC
+        guard = _pin_guard(form.from_number, now)
+        result = drive(session, line.menu, before or CallState(line.menu.start), event, guard)
         state = replace(result.state, seq=(before.seq if before else 0) + 1)
-        now = line.clock()
         store_state(session, row, form.call_sid, form.from_number, state, now)
         _log(session, form, before, event, result.actions, now)
+        if state.ended and not (before and before.ended):
+            observe.note_call_end(observe.call_outcome(g.step_outcomes))
         if line.catalogue is not None:
             _tidy_audio(session, form.call_sid, event, state, int(now.timestamp()))
         play = play_links(session, form.call_sid, state.seq)
@@ -117,9 +146,20 @@ def _answer(kind: str) -> Response:
         session.commit()
     except DBAPIError as exc:
         session.rollback()
-        current_app.logger.warning("database error, caller told the system is busy: %s", exc.orig)
+        current_app.logger.warning("database error, caller told the system is busy: %s",
+                                   type(exc.orig).__name__)  # fmt: skip
+        observe.note_call_end("busy")
         return _spoken(before.lang if before else None, "busy")
     return _xml(document)
+
+
+def _pin_guard(caller: str, now: datetime) -> PinGuard | None:
+    """The per-caller-number PIN throttle for this request, when IVR_CALLER_PIN_LIMIT is set."""
+    limit = hotline().pin_limit
+    if limit is None:
+        return None
+    # Callers who withhold their number share one count: hiding it must not escape the limit.
+    return PinGuard(caller or "anonymous", *limit, int(now.timestamp()))
 
 
 def _tidy_audio(session, call_sid: str, event: Event, state: CallState, now: int) -> None:
@@ -138,9 +178,8 @@ def _log(session, form: CallForm, before: CallState | None, event: Event, action
     outcome = "; ".join(a.outcome for a in actions if isinstance(a, Note))[:64] or "-"
     repo.add_event(session, form.call_sid, before.seq + 1 if before else 1, node, masked,
                    outcome, now)  # fmt: skip
-    current_app.logger.info(
-        "call %s node=%s input=%s outcome=%s", form.call_sid, node, masked or "-", outcome
-    )
+    # The request's log line and metrics take the node and outcomes; never the keys.
+    observe.note_step(node, [a.outcome for a in actions if isinstance(a, Note)])
 
 
 def _link(endpoint: str, node: str, seq: int) -> str:
@@ -187,12 +226,13 @@ def _note_call_end(call_sid: str, outcome: str, *, end: bool) -> str | None:
     lang = None
     try:
         row = repo.load_call(session, call_sid)
-        now = hotline().clock()
+        now = hotline().clock().astimezone(UTC)
         if row is not None:
             lang = row.lang
         if row is not None and not (end and row.ended):
             if end:
                 row.ended, row.updated_at = True, now
+                observe.note_call_end("abandoned")  # Twilio says it is over; we had not ended it
             repo.add_event(session, call_sid, row.seq, row.node, "", outcome, now)
         if end:  # the call is over: its read-back audio goes with it
             repo.drop_audio(session, call_sid, int(now.timestamp()))

@@ -31,7 +31,7 @@ READ_ONLY = "ivr_read_only"  # execution option: this connection never writes (h
 def make_engine(url: str, **options: Any) -> Engine:
     """Create an engine with pre-ping pooling, bounded waits and serialised SQLite writes."""
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
+    if parsed.get_backend_name() == "sqlite" and "timeout" not in parsed.query:
         options.setdefault("connect_args", {"timeout": SQLITE_BUSY_SECONDS})
     elif parsed.get_driver_name() in ("psycopg", "psycopg2"):
         parsed = _with_pg_limits(parsed)

@@ -13,13 +13,13 @@ import secrets
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, select, update
+from sqlalchemy import ColumnElement, case, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ivr.domain import PinOutcome
-from store.models import HotlineSecret, Person, ProbeGuard
+from store.models import CallerGuard, HotlineSecret, Person, ProbeGuard
 
 PIN_LOCK_AFTER = 3  # consecutive wrong PINs that lock self-service
 PROBE_SECRET = "probe-hmac"
@@ -63,11 +63,9 @@ def identify(session: Session, kind: str, number: str) -> tuple[int | None, str 
 
 def check_pin(session: Session, person_id: int | None, probe: str | None, pin: str) -> PinOutcome:
     """Check a PIN; count a wrong one exactly, for persons and unknown numbers alike."""
-    person = None
-    if person_id is not None:
-        person = session.scalars(
-            select(Person).where(Person.id == person_id).with_for_update()
-        ).first()
+    # No row lock around the slow hash check: each write below is one atomic conditional
+    # UPDATE, so racing attempts still all count, and a right PIN never beats a lock.
+    person = session.get(Person, person_id) if person_id is not None else None
     if person is None:
         check_password_hash(_dummy_hash(), pin)  # as slow as a real check
         if probe is None:
@@ -86,19 +84,42 @@ def check_pin(session: Session, person_id: int | None, probe: str | None, pin: s
 
 
 def _count_wrong(session: Session, model: Any, where: ColumnElement[bool]) -> PinOutcome:
-    """Add one wrong PIN in SQL (so racing attempts all count); lock at the limit."""
+    """Add one wrong PIN in SQL, locked or not (an exact audit count); lock at the limit.
+
+    Only the attempt whose count reaches the limit sees JUST_LOCKED, however many race.
+    """
     failed = model.failed_pins + 1
     row = session.execute(
         update(model)
-        # The guard on `locked` keeps a lock that another request has just set.
-        .where(where, model.locked.is_(False))
-        .values(failed_pins=failed, locked=failed >= PIN_LOCK_AFTER)
-        .returning(model.locked)
+        .where(where)
+        .values(failed_pins=failed, locked=or_(model.locked, failed >= PIN_LOCK_AFTER))
+        .returning(model.failed_pins, model.locked)
         .execution_options(synchronize_session=False)
-    ).first()
-    if row is None:
-        return PinOutcome.LOCKED
-    return PinOutcome.JUST_LOCKED if row.locked else PinOutcome.WRONG
+    ).one()
+    if not row.locked:
+        return PinOutcome.WRONG
+    return PinOutcome.JUST_LOCKED if row.failed_pins == PIN_LOCK_AFTER else PinOutcome.LOCKED
+
+
+def caller_throttled(session: Session, caller: str, limit: int, window: int, now: int) -> bool:
+    """True when `caller` has keyed `limit` wrong PINs within the last `window` seconds."""
+    guard = session.get(CallerGuard, probe_key(session, "caller", caller))
+    return guard is not None and guard.window_start > now - window and guard.failed_pins >= limit
+
+
+def count_caller_failure(session: Session, caller: str, window: int, now: int) -> None:
+    """Add a wrong PIN to the caller number's count, starting a new window when it is over."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    stale = CallerGuard.window_start <= now - window
+    insert = dialect.insert(CallerGuard).values(
+        key=probe_key(session, "caller", caller), window_start=now, failed_pins=1
+    )
+    # One statement, so that racing wrong PINs from one number all count.
+    session.execute(insert.on_conflict_do_update(
+        index_elements=[CallerGuard.key],
+        set_={"failed_pins": case((stale, 1), else_=CallerGuard.failed_pins + 1),
+              "window_start": case((stale, now), else_=CallerGuard.window_start)},
+    ))  # fmt: skip
 
 
 def unlock(session: Session, id_number: str) -> bool:

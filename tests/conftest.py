@@ -148,6 +148,10 @@ def make_app(database_url: str, clock: Clock) -> Iterator[Callable[..., Flask]]:
             "IVR_CLOCK": clock,
             # Hermetic: audio a developer rendered into store/audio must not change the tests.
             "IVR_SPEECH": "say",
+            # Tests make many calls from one number and one address in a moment; the limits
+            # have tests of their own (test_limits.py).
+            "IVR_RATE_LIMIT_CALLER": "off",
+            "IVR_RATE_LIMIT_ADDRESS": "off",
             **overrides,
         }
         app = create_app(config)

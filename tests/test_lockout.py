@@ -51,12 +51,13 @@ def stored(app) -> tuple[int, bool]:
         return row.failed_pins, row.locked
 
 
-def test_racing_wrong_pins_lock_exactly_once(app) -> None:
-    outcomes = attempt_together(app, [WRONG] * 6)
+@pytest.mark.parametrize("racers", [6, 20])
+def test_racing_wrong_pins_all_count_and_lock_exactly_once(app, racers: int) -> None:
+    outcomes = attempt_together(app, [WRONG] * racers)
     assert sorted(outcomes) == sorted(
-        [PinOutcome.WRONG] * 2 + [PinOutcome.JUST_LOCKED] + [PinOutcome.LOCKED] * 3
+        [PinOutcome.WRONG] * 2 + [PinOutcome.JUST_LOCKED] + [PinOutcome.LOCKED] * (racers - 3)
     )
-    assert stored(app) == (3, True)
+    assert stored(app) == (racers, True)
 
 
 @pytest.mark.parametrize("round_", range(3))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from twilio.request_validator import RequestValidator
 from twiml_helpers import Twiml, is_twiml, parse_twiml
 from werkzeug.test import TestResponse
 
+from ivr.observe import JsonFormatter
 from ivr.simulator import Caller, FlaskTransport
 from ivr.twiml_schema import TwimlSchema
 from store.models import Call, CallEvent, Person
@@ -724,7 +726,8 @@ def private_calls(
         failed.press(number + "#")
         failed.press(pin + "#")
     assert failed.ended and prompt(app, "auth_failed_final") in failed.heard
-    return [record.getMessage() for record in caplog.records]
+    # As the JSON log shows them: every field, not just the message.
+    return [JsonFormatter().format(record) for record in caplog.records]
 
 
 SECRETS = [ID_BODY, UNKNOWN_ID[:17], PIN]
@@ -751,9 +754,14 @@ def test_call_events_keep_inputs_masked(app: Flask, private_calls: list[str]) ->
 
 
 def test_log_never_holds_an_id_or_pin(private_calls: list[str]) -> None:
+    lines = [json.loads(line) for line in private_calls]
+    steps = [line for line in lines if line.get("call_sid") == OK_SID]
+    # One line per webhook request (the dial and five keyings), each with node and outcome.
+    assert len(steps) == 6 and all("latency_ms" in line for line in steps)
+    assert "ask_pin" in {line.get("node") for line in steps}
+    assert any("verified" in line.get("outcome", "") for line in steps)
     log = "\n".join(private_calls)
-    assert "**************109*" in log  # the steps are logged, masked
-    for secret in [ID_STAR, ID_X, *SECRETS]:
+    for secret in [ID_STAR, ID_X, "**************109*", *SECRETS]:
         assert secret not in log
 
 
