@@ -151,13 +151,15 @@ def serve(host: str, port: int, workers: int) -> None:
 
     migrate.require_current(hotline().engine)
     shown = "localhost" if host in ("0.0.0.0", "127.0.0.1", "::") else host
-    url = f"http://{shown}:{port}/voice"
+    base = f"http://{shown}:{port}"
+    url = f"{base}/voice"
     console.print(
         f"[bold]12333 hotline[/] on {url}  ({workers} worker(s), "
         f"menu {hotline().menu.source.name})\n"
         f"Twilio: set your number's 'A call comes in' webhook (HTTP POST) to "
         f"https://<your public host>/voice and IVR_PUBLIC_URL to https://<your public host>.\n"
         f"Try it:  curl -s -X POST {url} -d CallSid=CAdemo0001 -d From=+8613800138000\n"
+        f"Health: {base}/healthz   Metrics: {base}/metrics   Logs: JSON lines on stderr\n"
         f"Started at {datetime.now(SHANGHAI):%Y-%m-%d %H:%M} Asia/Shanghai. Ctrl-C stops it.",
         soft_wrap=True,  # a wrapped curl example could not be copied and pasted
     )

@@ -43,7 +43,7 @@ Dialer = Callable[[Script], Caller]
 
 @click.group("calls")
 def calls() -> None:
-    """Run QA call scripts (YAML) against the hotline and report on them."""
+    """QA call scripts (run) and the recorded calls of the hotline (list, show)."""
 
 
 def _variables(pairs: Sequence[str], env_file: Path | None) -> dict[str, str]:
