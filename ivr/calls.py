@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from ivr.domain import PinOutcome
-from ivr.engine import step
+from ivr.engine import PIN_DIGITS, step
 from ivr.events import (
     Action,
     CallState,
@@ -25,28 +25,47 @@ from ivr.events import (
 from ivr.identity import mask_keyed
 from ivr.menu import Field, Menu, NodeType, Service
 from store import lockout, repo
+from store.lockout import PinVerdict
 from store.models import Call
 
 MAX_EFFECTS = 8  # one step needs at most identify, check PIN, fetch; more is a bug
 
 
 @dataclass(frozen=True)
-class PinGuard:
-    """Per-caller-number throttling of wrong PINs (IVR_CALLER_PIN_LIMIT) for one request."""
+class PinCheck:
+    """How this request checks a PIN: a verdict reached ahead of the write transaction,
+    and the per-caller-number throttle of wrong PINs (IVR_CALLER_PIN_LIMIT)."""
 
-    caller: str
-    limit: int  # wrong PINs a number may key per window
-    window: int  # seconds
-    now: int  # Unix seconds
+    verdict: PinVerdict | None = None
+    caller: str = ""
+    limit: tuple[int, int] | None = None  # (wrong PINs, window seconds); None: no throttle
+    now: int = 0  # Unix seconds
 
     def check(self, session: Session, effect: CheckPin) -> PinOutcome:
-        """Refuse the check when this number is over its limit, else check and count."""
-        if lockout.caller_throttled(session, self.caller, self.limit, self.window, self.now):
+        """Refuse a throttled number, else check the PIN and count a wrong one."""
+        args = (effect.person_id, effect.probe, effect.pin, self.verdict)
+        if self.limit is None:
+            return lockout.check_pin(session, *args)
+        count, window = self.limit
+        if lockout.caller_throttled(session, self.caller, count, window, self.now):
             return PinOutcome.THROTTLED
-        outcome = lockout.check_pin(session, effect.person_id, effect.probe, effect.pin)
+        outcome = lockout.check_pin(session, *args)
         if outcome != PinOutcome.OK:
-            lockout.count_caller_failure(session, self.caller, self.window, self.now)
+            lockout.count_caller_failure(session, self.caller, window, self.now)
         return outcome
+
+
+def pin_ahead(session: Session, menu: Menu, call_sid: str, digits: str) -> PinVerdict | None:
+    """Check the PIN of a request at the PIN prompt, before its write transaction begins."""
+    if not PIN_DIGITS.fullmatch(digits):
+        return None
+    row = session.get(Call, call_sid)
+    if row is None or row.ended or row.verified or not row.identified:
+        return None
+    node = menu.nodes.get(row.node)
+    if node is None or node.type != NodeType.INPUT or node.field != Field.PIN:
+        return None
+    return lockout.verify_ahead(session, row.person_id, digits)
 
 
 @dataclass(frozen=True)
@@ -57,15 +76,13 @@ class Step:
     actions: list[Action]
 
 
-def perform(session: Session, effect: Effect, env: Env, guard: PinGuard | None = None) -> Event:
+def perform(session: Session, effect: Effect, env: Env, pins: PinCheck | None = None) -> Event:
     """Carry out an effect the engine asked for and return its result as an event."""
     match effect:
         case Identify(kind=kind, number=number):
             return Identified(*lockout.identify(session, kind, number), env)
-        case CheckPin(person_id=person_id, probe=probe, pin=pin):
-            if guard is not None:
-                return PinChecked(guard.check(session, effect), env)
-            return PinChecked(lockout.check_pin(session, person_id, probe, pin), env)
+        case CheckPin():
+            return PinChecked((pins or PinCheck()).check(session, effect), env)
         case Fetch(service=Service.BALANCE, person_id=pid):
             return Fetched(repo.balance(session, pid), env)
         case Fetch(service=Service.FAMILY, person_id=pid):
@@ -76,7 +93,7 @@ def perform(session: Session, effect: Effect, env: Env, guard: PinGuard | None =
 
 
 def drive(
-    session: Session, menu: Menu, state: CallState, event: Event, guard: PinGuard | None = None
+    session: Session, menu: Menu, state: CallState, event: Event, pins: PinCheck | None = None
 ) -> Step:
     """Step the engine, performing effects, until the call waits or ends."""
     spoken: list[Action] = []
@@ -86,7 +103,7 @@ def drive(
         spoken.extend(actions[:-1] if effect else actions)
         if effect is None:
             return Step(state, spoken)
-        event = perform(session, effect, event.env, guard)
+        event = perform(session, effect, event.env, pins)
     raise RuntimeError("the engine asked for too many effects in one step")
 
 

@@ -166,4 +166,5 @@ def serve(host: str, port: int, workers: int) -> None:
     if not current_app.config["IVR_AUTH_TOKEN"]:
         console.print("[yellow]IVR_AUTH_TOKEN is not set: webhook signatures are not checked.[/]")
     _speech_note()
-    run_gunicorn(host, port, workers)
+    json_logs = str(current_app.config["IVR_LOG_FORMAT"]).strip().lower() == "json"
+    run_gunicorn(host, port, workers, json_logs=json_logs)

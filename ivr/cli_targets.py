@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 
 import click
@@ -35,7 +34,6 @@ def in_process_app() -> Flask:
     address, so the rate limits, which guard a deployed hotline, are off. Dispose its
     engine when done.
     """
-    app = create_app({**current_app.config, "IVR_AUDIO_TEXT": "1",
-                      "IVR_RATE_LIMIT_CALLER": "off", "IVR_RATE_LIMIT_ADDRESS": "off"})  # fmt: skip
-    app.logger.setLevel(logging.WARNING)
-    return app
+    quiet = {"IVR_AUDIO_TEXT": "1", "IVR_REQUEST_LOG": False,
+             "IVR_RATE_LIMIT_CALLER": "off", "IVR_RATE_LIMIT_ADDRESS": "off"}  # fmt: skip
+    return create_app({**current_app.config, **quiet})

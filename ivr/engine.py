@@ -38,7 +38,7 @@ from ivr.identity import parse_keyed_entry
 from ivr.menu import REPEAT, Field, Key, Menu, Node, NodeType
 from ivr.readback import balance_text, family_text, reader, social_text
 
-_PIN = re.compile(r"[0-9]{6}")  # ASCII only: \d would take full-width digits
+PIN_DIGITS = re.compile(r"[0-9]{6}")  # ASCII only: \d would take full-width digits
 
 
 def step(menu: Menu, state: CallState, event: Event) -> Result:
@@ -161,7 +161,7 @@ def _on_keys(menu: Menu, state: CallState, digits: str, env: Env) -> Result:
             return _invalid(menu, state, f"id_{exc.problem}", env)
         entered = Identify(identity.kind, identity.number)
         return _progress(state), [Note(f"{identity.kind} entered"), entered]
-    if not _PIN.fullmatch(digits):
+    if not PIN_DIGITS.fullmatch(digits):
         return _invalid(menu, state, "pin_format", env)
     return _progress(state), [Note("pin entered"), CheckPin(state.person_id, state.probe, digits)]
 

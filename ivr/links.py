@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import current_app, request
+
+# A host name or an IPv4/IPv6 address, with an optional port.
+_HOST = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?"
+)
 
 
 def public_url() -> str:
@@ -16,10 +23,18 @@ def absolute(path: str) -> str:
     base = public_base()
     if base:
         return base + path.removeprefix(request.script_root)
-    # Behind a tunnel or proxy the first hop's values are the ones Twilio used.
-    proto = request.headers.get("X-Forwarded-Proto", request.scheme).split(",")[0].strip()
-    host = request.headers.get("X-Forwarded-Host", request.host).split(",")[0].strip()
+    # Behind a tunnel or proxy the first hop's values are the ones Twilio used. They are
+    # only taken when well-formed: they end up in the TwiML, which must stay valid XML.
+    proto = _first("X-Forwarded-Proto").lower()
+    host = _first("X-Forwarded-Host")
+    proto = proto if proto in ("http", "https") else request.scheme
+    host = host if _HOST.fullmatch(host) else request.host
     return f"{proto}://{host}{path}"
+
+
+def _first(header: str) -> str:
+    """The first value of a forwarded header (the hop nearest the client), or ""."""
+    return request.headers.get(header, "").split(",")[0].strip()
 
 
 def public_path(path: str) -> str:

@@ -160,7 +160,10 @@ def _finish(response: Response) -> Response:
         "outcome": "; ".join(g.get("step_outcomes") or ()) or None,
         "call_end": g.get("call_outcome"),
     }
-    current_app.logger.info("request", extra={k: v for k, v in fields.items() if v is not None})
+    # IVR_REQUEST_LOG is False only for the QA commands' in-process app: lines for simulated
+    # calls would bury the terminal. (Not a logger level: all apps share the logger.)
+    if current_app.config.get("IVR_REQUEST_LOG", True):
+        current_app.logger.info("request", extra={k: v for k, v in fields.items() if v is not None})
     return response
 
 

@@ -44,7 +44,21 @@ def _on_worker_exit(metrics_dir: str) -> Callable[[Any, Any], None]:
     return worker_exited
 
 
-def run_gunicorn(host: str, port: int, workers: int) -> None:
+def json_logging() -> dict[str, Any]:
+    """gunicorn's own log (boot, worker deaths) as JSON lines too, on stderr."""
+    return {
+        "root": {"level": "WARNING", "handlers": []},  # the app's loggers have their handler
+        "loggers": {
+            "gunicorn.error": {"level": "INFO", "handlers": ["stderr"], "propagate": False},
+            "gunicorn.access": {"level": "INFO", "handlers": [], "propagate": False},
+        },
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json",
+                                "stream": "ext://sys.stderr"}},
+        "formatters": {"json": {"()": "ivr.observe.JsonFormatter"}},
+    }  # fmt: skip
+
+
+def run_gunicorn(host: str, port: int, workers: int, *, json_logs: bool = True) -> None:
     """Serve until stopped; the workers share a metrics folder that goes with the server."""
     with tempfile.TemporaryDirectory(prefix="ivr-metrics-") as metrics_dir:
         HotlineServer(
@@ -60,5 +74,6 @@ def run_gunicorn(host: str, port: int, workers: int) -> None:
                 "proc_name": "ivr12333",
                 "child_exit": _on_worker_exit(metrics_dir),
                 "metrics_dir": metrics_dir,
+                **({"logconfig_dict": json_logging()} if json_logs else {}),
             }
         ).run()

@@ -13,11 +13,12 @@ from werkzeug.exceptions import HTTPException
 from ivr import observe
 from ivr.app import CALL_SID, get_session, hotline
 from ivr.audio_views import play_links
-from ivr.calls import PinGuard, drive, mask_input, state_of, store_state
+from ivr.calls import PinCheck, drive, mask_input, pin_ahead, state_of, store_state
 from ivr.events import CallState, Event, Keys, Note, Resume, Say, Silence, Start
 from ivr.links import public_path, public_url
 from store import repo
 from store.db import READ_ONLY
+from store.lockout import PinVerdict
 
 voice = Blueprint("voice", __name__)
 health = Blueprint("health", __name__)
@@ -45,7 +46,8 @@ def _xml(document: str) -> Response:
 def throttle() -> Response | None:
     """Over a rate limit: a real caller hears the busy message, anyone else gets a 429."""
     limits = hotline().rate_limits
-    if limits is None:
+    # Status callbacks end calls and their read-back URLs: never refuse them.
+    if limits is None or request.endpoint == "voice.status":
         return None
     scope = limits.exceeded(request.form.get("From", "")[:32], request.remote_addr or "")
     if scope is None:
@@ -124,13 +126,14 @@ def _answer(kind: str) -> Response:
     session = get_session()
     before: CallState | None = None
     try:
+        verdict = _verify_ahead(form) if kind == "keys" else None
         row = repo.load_call(session, form.call_sid)
         before = state_of(row) if row is not None else None
         g.call_lang = before.lang if before else None  # so an apology is in the caller's language
         event = _event(kind, before, form)
         now = line.clock().astimezone(UTC)  # SQLite keeps no zone: always store UTC
-        guard = _pin_guard(form.from_number, now)
-        result = drive(session, line.menu, before or CallState(line.menu.start), event, guard)
+        pins = _pin_check(form.from_number, now, verdict)
+        result = drive(session, line.menu, before or CallState(line.menu.start), event, pins)
         state = replace(result.state, seq=(before.seq if before else 0) + 1)
         store_state(session, row, form.call_sid, form.from_number, state, now)
         _log(session, form, before, event, result.actions, now)
@@ -153,13 +156,20 @@ def _answer(kind: str) -> Response:
     return _xml(document)
 
 
-def _pin_guard(caller: str, now: datetime) -> PinGuard | None:
-    """The per-caller-number PIN throttle for this request, when IVR_CALLER_PIN_LIMIT is set."""
-    limit = hotline().pin_limit
-    if limit is None:
-        return None
+def _verify_ahead(form: CallForm) -> PinVerdict | None:
+    """A keyed PIN checked in a read-only transaction, so the slow hash holds no write lock."""
+    session = hotline().sessions()
+    try:
+        session.connection(execution_options={READ_ONLY: True})
+        return pin_ahead(session, hotline().menu, form.call_sid, form.digits)
+    finally:
+        session.close()
+
+
+def _pin_check(caller: str, now: datetime, verdict: PinVerdict | None) -> PinCheck:
+    """How this request checks a PIN: the verdict, and the per-number throttle if set."""
     # Callers who withhold their number share one count: hiding it must not escape the limit.
-    return PinGuard(caller or "anonymous", *limit, int(now.timestamp()))
+    return PinCheck(verdict, caller or "anonymous", hotline().pin_limit, int(now.timestamp()))
 
 
 def _tidy_audio(session, call_sid: str, event: Event, state: CallState, now: int) -> None:

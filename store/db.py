@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 from typing import Any
 
 from sqlalchemy import (
@@ -14,6 +16,7 @@ from sqlalchemy import (
     make_url,
     select,
 )
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import migrate
@@ -66,8 +69,26 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 def _sqlite_begin(connection: Any) -> None:
     """Take SQLite's write lock when a transaction starts: one writer at a time, whole."""
-    read_only = connection.get_execution_options().get(READ_ONLY)
-    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+        return
+    # SQLite's own busy handler sleeps up to 100 ms between tries, so under load a waiter
+    # wakes only after another worker has taken the lock again, and can starve past the
+    # busy timeout. Trying every millisecond or two gives each waiter a fair chance.
+    wait_ms = connection.exec_driver_sql("PRAGMA busy_timeout").scalar() or 0
+    deadline = time.monotonic() + wait_ms / 1000
+    connection.exec_driver_sql("PRAGMA busy_timeout = 0")
+    try:
+        while True:
+            try:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+                return
+            except OperationalError as exc:
+                if "locked" not in str(exc.orig) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(random.uniform(0.0005, 0.002))
+    finally:  # commits may still wait for readers, with the engine's busy timeout
+        connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(wait_ms)}")
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

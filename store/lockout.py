@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -61,18 +62,52 @@ def identify(session: Session, kind: str, number: str) -> tuple[int | None, str 
     return None, probe_key(session, kind, number)
 
 
-def check_pin(session: Session, person_id: int | None, probe: str | None, pin: str) -> PinOutcome:
+@dataclass(frozen=True)
+class PinVerdict:
+    """A PIN checked ahead of the request's write transaction, against one stored hash.
+
+    The slow hash check then holds no lock: on SQLite every worker's writes wait while
+    one transaction is open, and a 135 ms hash inside it starves the others.
+    """
+
+    person_id: int | None
+    pin: str = field(repr=False)
+    pin_hash: str | None = field(repr=False)  # what it was checked against; None: unknown
+    ok: bool
+
+
+def verify_ahead(session: Session, person_id: int | None, pin: str) -> PinVerdict:
+    """Check `pin` against the person's stored hash (the dummy one for unknown numbers)."""
+    pin_hash = None
+    if person_id is not None:
+        pin_hash = session.scalar(select(Person.pin_hash).where(Person.id == person_id))
+    ok = check_password_hash(pin_hash or _dummy_hash(), pin) and pin_hash is not None
+    return PinVerdict(person_id, pin, pin_hash, ok)
+
+
+def _pin_matches(person: Person | None, pin: str, verdict: PinVerdict | None) -> bool:
+    """The verdict, when it was reached for this person, PIN and hash; else check now."""
+    stored = person.pin_hash if person is not None else None
+    if verdict is not None and verdict.pin == pin and verdict.pin_hash == stored:
+        return verdict.ok and person is not None and verdict.person_id == person.id
+    return check_password_hash(stored or _dummy_hash(), pin) and person is not None
+
+
+def check_pin(
+    session: Session, person_id: int | None, probe: str | None, pin: str,
+    verdict: PinVerdict | None = None,
+) -> PinOutcome:  # fmt: skip
     """Check a PIN; count a wrong one exactly, for persons and unknown numbers alike."""
     # No row lock around the slow hash check: each write below is one atomic conditional
     # UPDATE, so racing attempts still all count, and a right PIN never beats a lock.
     person = session.get(Person, person_id) if person_id is not None else None
+    matches = _pin_matches(person, pin, verdict)  # as slow for unknown numbers as known
     if person is None:
-        check_password_hash(_dummy_hash(), pin)  # as slow as a real check
         if probe is None:
             return PinOutcome.WRONG
         _insert_ignore(session, ProbeGuard, key=probe, failed_pins=0, locked=False)
         return _count_wrong(session, ProbeGuard, ProbeGuard.key == probe)
-    if check_password_hash(person.pin_hash, pin):
+    if matches:
         reset = session.execute(
             update(Person)
             .where(Person.id == person_id, Person.locked.is_(False))
