@@ -49,14 +49,16 @@ class PinCheck:
         count, window = self.limit
         if lockout.caller_throttled(session, self.caller, count, window, self.now):
             return PinOutcome.THROTTLED
-        outcome = lockout.check_pin(session, *args)
-        if outcome != PinOutcome.OK:
+        outcome, right = lockout.attempt_pin(session, *args)
+        if not right:  # the owner's right PIN on a locked account is not the number's fault
             lockout.count_caller_failure(session, self.caller, window, self.now)
         return outcome
 
 
-def pin_ahead(session: Session, menu: Menu, call_sid: str, digits: str) -> PinVerdict | None:
-    """Check the PIN of a request at the PIN prompt, before its write transaction begins."""
+def pin_to_check(
+    session: Session, menu: Menu, call_sid: str, digits: str
+) -> tuple[int | None, str | None] | None:
+    """(person id, stored PIN hash) when this request keys a PIN at the PIN prompt."""
     if not PIN_DIGITS.fullmatch(digits):
         return None
     row = session.get(Call, call_sid)
@@ -65,7 +67,7 @@ def pin_ahead(session: Session, menu: Menu, call_sid: str, digits: str) -> PinVe
     node = menu.nodes.get(row.node)
     if node is None or node.type != NodeType.INPUT or node.field != Field.PIN:
         return None
-    return lockout.verify_ahead(session, row.person_id, digits)
+    return row.person_id, lockout.stored_hash(session, row.person_id)
 
 
 @dataclass(frozen=True)

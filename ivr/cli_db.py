@@ -19,13 +19,13 @@ console = Console()
 
 @click.group("db")
 def db() -> None:
-    """Migrate the database schema (Alembic): upgrade, downgrade, current."""
+    """Migrate the database schema (Alembic): upgrade, downgrade, current, revision."""
 
 
 def upgrade_schema(revision: str = "head") -> None:
     """Migrate the app's database and say what changed."""
     before, after = migrate.upgrade(hotline().engine, revision)
-    change = "up to date" if before == after else f"{before or 'empty'} → {after}"
+    change = f"{after}, nothing to do" if before == after else f"{before or 'empty'} → {after}"
     console.print(f"[green]Database ready:[/] {_where()} (revision {change})", soft_wrap=True)
 
 
@@ -59,6 +59,26 @@ def downgrade(revision: str, yes: bool) -> None:
                       abort=True)  # fmt: skip
     before, after = migrate.downgrade(hotline().engine, revision)
     console.print(f"Downgraded: revision {before or 'empty'} → {after or 'empty (no tables)'}")
+
+
+@db.command("revision")
+@click.argument("message")
+@click.option(
+    "--autogenerate/--empty",
+    default=True,
+    show_default=True,
+    help="Write the differences between the models and the database (at head).",
+)
+@with_appcontext
+@database_errors
+def revision(message: str, autogenerate: bool) -> None:
+    """For developers: write the next migration file, store/migrations/versions/NNNN_*.py.
+
+    Change store/models.py, run `db upgrade` on a development database, then this; read
+    the file it writes (autogenerate misses some changes), and add a test.
+    """
+    path = migrate.new_revision(hotline().engine, message, autogenerate=autogenerate)
+    console.print(f"Wrote {escape(str(path))}: check it, then run `db upgrade`", soft_wrap=True)
 
 
 @db.command("current")

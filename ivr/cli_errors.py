@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+from alembic.util import CommandError
 from sqlalchemy.exc import DBAPIError
 
 from ivr.errors import SchemaError
@@ -20,7 +21,7 @@ def database_errors(command: Callable[..., None]) -> Callable[..., None]:
         """Run the command, turning database failures into a ClickException."""
         try:
             command(*args, **kwargs)
-        except SchemaError as exc:
+        except (SchemaError, CommandError) as exc:  # CommandError: e.g. an unknown revision
             raise click.ClickException(str(exc)) from None
         except DBAPIError as exc:
             raise click.ClickException(f"database error: {exc.orig}") from None

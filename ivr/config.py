@@ -61,7 +61,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
         " calls. `off` disables.",
     ),
     "IVR_RATE_LIMIT_ADDRESS": (
-        "50/second",
+        "200/second",
         "Requests per client address. Twilio sends every call from a few addresses: size it"
         " for the whole hotline. `off` disables.",
     ),

@@ -6,6 +6,7 @@ the log line and the counters. Nothing here ever sees a caller number, keys or a
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import os
@@ -36,6 +37,7 @@ class Metrics:
     requests: Counter
     latency: Histogram
     calls: Counter
+    refused: Counter
     verification_failures: Counter
     lockouts: Counter
     rate_limited: Counter
@@ -50,11 +52,14 @@ class Metrics:
                              ["route", "method", "status"], registry=registry),
             latency=Histogram("ivr_request_seconds", "Request latency by route", ["route"],
                               buckets=_LATENCY_BUCKETS, registry=registry),
-            calls=Counter("ivr_calls", "Calls by how they ended", ["outcome"], registry=registry),
+            calls=Counter("ivr_calls", "Calls by how they ended, each counted once",
+                          ["outcome"], registry=registry),
+            refused=Counter("ivr_refused", "Requests answered with an apology and a hang-up",
+                            ["reason"], registry=registry),
             verification_failures=Counter("ivr_verification_failures",
                                           "Failed PIN verifications by result", ["result"],
                                           registry=registry),
-            lockouts=Counter("ivr_lockouts", "People locked out by wrong PINs",
+            lockouts=Counter("ivr_lockouts", "Lock-outs by wrong PINs (unknown numbers too)",
                              registry=registry),
             rate_limited=Counter("ivr_rate_limited", "Requests over a rate limit", ["scope"],
                                  registry=registry),
@@ -112,9 +117,19 @@ def note_call_end(outcome: str) -> None:
     g.call_outcome = outcome
 
 
-def note_rate_limited(scope: str) -> None:
-    """Count a request refused by a rate limit."""
-    current_app.extensions["ivr_metrics"].rate_limited.labels(scope).inc()
+def note_refused(reason: str, scope: str = "") -> None:
+    """Record that the caller heard an apology and a hang-up: busy, error or rate_limited.
+
+    Not a call outcome: Twilio's status callback then reports the call over, and it is
+    counted there once (as abandoned), so that no call is counted twice.
+    """
+    g.refused, g.rate_scope = reason, scope
+
+
+def forget_step() -> None:
+    """Drop what a rolled-back step noted: it did not happen."""
+    for name in ("step_node", "step_outcomes", "call_outcome"):
+        g.pop(name, None)
 
 
 def call_outcome(outcomes: list[str]) -> str:
@@ -142,7 +157,16 @@ def _start_clock() -> None:
 
 
 def _finish(response: Response) -> Response:
-    """Log the request as one line and update the metrics."""
+    """Log the request as one line and update the metrics; never fail the request."""
+    try:
+        _observe(response)
+    except Exception:  # a full disk or a bad metrics folder must not turn into a 500
+        logging.getLogger(__name__).exception("request not logged or counted")
+    return response
+
+
+def _observe(response: Response) -> None:
+    """Count and log one finished request."""
     seconds = time.perf_counter() - g.get("started", time.perf_counter())
     route = request.url_rule.rule if request.url_rule is not None else "unmatched"
     metrics: Metrics = current_app.extensions["ivr_metrics"]
@@ -159,12 +183,12 @@ def _finish(response: Response) -> Response:
         "node": g.get("step_node"),
         "outcome": "; ".join(g.get("step_outcomes") or ()) or None,
         "call_end": g.get("call_outcome"),
+        "refused": g.get("refused"),
     }
     # IVR_REQUEST_LOG is False only for the QA commands' in-process app: lines for simulated
     # calls would bury the terminal. (Not a logger level: all apps share the logger.)
     if current_app.config.get("IVR_REQUEST_LOG", True):
         current_app.logger.info("request", extra={k: v for k, v in fields.items() if v is not None})
-    return response
 
 
 def _count_call(metrics: Metrics) -> None:
@@ -177,13 +201,18 @@ def _count_call(metrics: Metrics) -> None:
             metrics.lockouts.inc()
     if g.get("call_outcome"):
         metrics.calls.labels(g.call_outcome).inc()
+    if g.get("refused"):
+        metrics.refused.labels(g.refused).inc()
+        if g.refused == "rate_limited":
+            metrics.rate_limited.labels(g.rate_scope).inc()
 
 
 @metrics_view.get("/metrics")
 def scrape() -> Response:
     """Prometheus metrics: summed over every worker when gunicorn runs several."""
     token = current_app.config.get("IVR_METRICS_TOKEN") or ""
-    if token and request.headers.get("Authorization", "") != f"Bearer {token}":
+    given = request.headers.get("Authorization", "").encode()
+    if token and not hmac.compare_digest(given, f"Bearer {token}".encode()):
         return Response("metrics need the bearer token (IVR_METRICS_TOKEN)\n", 401,
                         mimetype="text/plain")  # fmt: skip
     if os.environ.get(MULTIPROC_ENV):

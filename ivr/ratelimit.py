@@ -8,6 +8,7 @@ lets requests through (with a warning): the limits protect the hotline, never bl
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,14 +33,17 @@ class RateLimits:
     limiter: MovingWindowRateLimiter
     caller: RateLimitItem | None
     address: RateLimitItem | None
+    secret: bytes = b""  # keys the hashes, so that a shared store holds no guessable number
 
     def exceeded(self, caller: str, address: str) -> str | None:
         """Count this request; the scope ("caller" or "address") whose limit it is over."""
         checks = (("address", self.address, address), ("caller", self.caller, caller))
         try:
             for scope, limit, who in checks:
-                # Keys are hashes: the counter store never holds a phone number.
-                if limit is not None and who and not self.limiter.hit(limit, scope, _key(who)):
+                # Keys are HMACs: the counter store never holds a phone number, and phone
+                # numbers are too few for a plain hash to hide them.
+                key = _key(self.secret, who)
+                if limit is not None and who and not self.limiter.hit(limit, scope, key):
                     return scope
         except Exception as exc:  # any storage failure (Redis down, timeouts): fail open
             log.warning("rate-limit storage unavailable, request let through: %s",
@@ -47,9 +51,9 @@ class RateLimits:
         return None
 
 
-def _key(value: str) -> str:
-    """A short hash of a caller number or address."""
-    return hashlib.sha256(value.encode()).hexdigest()[:32]
+def _key(secret: bytes, value: str) -> str:
+    """A short HMAC of a caller number or address."""
+    return hmac.new(secret, value.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def parse_limit(name: str, value: str) -> RateLimitItem | None:
@@ -75,4 +79,7 @@ def build(config: Mapping[str, Any]) -> RateLimits | None:
         storage = storage_from_string(uri, **options)
     except Exception as exc:  # the library raises several types for a bad URI
         raise ConfigError(f"IVR_RATE_LIMIT_STORAGE={uri!r}: {exc}") from None
-    return RateLimits(MovingWindowRateLimiter(storage), caller, address)
+    # Every worker and machine must derive the same keys, so the secret comes from the
+    # settings they share: the Twilio auth token (with none set, signatures are off too).
+    secret = f"ivr-rate-limit:{config['IVR_AUTH_TOKEN']}".encode()
+    return RateLimits(MovingWindowRateLimiter(storage), caller, address, secret)

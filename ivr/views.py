@@ -13,10 +13,10 @@ from werkzeug.exceptions import HTTPException
 from ivr import observe
 from ivr.app import CALL_SID, get_session, hotline
 from ivr.audio_views import play_links
-from ivr.calls import PinCheck, drive, mask_input, pin_ahead, state_of, store_state
+from ivr.calls import PinCheck, drive, mask_input, pin_to_check, state_of, store_state
 from ivr.events import CallState, Event, Keys, Note, Resume, Say, Silence, Start
 from ivr.links import public_path, public_url
-from store import repo
+from store import lockout, repo
 from store.db import READ_ONLY
 from store.lockout import PinVerdict
 
@@ -49,12 +49,16 @@ def throttle() -> Response | None:
     # Status callbacks end calls and their read-back URLs: never refuse them.
     if limits is None or request.endpoint == "voice.status":
         return None
-    scope = limits.exceeded(request.form.get("From", "")[:32], request.remote_addr or "")
+    call_sid = request.form.get("CallSid", "")
+    g.call_sid = call_sid if CALL_SID.fullmatch(call_sid) else None
+    # Only a signed request may count against a caller number: else anyone could post
+    # junk "From" a victim's number and have the hotline refuse their real calls.
+    caller = request.form.get("From", "")[:32] if _signed() else ""
+    scope = limits.exceeded(caller, request.remote_addr or "")
     if scope is None:
         return None
-    observe.note_rate_limited(scope)
-    if _signed() and CALL_SID.fullmatch(request.form.get("CallSid", "")):
-        observe.note_call_end("rate_limited")
+    observe.note_refused("rate_limited", scope)
+    if _signed() and g.call_sid:
         return _spoken(None, "busy")
     return Response(f"too many requests ({scope})\n", 429, {"Retry-After": "60"},
                     mimetype="text/plain")  # fmt: skip
@@ -70,6 +74,13 @@ def check_signature() -> Response | None:
 
 def _signed() -> bool:
     """True when the request carries Twilio's valid signature, or signatures are off."""
+    if "signed" not in g:
+        g.signed = _check_signature()
+    return g.signed
+
+
+def _check_signature() -> bool:
+    """Check X-Twilio-Signature against the URL Twilio called."""
     validator = hotline().validator
     if validator is None:
         return True
@@ -83,7 +94,7 @@ def apologise(exc: Exception) -> Response | HTTPException:
     if isinstance(exc, HTTPException):
         return exc
     current_app.logger.exception("webhook failed; the caller heard the error message")
-    observe.note_call_end("error")
+    observe.note_refused("error")
     return _spoken(g.get("call_lang"), "error", "goodbye")
 
 
@@ -151,19 +162,21 @@ def _answer(kind: str) -> Response:
         session.rollback()
         current_app.logger.warning("database error, caller told the system is busy: %s",
                                    type(exc.orig).__name__)  # fmt: skip
-        observe.note_call_end("busy")
+        observe.forget_step()  # rolled back: it did not happen
+        observe.note_refused("busy")
         return _spoken(before.lang if before else None, "busy")
     return _xml(document)
 
 
 def _verify_ahead(form: CallForm) -> PinVerdict | None:
-    """A keyed PIN checked in a read-only transaction, so the slow hash holds no write lock."""
+    """A keyed PIN checked before the request's transaction, so the slow hash holds no lock."""
     session = hotline().sessions()
     try:
         session.connection(execution_options={READ_ONLY: True})
-        return pin_ahead(session, hotline().menu, form.call_sid, form.digits)
+        found = pin_to_check(session, hotline().menu, form.call_sid, form.digits)
     finally:
-        session.close()
+        session.close()  # even a read lock would hold up SQLite's writers during the hash
+    return lockout.verify(found[0], form.digits, found[1]) if found else None
 
 
 def _pin_check(caller: str, now: datetime, verdict: PinVerdict | None) -> PinCheck:
@@ -249,7 +262,10 @@ def _note_call_end(call_sid: str, outcome: str, *, end: bool) -> str | None:
         session.commit()
     except DBAPIError as exc:
         session.rollback()
-        current_app.logger.warning("call %s: %r not recorded: %s", call_sid, outcome, exc.orig)
+        observe.forget_step()  # the end was not recorded: not counted either
+        current_app.logger.warning(
+            "call %s: %r not recorded: %s", call_sid, outcome, type(exc.orig).__name__
+        )  # a driver message may hold values
     return lang
 
 

@@ -76,21 +76,29 @@ class PinVerdict:
     ok: bool
 
 
-def verify_ahead(session: Session, person_id: int | None, pin: str) -> PinVerdict:
-    """Check `pin` against the person's stored hash (the dummy one for unknown numbers)."""
-    pin_hash = None
-    if person_id is not None:
-        pin_hash = session.scalar(select(Person.pin_hash).where(Person.id == person_id))
+def stored_hash(session: Session, person_id: int | None) -> str | None:
+    """The person's PIN hash, or None for a number not on file."""
+    if person_id is None:
+        return None
+    return session.scalar(select(Person.pin_hash).where(Person.id == person_id))
+
+
+def verify(person_id: int | None, pin: str, pin_hash: str | None) -> PinVerdict:
+    """Check `pin` against a stored hash (the dummy one for unknown numbers): slow."""
     ok = check_password_hash(pin_hash or _dummy_hash(), pin) and pin_hash is not None
     return PinVerdict(person_id, pin, pin_hash, ok)
 
 
 def _pin_matches(person: Person | None, pin: str, verdict: PinVerdict | None) -> bool:
     """The verdict, when it was reached for this person, PIN and hash; else check now."""
-    stored = person.pin_hash if person is not None else None
-    if verdict is not None and verdict.pin == pin and verdict.pin_hash == stored:
-        return verdict.ok and person is not None and verdict.person_id == person.id
-    return check_password_hash(stored or _dummy_hash(), pin) and person is not None
+    person_id, stored = (person.id, person.pin_hash) if person is not None else (None, None)
+    if verdict is None or (verdict.person_id, verdict.pin, verdict.pin_hash) != (
+        person_id,
+        pin,
+        stored,
+    ):
+        verdict = verify(person_id, pin, stored)  # as slow for unknown numbers as known
+    return verdict.ok
 
 
 def check_pin(
@@ -98,15 +106,23 @@ def check_pin(
     verdict: PinVerdict | None = None,
 ) -> PinOutcome:  # fmt: skip
     """Check a PIN; count a wrong one exactly, for persons and unknown numbers alike."""
+    return attempt_pin(session, person_id, probe, pin, verdict)[0]
+
+
+def attempt_pin(
+    session: Session, person_id: int | None, probe: str | None, pin: str,
+    verdict: PinVerdict | None = None,
+) -> tuple[PinOutcome, bool]:  # fmt: skip
+    """check_pin's outcome, and whether the PIN itself was right (locked or not)."""
     # No row lock around the slow hash check: each write below is one atomic conditional
     # UPDATE, so racing attempts still all count, and a right PIN never beats a lock.
     person = session.get(Person, person_id) if person_id is not None else None
-    matches = _pin_matches(person, pin, verdict)  # as slow for unknown numbers as known
+    matches = _pin_matches(person, pin, verdict)
     if person is None:
         if probe is None:
-            return PinOutcome.WRONG
+            return PinOutcome.WRONG, False
         _insert_ignore(session, ProbeGuard, key=probe, failed_pins=0, locked=False)
-        return _count_wrong(session, ProbeGuard, ProbeGuard.key == probe)
+        return _count_wrong(session, ProbeGuard, ProbeGuard.key == probe), False
     if matches:
         reset = session.execute(
             update(Person)
@@ -114,8 +130,8 @@ def check_pin(
             .values(failed_pins=0)
             .execution_options(synchronize_session=False)
         )
-        return PinOutcome.OK if reset.rowcount else PinOutcome.LOCKED
-    return _count_wrong(session, Person, Person.id == person_id)
+        return (PinOutcome.OK if reset.rowcount else PinOutcome.LOCKED), True
+    return _count_wrong(session, Person, Person.id == person_id), False
 
 
 def _count_wrong(session: Session, model: Any, where: ColumnElement[bool]) -> PinOutcome:
@@ -137,9 +153,20 @@ def _count_wrong(session: Session, model: Any, where: ColumnElement[bool]) -> Pi
 
 
 def caller_throttled(session: Session, caller: str, limit: int, window: int, now: int) -> bool:
-    """True when `caller` has keyed `limit` wrong PINs within the last `window` seconds."""
-    guard = session.get(CallerGuard, probe_key(session, "caller", caller))
-    return guard is not None and guard.window_start > now - window and guard.failed_pins >= limit
+    """True when `caller` has keyed `limit` wrong PINs within the last `window` seconds.
+
+    The number's row stays locked until the request ends, so that racing attempts from
+    one number take turns: none of them can slip past the limit on a stale count.
+    """
+    key = probe_key(session, "caller", caller)
+    _insert_ignore(session, CallerGuard, key=key, window_start=now, failed_pins=0)
+    guard = session.scalars(
+        select(CallerGuard)
+        .where(CallerGuard.key == key)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    return guard.window_start > now - window and guard.failed_pins >= limit
 
 
 def count_caller_failure(session: Session, caller: str, window: int, now: int) -> None:

@@ -6,6 +6,7 @@ to `store/migrations/env.py`, so every migration runs with the app's engine sett
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,10 +30,10 @@ CORE_CALL_COLUMNS = frozenset({"call_sid", "from_number", "node", "seq", "probe"
                                "after_auth", "menu", "ended"})  # fmt: skip
 
 
-def _config(connection: Connection | None = None) -> Config:
+def _config(connection: Connection | None = None, folder: Path = MIGRATIONS) -> Config:
     """An Alembic Config for our migrations folder, bound to `connection`."""
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("script_location", str(folder))
     config.attributes["connection"] = connection
     return config
 
@@ -122,6 +123,26 @@ def downgrade(bind: Engine | Connection, revision: str) -> tuple[str | None, str
         command.downgrade(_config(connection), revision)
         after = MigrationContext.configure(connection).get_current_revision()
     return before, after
+
+
+def new_revision(
+    bind: Engine | Connection, message: str, *, autogenerate: bool, folder: Path = MIGRATIONS
+) -> Path:
+    """Write the next revision file (`NNNN_slug.py`); with `autogenerate`, the differences
+    between the models and the database, which must be at head."""
+    scripts = ScriptDirectory.from_config(_config(folder=folder))
+    slug = re.sub(r"[^a-z0-9]+", "_", message.lower()).strip("_")[:40] or "change"
+    rev_id = f"{len(list(scripts.walk_revisions())) + 1:04d}_{slug}"
+    with _connection(bind) as connection:
+        if autogenerate and MigrationContext.configure(connection).get_current_revision() != (
+            scripts.get_current_head()
+        ):
+            raise SchemaError(f"autogenerate compares with the newest schema: {UPGRADE_HINT}")
+        config = _config(connection, folder)
+        config.set_main_option("file_template", "%%(rev)s")  # the id already holds the slug
+        script = command.revision(config, message, autogenerate=autogenerate, rev_id=rev_id)
+    assert script is not None and not isinstance(script, list)
+    return Path(script.path)
 
 
 def require_current(bind: Engine | Connection) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from threading import Barrier
 
 import pytest
@@ -71,3 +72,57 @@ def test_a_right_and_a_wrong_pin_at_once_never_verify_a_locked_person(app, round
         {PinOutcome.JUST_LOCKED, PinOutcome.LOCKED},
     )
     assert stored(app) == ((1, False) if PinOutcome.OK in outcomes else (3, True))
+
+
+# ------------------------------------------------- a PIN verdict reached ahead of the write
+
+
+@pytest.fixture
+def hash_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Count the slow hash checks lockout makes (each one's PIN)."""
+    checked: list[str] = []
+    real = lockout.check_password_hash
+
+    def counting(pin_hash: str, pin: str) -> bool:
+        """The real check, counted."""
+        checked.append(pin)
+        return real(pin_hash, pin)
+
+    monkeypatch.setattr(lockout, "check_password_hash", counting)
+    return checked
+
+
+def verdict_for(app, pin: str, **changes: object) -> lockout.PinVerdict:
+    """A verdict reached for 王建国 and `pin`, then altered as the test says."""
+    with app.extensions["ivr"].sessions() as session:
+        pid = person_id(app)
+        found = lockout.verify(pid, pin, lockout.stored_hash(session, pid))
+    return replace(found, **changes)
+
+
+@pytest.mark.parametrize("pin", [RIGHT, WRONG])
+def test_a_matching_verdict_is_used_without_hashing_again(app, hash_checks, pin: str) -> None:
+    verdict = verdict_for(app, pin)
+    hash_checks.clear()
+    with app.extensions["ivr"].sessions() as session:
+        outcome = lockout.check_pin(session, person_id(app), None, pin, verdict)
+    assert outcome == (PinOutcome.OK if pin == RIGHT else PinOutcome.WRONG)
+    assert hash_checks == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "keyed", "expected"),
+    [({"person_id": -1}, RIGHT, PinOutcome.OK), ({}, WRONG, PinOutcome.WRONG),
+     ({"pin_hash": "scrypt:changed"}, WRONG, PinOutcome.WRONG)],
+    ids=["another person", "another PIN", "a changed hash"],
+)  # fmt: skip
+def test_a_verdict_for_something_else_is_checked_again(
+    app, hash_checks, changes: dict, keyed: str, expected: PinOutcome
+) -> None:
+    """A right-PIN verdict reached for another person, PIN or hash decides nothing: the
+    PIN keyed is checked again, so a wrong one never gets in and a right one is not refused."""
+    verdict = verdict_for(app, RIGHT, **changes)
+    hash_checks.clear()
+    with app.extensions["ivr"].sessions() as session:
+        outcome = lockout.check_pin(session, person_id(app), None, keyed, verdict)
+    assert outcome == expected and hash_checks == [keyed]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -124,7 +125,7 @@ def test_two_machines_upgrading_at_once_both_succeed(empty_url: str) -> None:
                              stderr=subprocess.PIPE, text=True) for _ in range(2)]  # fmt: skip
     outputs = [run.communicate(timeout=60) for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
-    said = sorted("up to date" in out for out, _ in outputs)
+    said = sorted("nothing to do" in out for out, _ in outputs)
     assert said == [False, True], outputs  # one migrated, the other found it done
     engine = make_engine(empty_url)
     try:
@@ -162,7 +163,7 @@ def test_db_commands_upgrade_report_and_downgrade(empty_url: str) -> None:
     upgraded = cli(["db", "upgrade"], empty_url)
     assert upgraded.returncode == 0, upgraded.stderr
     assert f"empty → {migrate.head()}" in upgraded.stdout
-    assert "up to date" in cli(["init-db"], empty_url).stdout
+    assert "nothing to do" in cli(["init-db"], empty_url).stdout
     current = cli(["db", "current"], empty_url)
     assert current.returncode == 0 and "Up to date." in current.stdout
     down = cli(["db", "downgrade", "0001_core", "--yes"], empty_url)
@@ -180,3 +181,32 @@ def test_the_app_itself_never_migrates(empty_url: str) -> None:
         assert inspect(engine).get_table_names() == []
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("args", [["upgrade", "9999_nosuch"], ["downgrade", "nosuch", "--yes"]])
+def test_an_unknown_revision_is_one_line(empty_url: str, args: list[str]) -> None:
+    cli(["db", "upgrade"], empty_url)
+    result = cli(["db", *args], empty_url)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("Error:") and "nosuch" in result.stderr
+
+
+def test_a_new_revision_is_numbered_and_empty_when_models_match(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """`db revision` on a database at head: the next number, and nothing to change."""
+    folder = tmp_path / "migrations"
+    shutil.copytree(migrate.MIGRATIONS, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    migrate.upgrade(engine)
+    path = migrate.new_revision(engine, "Add a column!", autogenerate=True, folder=folder)
+    assert path.name == f"{len(REVISIONS) + 1:04d}_add_a_column.py"
+    text = path.read_text()
+    assert f"down_revision = '{REVISIONS[-1]}'" in text
+    body = text.split("def upgrade() -> None:", 1)[1].split("def downgrade", 1)[0]
+    assert "op." not in body  # the models and the migrations agree
+
+
+def test_autogenerate_needs_a_database_at_head(engine: Engine, tmp_path: Path) -> None:
+    migrate.upgrade(engine, REVISIONS[0])
+    with pytest.raises(SchemaError, match="db upgrade"):
+        migrate.new_revision(engine, "x", autogenerate=True, folder=tmp_path)

@@ -10,8 +10,10 @@ import pytest
 from conftest import post_status
 from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
-from test_call_flow import WANG_KEYED, verify
+from sqlalchemy import text
+from test_call_flow import MENU, WANG_KEYED, WELCOME, verify
 
+from ivr import observe
 from ivr.errors import ConfigError
 from ivr.observe import JsonFormatter, call_outcome
 
@@ -136,3 +138,66 @@ def test_the_log_format_is_a_setting(make_app: Callable[..., Flask], fmt: str) -
 def test_a_bad_log_format_names_the_setting(make_app: Callable[..., Flask]) -> None:
     with pytest.raises(ConfigError, match="IVR_LOG_FORMAT.*json or text"):
         make_app(IVR_LOG_FORMAT="xml")
+
+
+def test_a_refused_call_is_counted_once(make_app: Callable[..., Flask], make_caller,
+                                        twiml_schema) -> None:  # fmt: skip
+    """Refused mid-call (rate limit), then reported over by Twilio: one call, one outcome."""
+    app = make_app(IVR_RATE_LIMIT_CALLER="2/minute")
+    caller = make_caller(app)
+    caller.dial()
+    caller.press("2")
+    assert MENU.text("busy") in caller.press("1") and caller.ended
+    post_status(app, caller.call_sid)
+    samples = scrape(app)
+    calls = {labels: v for (name, labels), v in samples.items() if name == "ivr_calls_total"}
+    assert calls == {(("outcome", "abandoned"),): 1.0}
+    assert value(samples, "ivr_refused_total", reason="rate_limited") == 1
+    assert value(samples, "ivr_rate_limited_total", scope="caller") == 1
+
+
+def test_a_step_that_was_rolled_back_is_not_counted(
+    app: Flask, make_caller, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The database refuses the step's write after the PIN was judged: busy, and no trace
+    of the wrong PIN in the metrics or the log."""
+    caller = make_caller()
+    caller.dial()
+    caller.press("2")
+    caller.press(WANG_KEYED + "#")
+    engine = app.extensions["ivr"].engine
+    with engine.begin() as connection:  # a failing write, for real
+        connection.execute(text(TRIGGER[connection.dialect.name]))
+    caplog.set_level(logging.INFO, logger="ivr")
+    try:
+        assert MENU.text("busy") in caller.press("000000#")
+    finally:  # the PostgreSQL schema outlives the test
+        with engine.begin() as connection:
+            connection.execute(text("DROP TRIGGER refuse" + DROP[connection.dialect.name]))
+    samples = scrape(app)
+    assert value(samples, "ivr_verification_failures_total", result="wrong") == 0
+    assert value(samples, "ivr_refused_total", reason="busy") == 1
+    assert "outcome" not in log_lines(caplog)[-1]
+
+
+DROP = {"sqlite": "", "postgresql": " ON call_events; DROP FUNCTION refuse()"}
+TRIGGER = {
+    "sqlite": "CREATE TRIGGER refuse BEFORE INSERT ON call_events "
+    "BEGIN SELECT RAISE(ABORT, 'disk full'); END",
+    "postgresql": "CREATE OR REPLACE FUNCTION refuse() RETURNS trigger AS "
+    "$$ BEGIN RAISE EXCEPTION 'disk full'; END $$ LANGUAGE plpgsql; "
+    "CREATE TRIGGER refuse BEFORE INSERT ON call_events EXECUTE FUNCTION refuse()",
+}
+
+
+def test_a_metrics_failure_never_fails_the_call(
+    app: Flask, caller, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A full disk under the metrics folder, say: the caller still hears the menu."""
+
+    def broken(_metrics) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(observe, "_count_call", broken)
+    assert WELCOME in caller.dial()
+    assert "request not logged or counted" in caplog.text

@@ -23,6 +23,23 @@ FALSE = sa.text("false")
 
 def upgrade() -> None:
     """Create the core tables."""
+    _create_people()
+    op.create_table(
+        "probe_guards",
+        sa.Column("key", sa.String(64), primary_key=True),
+        sa.Column("failed_pins", sa.Integer(), nullable=False, server_default=sa.text("0")),
+        sa.Column("locked", sa.Boolean(), nullable=False, server_default=FALSE),
+    )
+    op.create_table(
+        "hotline_secrets",
+        sa.Column("name", sa.String(32), primary_key=True),
+        sa.Column("value", sa.String(128), nullable=False),
+    )
+    _create_calls()
+
+
+def _create_people() -> None:
+    """The insured persons and their 家庭共济 bindings."""
     op.create_table(
         "persons",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -52,18 +69,6 @@ def upgrade() -> None:
     revoked = sa.text("status != 'revoked'")
     op.create_index("uq_bindings_rank", "bindings", ["beneficiary_id", "priority"], unique=True,
                     sqlite_where=revoked, postgresql_where=revoked)  # fmt: skip
-    op.create_table(
-        "probe_guards",
-        sa.Column("key", sa.String(64), primary_key=True),
-        sa.Column("failed_pins", sa.Integer(), nullable=False, server_default=sa.text("0")),
-        sa.Column("locked", sa.Boolean(), nullable=False, server_default=FALSE),
-    )
-    op.create_table(
-        "hotline_secrets",
-        sa.Column("name", sa.String(32), primary_key=True),
-        sa.Column("value", sa.String(128), nullable=False),
-    )
-    _create_calls()
 
 
 def _create_calls() -> None:
