@@ -8,9 +8,9 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 2
 
-.PHONY: install run test lint bench clean espeak
+.PHONY: install run test lint bench clean espeak chromium
 
-install: $(STAMP) espeak
+install: $(STAMP) espeak chromium
 
 # pyttsx3 loads libespeak-ng.so.1 through ctypes; espeak-ng brings the voices and the CLI.
 # Installed from apt when missing and we are root; otherwise the exact command is printed.
@@ -29,6 +29,23 @@ espeak:
 		echo "Until then the hotline speaks with Twilio <Say> text."; \
 	fi
 
+# The softphone's browser tests drive Debian's chromium with Playwright (no browser download);
+# the CJK fonts make the page's Chinese readable in screenshots.
+chromium:
+	@if command -v chromium >/dev/null; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing chromium for the softphone's browser tests (apt-get)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -q chromium fonts-noto-cjk >/dev/null 2>&1 || \
+		{ apt-get update -q >/dev/null && apt-get install -y -q chromium fonts-noto-cjk >/dev/null; } || \
+		echo "apt-get could not install chromium; run: apt-get install chromium fonts-noto-cjk"; \
+	else \
+		echo "The softphone's browser tests need chromium; install it with:"; \
+		echo "    sudo apt-get install chromium fonts-noto-cjk"; \
+		echo "Until then those tests are skipped (CI fails instead)."; \
+	fi
+
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "Python 3.11 or newer is needed (found $$($(PYTHON) --version))"; exit 1; }
@@ -45,6 +62,7 @@ $(STAMP): pyproject.toml
 run: export IVR_AUDIO_TEXT ?= 1
 run: export IVR_RATE_LIMIT_CALLER ?= off
 run: export IVR_RATE_LIMIT_ADDRESS ?= off
+run: export IVR_SOFTPHONE ?= 1
 run: install
 	$(BIN)/python run_ivr.py db upgrade
 	$(BIN)/python run_ivr.py demo-data --load-if-empty

@@ -182,7 +182,7 @@ def _proxy_hops(config: Mapping[str, Any]) -> int:
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the hotline app from the IVR_* environment, overridden by `config`."""
-    from ivr import audio_views, cli, views
+    from ivr import audio_views, cli, softphone, views
 
     app = Flask(__name__)
     app.config.update(from_environ())
@@ -200,6 +200,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(views.voice)
     app.register_blueprint(views.health)
     app.register_blueprint(audio_views.audio)
+    if _flag(app.config, "IVR_SOFTPHONE"):  # off: no /phone URL exists at all
+        app.register_blueprint(softphone.phone)
     app.teardown_appcontext(close_session)
     cli.register(app)
     return app

@@ -163,6 +163,8 @@ def serve(host: str, port: int, workers: int) -> None:
         f"Started at {datetime.now(SHANGHAI):%Y-%m-%d %H:%M} Asia/Shanghai. Ctrl-C stops it.",
         soft_wrap=True,  # a wrapped curl example could not be copied and pasted
     )
+    if "softphone" in current_app.blueprints:  # IVR_SOFTPHONE=1
+        console.print(f"Softphone: {base}/phone", soft_wrap=True)
     if not current_app.config["IVR_AUTH_TOKEN"]:
         console.print("[yellow]IVR_AUTH_TOKEN is not set: webhook signatures are not checked.[/]")
     _speech_note()

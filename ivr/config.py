@@ -82,6 +82,11 @@ SETTINGS: dict[str, tuple[str, str]] = {
     ),
     "IVR_LOG_FORMAT": ("json", "`json`: one JSON object per log line; `text` for reading."),
     "IVR_METRICS_TOKEN": ("", "When set, GET /metrics needs `Authorization: Bearer <token>`."),
+    "IVR_SOFTPHONE": (
+        "0",
+        "1: serve the developer softphone at /phone (a keypad page driving the webhook through"
+        " the simulator). Off in production: every /phone URL is then a 404.",
+    ),
 }
 
 _CLOCK = r"([01][0-9]|2[0-3]):([0-5][0-9])"

@@ -77,6 +77,7 @@ class Turn:
     status: int | None = None
     elapsed_ms: float | None = None
     twiml: str | None = None
+    audio: str | None = None  # a heard <Play>'s URL (a read-back's is a secret: never report it)
 
 
 def with_query(url: str, base: str, form: dict[str, str]) -> str:

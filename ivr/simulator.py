@@ -201,7 +201,7 @@ class Caller:
         elif verb.tag == "Play":
             url = urljoin(doc_url, "".join(verb.itertext()).strip())
             self.played.append(url)
-            self._hear(self._play(url) if self.fetch_audio else f"[play:{url}]")
+            self._hear(self._play(url) if self.fetch_audio else f"[play:{url}]", audio=url)
         elif verb.tag != "Pause":
             raise WebhookError(f"<{verb.tag}> cannot be spoken inside <Gather>")
 
@@ -219,10 +219,10 @@ class Caller:
         text = headers.get(PROMPT_TEXT_HEADER.lower())
         return unquote(text) if text else f"[play:{_PRIVATE_AUDIO.sub('/audio/calls/…', url)}]"
 
-    def _hear(self, text: str) -> None:
-        """Append one utterance."""
+    def _hear(self, text: str, audio: str | None = None) -> None:
+        """Append one utterance (with the URL of its audio, for a <Play>)."""
         self.heard.append(text)
-        self.transcript.append(Turn(TurnKind.HEARD, text))
+        self.transcript.append(Turn(TurnKind.HEARD, text, audio=audio))
 
     def _terminate(self, verb: etree._Element) -> None:
         """Handle the verbs that end the call for the caller."""

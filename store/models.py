@@ -165,3 +165,18 @@ class CallAudio(Base):
     lang: Mapped[str] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class PhoneCall(Base):
+    """A developer softphone call (IVR_SOFTPHONE): the simulated caller's state as JSON.
+
+    Any worker may serve the page's next request, so the caller lives here, not in memory.
+    It holds what the caller heard and keyed, masked as transcripts are; rows older than an
+    hour are deleted whenever a softphone call starts.
+    """
+
+    __tablename__ = "phone_calls"
+
+    call_sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -24,7 +24,7 @@ from store.db import make_engine
 from store.models import Base, HotlineSecret
 
 ROOT = Path(__file__).resolve().parent.parent
-REVISIONS = ["0001_core", "0002_prompt_audio", "0003_caller_guards"]
+REVISIONS = ["0001_core", "0002_prompt_audio", "0003_caller_guards", "0004_phone_calls"]
 
 
 @pytest.fixture(params=BACKENDS)

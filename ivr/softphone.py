@@ -1,0 +1,148 @@
+"""The developer softphone (IVR_SOFTPHONE=1): a keypad page at /phone and its JSON API.
+
+The page never reads TwiML: every action goes through the server-side caller simulator,
+which drives the real webhook in this process. Registered only when the setting is on.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request, send_from_directory
+from sqlalchemy.exc import DBAPIError
+from werkzeug.exceptions import HTTPException
+
+from ivr import softphone_calls as calls
+from ivr.app import CALL_SID, hotline
+from ivr.softphone_calls import PhoneError
+from ivr.softphone_lock import CallBusy
+from ivr.softphone_menu import menu_json
+
+phone = Blueprint("softphone", __name__, url_prefix="/phone",
+                  static_folder="softphone_static", static_url_path="/static")  # fmt: skip
+
+DEFAULT_FROM = "+8613800138000"
+FROM = re.compile(r"\+?[0-9]{3,20}")
+KEYS = re.compile(r"[0-9*#]{1,64}")
+EXAMPLE = '{"keys": "2"}'
+_ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def _error(status: int, message: str) -> Response:
+    """A JSON error: {"error": message}."""
+    response = jsonify(error=message)
+    response.status_code = status
+    return response
+
+
+@phone.errorhandler(PhoneError)
+def refused(exc: PhoneError) -> Response:
+    """An action the API refuses, with its reason."""
+    return _error(exc.status, str(exc))
+
+
+@phone.errorhandler(HTTPException)
+def http_error(exc: HTTPException) -> Response | HTTPException:
+    """API errors as JSON; the page and its files answer as Flask does."""
+    if not request.path.startswith("/phone/api/"):
+        return exc
+    return _error(exc.code or 400, exc.description or exc.name)
+
+
+@phone.errorhandler(CallBusy)
+def busy(_exc: CallBusy) -> Response:
+    """Another action on the call is still running."""
+    return _error(503, "another action on this call is still running: try again")
+
+
+@phone.errorhandler(DBAPIError)
+def database_down(exc: DBAPIError) -> Response:
+    """Never a 500: the database did not answer in time."""
+    current_app.logger.warning("softphone: database error: %s", type(exc.orig).__name__)
+    return _error(503, "the database is busy or unreachable: try again")
+
+
+@phone.errorhandler(Exception)
+def failed(exc: Exception) -> Response:
+    """Never a 500: anything unexpected is logged, and the page told to look there."""
+    current_app.logger.exception("softphone request failed")
+    return _error(503, f"the softphone failed ({type(exc).__name__}); see the server log")
+
+
+@phone.get("")
+def page() -> Response:
+    """The keypad page."""
+    folder = phone.static_folder
+    assert folder is not None
+    return send_from_directory(folder, "index.html", mimetype="text/html", max_age=0)
+
+
+@phone.get("/api/menu")
+def menu() -> Response:
+    """The menu tree, for the page to draw and to highlight where the call is."""
+    return jsonify(menu_json(hotline().menu))
+
+
+@phone.post("/api/calls")
+def start_call() -> tuple[Response, int]:
+    """Dial: the call has heard the welcome and waits at the main menu."""
+    number = _body().get("from", DEFAULT_FROM)
+    if not isinstance(number, str) or not FROM.fullmatch(number):
+        raise PhoneError(400, '"from" must be a phone number: 3 to 20 digits, "+" allowed first')
+    return jsonify(calls.start(number)), 201
+
+
+@phone.get("/api/calls/<call_sid>")
+def show_call(call_sid: str) -> Response:
+    """The call with every turn so far."""
+    return jsonify(calls.show(_sid(call_sid)))
+
+
+@phone.post("/api/calls/<call_sid>/keys")
+def press_keys(call_sid: str) -> Response:
+    """Key digits into the waiting Gather; the turns this added."""
+    keys = _body().get("keys")
+    if not isinstance(keys, str) or not KEYS.fullmatch(keys):
+        raise PhoneError(400, '"keys" must be 1 to 64 of the keys 0-9, * and #')
+    return jsonify(calls.press(_sid(call_sid), keys))
+
+
+@phone.post("/api/calls/<call_sid>/silence")
+def stay_silent(call_sid: str) -> Response:
+    """Let the waiting Gather time out; the turns this added."""
+    return jsonify(calls.silence(_sid(call_sid)))
+
+
+@phone.post("/api/calls/<call_sid>/hangup")
+def hang_up(call_sid: str) -> Response:
+    """Hang up; the hotline hears of it through Twilio's status callback."""
+    return jsonify(calls.hangup(_sid(call_sid)))
+
+
+@phone.route("/api/<path:_rest>", methods=_ANY_METHOD)
+def unknown(_rest: str) -> Response:
+    """Any other API URL (or method) is a JSON 404."""
+    return _error(404, f"no such softphone API: {request.method} {request.path}")
+
+
+def _sid(call_sid: str) -> str:
+    """A call id as the hotline accepts it; anything else names no call (404)."""
+    if not CALL_SID.fullmatch(call_sid):
+        raise PhoneError(404, "there is no softphone call with that id")
+    return call_sid
+
+
+def _body() -> dict[str, Any]:
+    """The JSON object posted; no body at all counts as {}."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise PhoneError(400, f"the body is not JSON: send an object, e.g. {EXAMPLE}") from None
+    if not isinstance(data, dict):
+        raise PhoneError(400, f"the body must be a JSON object, e.g. {EXAMPLE}")
+    return data

@@ -1,0 +1,356 @@
+// 12333 softphone: dials the hotline through /phone/api, sends keys Gather by Gather,
+// plays what the hotline says and shows the call (drawing is in phone-view.js).
+'use strict';
+
+const API = '/phone/api';
+const PHONE_KEYS = '0123456789*#';
+const state = {
+  call: null,          // the last Call JSON (id, ended, end_state, node, waiting)
+  phase: 'idle',       // idle | dialling | up | ended
+  busy: false,         // a request is in flight
+  pending: '',         // keys typed ahead, not yet taken by a Gather
+  entry: '',           // keys of the Gather being filled in
+  hangupAfter: false,  // hang up once the request in flight returns
+  exchanges: 0,        // webhook requests shown in the developer panel
+};
+const audio = { queue: [], current: null, blocked: false };
+const menu = { boxes: new Map(), current: null };  // node boxes of the menu tree
+let el = {};
+
+// Call the JSON API; throw an Error carrying the server's message and HTTP status.
+async function api(method, path, body) {
+  const init = { method, headers: { Accept: 'application/json' } };
+  if (method !== 'GET') {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body || {});
+  }
+  let res;
+  try {
+    res = await fetch(API + path, init);
+  } catch (err) {
+    throw new Error(`network error: ${err.message}`);
+  }
+  let data = null;
+  try { data = await res.json(); } catch { /* not JSON: reported below */ }
+  if (!res.ok || data === null) {
+    const why = (data && data.error) || res.statusText || 'the answer was not JSON';
+    const error = new Error(`${why} (HTTP ${res.status})`);
+    error.status = res.status;
+    throw error;
+  }
+  return data;
+}
+
+// Show a line in the status bar; kind is '', 'busy', 'ended', 'hint' or 'error'.
+function setStatus(text, kind = '') {
+  el.status.textContent = text;
+  el.status.className = `status ${kind}`.trim();
+}
+
+// Show an error message from a failed request.
+function showError(err) {
+  setStatus(`Error: ${err.message}`, 'error');
+}
+
+// Describe the call's state in the status bar.
+function refreshStatus() {
+  const call = state.call;
+  if (state.phase === 'idle') return setStatus('Idle — press Dial');
+  if (state.phase === 'ended') return setStatus(`Call ended (${call?.end_state || 'unknown'})`, 'ended');
+  if (state.hangupAfter) return setStatus('Hanging up…', 'busy');
+  if (state.phase === 'dialling') return setStatus(`Dialling from ${el.from.value.trim()}…`, 'busy');
+  if (state.busy) return setStatus('Sending…', 'busy');
+  if (!call.waiting) return setStatus(`In call at ${call.node || '—'}`);
+  const { num_digits: digits, finish_on_key: finish } = call.waiting;
+  const hint = digits ? `${digits} key${digits > 1 ? 's' : ''}`
+    : finish ? `digits, end with ${finish}` : 'digits';
+  setStatus(`Waiting at ${call.node || '—'} · ${hint}`);
+}
+
+// Enable and disable the controls for the current phase.
+function updateControls() {
+  const live = state.phase === 'up' || state.phase === 'dialling';
+  el.dial.disabled = live || state.busy;
+  el.from.disabled = live;
+  el.hangup.disabled = !live;
+  el.silence.disabled = !(state.phase === 'up' && !state.busy && state.call?.waiting);
+  document.body.classList.toggle('in-call', live);
+  el.entry.textContent = state.entry + state.pending;
+}
+
+// Start a new call from the From number.
+async function dial() {
+  if (state.busy || state.phase === 'up' || state.phase === 'dialling') return;
+  resetCall();
+  state.phase = 'dialling';
+  state.busy = true;
+  updateControls();
+  refreshStatus();
+  try {
+    const call = await api('POST', '/calls', { from: el.from.value.trim() });
+    state.busy = false;
+    applyCall(call, true);
+    refreshStatus();
+  } catch (err) {
+    Object.assign(state, { busy: false, phase: 'idle', pending: '', hangupAfter: false });
+    updateControls();
+    return showError(err);
+  }
+  afterRequest();
+}
+
+// Clear everything a previous call left on the page.
+function resetCall() {
+  stopAudio();
+  Object.assign(state, { call: null, pending: '', entry: '', hangupAfter: false, exchanges: 0 });
+  el.transcript.replaceChildren();
+  el.devpanel.replaceChildren();
+  highlightNode(null);
+}
+
+// Post keys, silence or hangup for the call, and show the new turns.
+async function send(action, keys) {
+  state.busy = true;
+  state.entry = '';
+  updateControls();
+  refreshStatus();
+  try {
+    const path = `/calls/${encodeURIComponent(state.call.id)}/${action}`;
+    const call = await api('POST', path, action === 'keys' ? { keys } : undefined);
+    state.busy = false;
+    applyCall(call, true);
+    refreshStatus();
+  } catch (err) {
+    state.busy = false;
+    state.pending = '';  // keys typed ahead of a failed request mean nothing now
+    showError(err);
+    await resync();
+  }
+  afterRequest();
+}
+
+// After an error, fetch the call to learn whether it still waits (keeps the error shown).
+async function resync() {
+  try {
+    applyCall(await api('GET', `/calls/${encodeURIComponent(state.call.id)}`), false);
+  } catch (err) {
+    if (err.status === 404) {
+      state.phase = 'ended';
+      state.call.ended = true;
+    }
+    updateControls();
+  }
+}
+
+// Take a Call JSON answer: remember its state, draw new turns, move the menu highlight.
+function applyCall(call, renderTurns) {
+  const wasEnded = state.call?.ended;
+  state.call = call;
+  state.phase = call.ended ? 'ended' : 'up';
+  if (renderTurns) {
+    const barged = state.pending !== '';  // keys typed meanwhile cut these prompts short
+    for (const turn of call.turns || []) renderTurn(turn, !barged);
+  }
+  if (call.ended) {
+    Object.assign(state, { pending: '', entry: '' });
+    if (!wasEnded) View.addEvent(el.transcript, 'end', `Call ended — ${call.end_state || 'unknown'}`);
+  }
+  highlightNode(call.node);
+  updateControls();
+}
+
+// What to do once a request returns: a deferred hang-up, or the keys typed meanwhile.
+function afterRequest() {
+  if (state.hangupAfter && state.phase === 'up') return hangup();
+  state.hangupAfter = false;
+  pump();
+}
+
+// Feed typed keys to the waiting Gather; send them once the Gather is complete.
+function pump() {
+  const call = state.call;
+  if (state.busy || !call || call.ended || !call.waiting) return updateControls();
+  const { num_digits: digits, finish_on_key: finish } = call.waiting;
+  while (state.pending) {
+    const key = state.pending[0];
+    state.pending = state.pending.slice(1);
+    state.entry += key;
+    const finished = finish && key === finish;
+    if (finished || (digits && state.entry.length >= digits)) return send('keys', state.entry);
+  }
+  updateControls();
+}
+
+// A phone key, from the keypad or the keyboard: barge in and queue it for the Gather.
+function pressKey(key) {
+  flashKey(key);
+  if (state.phase !== 'up' && state.phase !== 'dialling') {
+    return setStatus('Not in a call — press Dial first', 'hint');
+  }
+  stopAudio();
+  state.pending += key;
+  pump();
+}
+
+// Let the Gather time out: Twilio then posts whatever was typed, or nothing at all.
+function silence() {
+  if (state.phase !== 'up' || state.busy || !state.call.waiting) return;
+  stopAudio();
+  if (state.entry) send('keys', state.entry);
+  else send('silence');
+}
+
+// Hang up now, or as soon as the request in flight returns.
+function hangup() {
+  if (state.phase === 'dialling' || (state.phase === 'up' && state.busy)) {
+    state.hangupAfter = true;
+    return refreshStatus();
+  }
+  if (state.phase !== 'up') return;
+  Object.assign(state, { hangupAfter: false, pending: '', entry: '' });
+  stopAudio();
+  send('hangup');
+}
+
+// Press a keypad button visibly for a moment.
+function flashKey(key) {
+  const button = [...document.querySelectorAll('button.key')].find((b) => b.dataset.key === key);
+  if (!button) return;
+  button.classList.add('active');
+  setTimeout(() => button.classList.remove('active'), 150);
+}
+
+// Draw one turn: a bubble in the transcript, or an exchange in the developer panel.
+function renderTurn(turn, playAudio) {
+  if (turn.kind === 'heard') {
+    const bubble = View.addBubble(el.transcript, 'hotline', '12333', turn.text);
+    if (turn.audio) {
+      const replay = View.make('button', 'replay', '▶');
+      replay.type = 'button';
+      replay.setAttribute('aria-label', 'Play this prompt again');
+      replay.addEventListener('click', () => { stopAudio(); enqueueAudio(turn.audio, bubble); });
+      bubble.append(replay);
+      if (playAudio) enqueueAudio(turn.audio, bubble);
+    }
+  } else if (turn.kind === 'pressed') {
+    View.addBubble(el.transcript, 'caller', 'You pressed', turn.text);
+  } else if (turn.kind === 'silence') {
+    View.addEvent(el.transcript, 'silence', 'Silence — the Gather timed out');
+  } else if (turn.kind === 'request') {
+    View.addExchange(el.devpanel, turn, ++state.exchanges);
+  }
+}
+
+// Queue a prompt's audio; start playing if nothing is.
+function enqueueAudio(url, bubble) {
+  audio.queue.push({ url, bubble });
+  if (!audio.current && !audio.blocked) playNext();
+}
+
+// Play the next queued prompt and highlight its bubble.
+function playNext() {
+  audio.current?.bubble.classList.remove('playing');
+  const item = audio.queue.shift() || null;
+  audio.current = item;
+  el.phone.classList.toggle('speaking', !!item);
+  if (!item) return;
+  item.bubble.classList.add('playing');
+  el.player.src = item.url;
+  el.player.play().catch((err) => {
+    if (audio.current !== item || err.name !== 'NotAllowedError') return;  // stopped, or 'error' fires
+    audio.queue.unshift(item);
+    audio.current = null;
+    audio.blocked = true;
+    item.bubble.classList.remove('playing');
+    el.phone.classList.remove('speaking');
+    el.audioNote.hidden = false;
+  });
+}
+
+// Stop the prompt playing and forget the queue (barge-in, hang-up, new call).
+function stopAudio() {
+  audio.current?.bubble.classList.remove('playing');
+  audio.queue = [];
+  audio.current = null;
+  audio.blocked = false;
+  el.audioNote.hidden = true;
+  el.phone.classList.remove('speaking');
+  el.player.pause();
+  el.player.removeAttribute('src');
+  el.player.load();
+}
+
+// After the browser blocked autoplay, the next click starts the queue again.
+function unblockAudio() {
+  if (!audio.blocked) return;
+  audio.blocked = false;
+  el.audioNote.hidden = true;
+  playNext();
+}
+
+// Fetch the menu once and draw it as a tree.
+async function loadMenu() {
+  try {
+    menu.boxes = View.drawMenu(el.menuTree, await api('GET', '/menu'));
+    highlightNode(state.call?.node);
+  } catch (err) {
+    el.menuTree.replaceChildren(View.make('p', 'placeholder error', `Menu unavailable: ${err.message}`));
+    if (state.phase === 'idle') showError(err);
+  }
+}
+
+// Mark the node the call waits at, and scroll the menu panel to it.
+function highlightNode(name) {
+  menu.current?.classList.remove('current');
+  menu.current = (name && menu.boxes.get(name)) || null;
+  if (!menu.current) return;
+  menu.current.classList.add('current');
+  View.revealIn(el.menuTree, menu.current);
+}
+
+// Computer keyboard: digits * # press keys, Enter dials, Escape hangs up.
+function onKeyDown(ev) {
+  if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.isComposing) return;
+  const target = ev.target;
+  if (ev.key === 'Escape') {
+    ev.preventDefault();
+    return hangup();
+  }
+  if (ev.key === 'Enter') {
+    if (target instanceof HTMLButtonElement && !target.classList.contains('key')) return;
+    ev.preventDefault();
+    if (state.phase === 'idle' || state.phase === 'ended') dial();
+    return;
+  }
+  if (target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement) return;
+  if (ev.key.length === 1 && PHONE_KEYS.includes(ev.key)) {
+    ev.preventDefault();
+    if (!ev.repeat) pressKey(ev.key);
+  }
+}
+
+// Find the elements, wire the controls and load the menu.
+function init() {
+  const ids = ['from', 'dial', 'hangup', 'silence', 'entry', 'status', 'transcript', 'devpanel',
+    'player', 'audioNote:audio-note', 'menuTree:menu-tree', 'phone:phone'];
+  for (const spec of ids) {
+    const [name, id = name] = spec.split(':');
+    el[name] = document.getElementById(id);
+  }
+  el.dial.addEventListener('click', dial);
+  el.hangup.addEventListener('click', hangup);
+  el.silence.addEventListener('click', silence);
+  document.querySelector('.keypad').addEventListener('click', (ev) => {
+    const button = ev.target.closest('button.key');
+    if (button) pressKey(button.dataset.key);
+  });
+  el.player.addEventListener('ended', playNext);
+  el.player.addEventListener('error', () => { if (audio.current && el.player.error) playNext(); });
+  document.addEventListener('keydown', onKeyDown);
+  document.addEventListener('pointerdown', unblockAudio);
+  updateControls();
+  refreshStatus();
+  loadMenu();
+}
+
+document.addEventListener('DOMContentLoaded', init);

@@ -1,0 +1,356 @@
+"""The softphone's JSON API (IVR_SOFTPHONE=1): calls driven through the server-side simulator,
+saved in the database between requests, keyed input masked, and no /phone URL when it is off."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from ivr import views
+from ivr.config import SETTINGS
+from ivr.menu_load import load_menu
+from ivr.sim_state import StateError, restore, snapshot
+from ivr.simulator import Caller
+from ivr.softphone_menu import menu_json
+from ivr.transport import FlaskTransport
+from store.demo import WANG_JIANGUO
+from store.import_apply import import_data
+from store.importer import PreparedImport
+from store.models import Call, PhoneCall
+
+WANG_KEYED = WANG_JIANGUO[:-1] + "*"  # 65010219680312109X, the X keyed as *
+WANG_PIN = "135790"
+BALANCE_WORDS = "一千二百三十四元五角六分"
+API = "/phone/api"
+
+
+@pytest.fixture
+def make_phone(make_app: Callable[..., Flask], demo_prepared: PreparedImport,
+               ) -> Iterator[Callable[..., Flask]]:  # fmt: skip
+    """Apps with the softphone on; the demo accounts are loaded once, by the first."""
+    built: list[Flask] = []
+
+    def build(**overrides: object) -> Flask:
+        app = make_app(IVR_SOFTPHONE="1", **overrides)
+        if not built:
+            with app.extensions["ivr"].sessions() as session:
+                import_data(session, demo_prepared)
+        built.append(app)
+        return app
+
+    yield build
+    for app in built:  # the in-process hotline each app built for its callers
+        dialler = app.extensions.get("softphone")
+        if dialler is not None:
+            dialler.app.extensions["ivr"].engine.dispose()
+
+
+@pytest.fixture
+def phone(make_phone: Callable[..., Flask]) -> FlaskClient:
+    """A client of an app with the softphone on."""
+    return make_phone().test_client()
+
+
+def post(client: FlaskClient, path: str, body: Any = None, status: int = 200) -> dict[str, Any]:
+    """POST JSON to the API and return the JSON answer, checking its status."""
+    response = client.post(API + path, json=body)
+    assert response.status_code == status, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def dial(client: FlaskClient, **body: str) -> dict[str, Any]:
+    """Start a call."""
+    return post(client, "/calls", body, 201)
+
+
+def keys(client: FlaskClient, call: dict[str, Any], pressed: str, status: int = 200):
+    """Press keys in the call."""
+    return post(client, f"/calls/{call['id']}/keys", {"keys": pressed}, status)
+
+
+def heard(call: dict[str, Any]) -> str:
+    """Everything heard in the call's turns."""
+    return "".join(turn["text"] for turn in call["turns"] if turn["kind"] == "heard")
+
+
+def test_dialling_hears_the_welcome_and_waits_at_the_main_menu(phone: FlaskClient) -> None:
+    call = dial(phone)
+    assert call["id"].startswith("CA") and call["from"] == "+8613800138000"
+    assert (call["ended"], call["end_state"], call["node"]) == (False, None, "main")
+    assert call["waiting"] == {"num_digits": 1, "finish_on_key": "", "timeout": 5}
+    assert "欢迎致电" in heard(call) and "医疗保险服务请按二" in heard(call)
+    request = next(turn for turn in call["turns"] if turn["kind"] == "request")
+    assert (request["method"], request["url"], request["status"]) == ("POST", "/voice", 200)
+    assert request["node"] is None and request["form"]["From"] == "+8613800138000"
+    assert request["twiml"].startswith("<Response") and "\n  <Gather" in request["twiml"]
+    assert isinstance(request["elapsed_ms"], float)
+    assert all(turn["audio"] is None for turn in call["turns"] if turn["kind"] == "heard")
+
+
+def test_keys_go_on_and_answer_only_the_turns_they_added(phone: FlaskClient) -> None:
+    call = dial(phone, **{"from": "8613900139000"})
+    assert call["from"] == "8613900139000"
+    after = keys(phone, call, "2")  # the medical menu asks who is calling first
+    assert (after["node"], after["waiting"]["finish_on_key"]) == ("ask_id", "#")
+    assert [t["kind"] for t in after["turns"][:2]] == ["pressed", "request"]
+    assert "欢迎" not in heard(after)
+    assert after["turns"][0]["text"] == "2" and after["turns"][1]["node"] == "main"
+    assert "身份证号码" in heard(after)
+    whole = phone.get(f"{API}/calls/{call['id']}").get_json()
+    assert whole["turns"] == call["turns"] + after["turns"]
+    assert whole["node"] == "ask_id"
+
+
+def test_a_whole_balance_call_keeps_the_id_and_pin_out_of_every_answer(
+    phone: FlaskClient,
+) -> None:
+    answers: list[str] = []
+
+    def step(path: str, body: Any = None, status: int = 200) -> dict[str, Any]:
+        response = phone.post(API + path, json=body)
+        answers.append(response.get_data(as_text=True))
+        assert response.status_code == status, answers[-1]
+        return response.get_json()
+
+    call = step("/calls", {}, 201)
+    sid = call["id"]
+    for pressed in ("2", WANG_KEYED + "#"):
+        step(f"/calls/{sid}/keys", {"keys": pressed})
+    assert step(f"/calls/{sid}/keys", {"keys": WANG_PIN + "#"})["node"] == "medical"
+    balance = step(f"/calls/{sid}/keys", {"keys": "1"})
+    assert BALANCE_WORDS in heard(balance) and balance["node"] == "medical"
+    assert any("<Response" in t.get("twiml", "") for t in balance["turns"])
+    answers.append(phone.get(f"{API}/calls/{sid}").get_data(as_text=True))
+    step(f"/calls/{sid}/hangup")
+    pressed = [t["text"] for t in json.loads(answers[-2])["turns"] if t["kind"] == "pressed"]
+    assert pressed == ["2", "**************109*#", "******#", "1"]
+    for answer in answers:
+        assert WANG_PIN not in answer and WANG_JIANGUO[:-1] not in answer
+        assert WANG_JIANGUO[:8] not in answer and "王建国" not in answer
+
+
+def test_a_single_key_at_the_pin_prompt_is_masked_too(phone: FlaskClient) -> None:
+    call = dial(phone)
+    keys(phone, call, "2")
+    keys(phone, call, WANG_KEYED + "#")
+    after = keys(phone, call, "7")  # one digit, then the Gather times out
+    assert after["turns"][0] == {"kind": "pressed", "text": "*"}
+    request = after["turns"][1]
+    assert request["node"] == "ask_pin" and request["form"]["Digits"] == "*"
+
+
+def test_silence_times_the_gather_out(phone: FlaskClient) -> None:
+    call = dial(phone)
+    after = post(phone, f"/calls/{call['id']}/silence")
+    assert [t["kind"] for t in after["turns"][:2]] == ["silence", "request"]
+    assert "没有收到您的按键" in heard(after)
+    assert (after["node"], after["ended"]) == ("main", False)
+
+
+def test_hangup_ends_the_call_at_the_hotline_too(make_phone: Callable[..., Flask]) -> None:
+    app = make_phone()
+    client = app.test_client()
+    call = dial(client)
+    over = post(client, f"/calls/{call['id']}/hangup")
+    assert (over["ended"], over["end_state"], over["node"], over["waiting"]) == (
+        True, "caller_hangup", None, None)  # fmt: skip
+    with app.extensions["ivr"].sessions() as session:  # Twilio's status callback ended it
+        assert session.get(Call, call["id"]).ended
+    for path, body in (("keys", {"keys": "2"}), ("silence", None), ("hangup", None)):
+        refused = post(client, f"/calls/{call['id']}/{path}", body, 409)
+        assert "ended (caller_hangup)" in refused["error"]
+    assert client.get(f"{API}/calls/{call['id']}").get_json()["ended"] is True
+
+
+@pytest.mark.parametrize("path", ["/phone", "/phone/static/phone.js", "/phone/static/x.css",
+                                  f"{API}/menu", f"{API}/calls/CA123"])  # fmt: skip
+def test_off_by_default_every_phone_url_is_a_404(make_app: Callable[..., Flask],
+                                                 path: str) -> None:  # fmt: skip
+    client = make_app().test_client()
+    assert client.get(path).status_code == 404
+    assert client.post(f"{API}/calls", json={}).status_code == 404
+
+
+def test_the_page_and_its_files_are_served(phone: FlaskClient) -> None:
+    with phone.get("/phone") as page:  # a file response: closed, or it leaks the file
+        assert page.status_code == 200 and page.mimetype == "text/html"
+        assert b"<html" in page.get_data().lower()
+    assert phone.get("/phone/static/no-such-file.js").status_code == 404
+
+
+@pytest.mark.parametrize(("path", "data", "message"), [
+    ("/calls", "not json", "not JSON"), ("/calls", "[1, 2]", "JSON object"),
+    ("/calls", '{"from": "x"}', '"from"'), ("/calls", '{"from": "12"}', '"from"'),
+    ("/calls", '{"from": 8613800138000}', '"from"'), ("/calls", '{"from": "+86138\\n"}', '"from"'),
+    ("/calls/{id}/keys", '{"keys": "abc"}', '"keys"'), ("/calls/{id}/keys", "{}", '"keys"'),
+    ("/calls/{id}/keys", '{"keys": ""}', '"keys"'), ("/calls/{id}/keys", '{"keys": 2}', '"keys"'),
+    ("/calls/{id}/keys", json.dumps({"keys": "1" * 65}), '"keys"'),
+    ("/calls/{id}/keys", "keys=2", "not JSON"), ("/calls/{id}/keys", b"\xff\xfe\x00", "not JSON"),
+])  # fmt: skip
+def test_bad_input_is_a_400_with_a_reason(phone: FlaskClient, path: str, data: str | bytes,
+                                          message: str) -> None:  # fmt: skip
+    call = dial(phone)
+    response = phone.post(API + path.format(id=call["id"]), data=data,
+                          content_type="application/json")  # fmt: skip
+    assert response.status_code == 400 and message in response.get_json()["error"]
+    assert phone.get(f"{API}/calls/{call['id']}").get_json()["turns"] == call["turns"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/calls/CAnosuchcall"), ("POST", "/calls/CAnosuchcall/keys"),
+     ("POST", "/calls/CAnosuchcall/hangup"), ("GET", "/calls/bad.id"), ("GET", "/calls"),
+     ("GET", "/calls/CA1/keys"), ("DELETE", "/calls/CA1"), ("GET", "/nowhere")],
+)  # fmt: skip
+def test_unknown_calls_and_urls_are_a_json_404(phone: FlaskClient, method: str,
+                                               path: str) -> None:  # fmt: skip
+    response = phone.open(API + path, method=method, json={"keys": "1"})
+    assert response.status_code == 404 and response.get_json()["error"]
+
+
+def test_a_call_goes_on_at_another_worker(make_phone: Callable[..., Flask]) -> None:
+    """Two apps on one database stand for two gunicorn workers: nothing lives in memory."""
+    first, second = make_phone().test_client(), make_phone().test_client()
+    call = dial(first)
+    assert keys(second, call, "2")["node"] == "ask_id"
+    assert keys(first, call, WANG_KEYED + "#")["node"] == "ask_pin"
+    whole = second.get(f"{API}/calls/{call['id']}").get_json()
+    assert [t["text"] for t in whole["turns"] if t["kind"] == "pressed"] == [
+        "2", "**************109*#"]  # fmt: skip
+
+
+def test_two_quick_presses_on_two_workers_apply_one_after_the_other(
+    make_phone: Callable[..., Flask],
+) -> None:
+    clients = [make_phone().test_client(), make_phone().test_client()]
+    call = dial(clients[0])
+    statuses: list[int] = []
+
+    def press(client: FlaskClient) -> None:
+        statuses.append(client.post(f"{API}/calls/{call['id']}/keys", json={"keys": "2"})
+                        .status_code)  # fmt: skip
+
+    threads = [threading.Thread(target=press, args=(client,)) for client in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert statuses == [200, 200]
+    whole = clients[1].get(f"{API}/calls/{call['id']}").get_json()
+    requests = [t["url"] for t in whole["turns"] if t["kind"] == "request"]
+    assert [t["text"] for t in whole["turns"] if t["kind"] == "pressed"] == ["2", "*"]  # an ID key
+    assert requests[1:] == ["/voice/keys?node=main&seq=1", "/voice/keys?node=ask_id&seq=2"]
+
+
+def test_an_answer_twilio_would_reject_is_a_502_and_the_turns_are_kept(
+    phone: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    call = dial(phone)
+    monkeypatch.setattr(
+        views, "_xml", lambda document: views.Response("oops", 200, mimetype="text/plain")
+    )
+    refused = keys(phone, call, "2", 502)
+    assert "text/plain" in refused["error"] and "oops" in refused["error"]
+    whole = phone.get(f"{API}/calls/{call['id']}").get_json()
+    assert whole["turns"][-1]["twiml"] == "oops" and whole["waiting"] is None
+    assert "not waiting" in keys(phone, call, "1", 409)["error"]
+    assert post(phone, f"/calls/{call['id']}/hangup")["ended"] is True
+
+
+def test_old_calls_are_swept_when_a_call_starts(make_phone: Callable[..., Flask]) -> None:
+    app = make_phone()
+    with app.extensions["ivr"].sessions.begin() as session:
+        session.add(PhoneCall(call_sid="CAold", state="{}",
+                              updated_at=datetime(2026, 11, 25, 0, 0, tzinfo=UTC)))  # fmt: skip
+    call = dial(app.test_client())
+    with app.extensions["ivr"].sessions() as session:
+        assert session.scalars(select(PhoneCall.call_sid)).all() == [call["id"]]
+
+
+def test_a_call_saved_by_another_version_is_refused(make_phone: Callable[..., Flask]) -> None:
+    app = make_phone()
+    client = app.test_client()
+    call = dial(client)
+    with app.extensions["ivr"].sessions.begin() as session:
+        session.get(PhoneCall, call["id"]).state = json.dumps({"caller": {"v": 0}})
+    assert "another version" in keys(client, call, "2", 409)["error"]
+    assert client.get(f"{API}/calls/{call['id']}").status_code == 409
+
+
+def test_play_mode_gives_each_heard_turn_an_audio_path_this_app_serves(
+    make_phone: Callable[..., Flask], audio_dir: Path
+) -> None:
+    client = make_phone(IVR_SPEECH="play", IVR_AUDIO_DIR=str(audio_dir)).test_client()
+    call = dial(client)
+    turns = list(call["turns"])
+    for pressed in ("2", WANG_KEYED + "#", WANG_PIN + "#", "1"):
+        turns += keys(client, call, pressed)["turns"]
+    said = [turn for turn in turns if turn["kind"] == "heard"]
+    assert BALANCE_WORDS in "".join(turn["text"] for turn in said)  # read-backs tell their text
+    paths = [turn["audio"] for turn in said]
+    assert all(path.startswith("/audio/") for path in paths)
+    assert any(path.startswith("/audio/calls/") for path in paths)
+    for path in paths:
+        with client.get(path) as audio:  # a file response: closed, or it leaks the file
+            assert (audio.status_code, audio.mimetype) == (200, "audio/wav") and audio.data
+    post(client, f"/calls/{call['id']}/hangup")  # the call's read-backs go with it
+    private = [path for path in paths if path.startswith(f"/audio/calls/{call['id']}/")]
+    assert private and all(client.get(path).status_code == 404 for path in private)
+
+
+def test_the_menu_lists_every_node_with_edges_to_nodes_that_exist(
+    make_phone: Callable[..., Flask],
+) -> None:
+    app = make_phone()
+    tree = app.test_client().get(f"{API}/menu").get_json()
+    menu = app.extensions["ivr"].menu
+    names = [node["name"] for node in tree["nodes"]]
+    assert tree["start"] == menu.start and sorted(names) == sorted(menu.nodes)
+    kinds_ = {"option", "next", "timeout", "invalid", "agent", "back"}
+    for node in tree["nodes"]:
+        assert node["type"] == menu.nodes[node["name"]].type.value
+        assert 0 < len(node["label"]) <= 40
+        for edge in node["edges"]:
+            assert edge["target"] in menu.nodes and edge["kind"] in kinds_
+    by_name = {node["name"]: node for node in tree["nodes"]}
+    medical = {(e["key"], e["kind"]): e["target"] for e in by_name["medical"]["edges"]}
+    assert medical[("1", "option")] == "balance" and medical[("#", "back")] == "main"
+    assert medical[("0", "agent")] == "agent" and medical[("*", "option")] == "medical"
+    assert medical[("", "timeout")] == medical[("", "invalid")] == "medical"
+    assert {"key": "", "target": "main", "kind": "next"} in by_name["welcome"]["edges"]
+    assert by_name["main"]["label"].startswith("社会保险查询请按一")
+
+
+def test_a_caller_saved_between_actions_goes_on_where_it_was(app: Flask) -> None:
+    """snapshot/restore keep the Gather and the verbs after it, across a JSON round trip."""
+    caller = Caller(FlaskTransport(app), auth_token=app.config["IVR_AUTH_TOKEN"])
+    caller.dial()
+    data = json.loads(json.dumps(snapshot(caller)))
+    again = restore(data, FlaskTransport(app), auth_token=app.config["IVR_AUTH_TOKEN"])
+    assert (again.waiting, again.heard, again.call_sid) == (caller.waiting, caller.heard,
+                                                            caller.call_sid)  # fmt: skip
+    assert [t.kind for t in again.transcript] == [t.kind for t in caller.transcript]
+    assert "没有收到您的按键" in again.silence()  # the verbs after the Gather, restored
+    with pytest.raises(StateError, match="another version"):
+        restore({**data, "v": 0}, FlaskTransport(app))
+    with pytest.raises(StateError, match="damaged"):
+        restore({k: v for k, v in data.items() if k != "waiting"}, FlaskTransport(app))
+
+
+def test_only_the_key_towards_the_start_is_a_way_back() -> None:
+    """main→medical (2) leads down, medical→main (#) leads back: menus name each other."""
+    tree = menu_json(load_menu(SETTINGS["IVR_MENU"][0]))
+    kinds = {
+        (n["name"], e["key"]): e["kind"] for n in tree["nodes"] for e in n["edges"] if e["key"]
+    }
+    assert kinds[("main", "2")] == "option" and kinds[("medical", "#")] == "back"
+    assert kinds[("main", "0")] == "agent"
