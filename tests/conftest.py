@@ -9,14 +9,17 @@ import secrets
 import shutil
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import pytest
 from fake_tts import FakeSynthesizer
 from flask import Flask
 from flask.testing import FlaskClient
+from servers import Server
 from sqlalchemy import delete, make_url, text
 from twilio.request_validator import RequestValidator
+from worker_helpers import Launcher, play_env
 
 from ivr import create_app
 from ivr.audio import VoiceChoice
@@ -221,3 +224,36 @@ def make_caller(app: Flask, twiml_schema: TwimlSchema) -> Callable[..., Caller]:
 def caller(make_caller: Callable[..., Caller]) -> Caller:
     """One caller, not yet dialled."""
     return make_caller()
+
+
+# --------------------------------------------- shared by the fuzz and the gunicorn worker tests
+
+
+@pytest.fixture
+def build(make_app: Callable[..., Flask], demo_prepared: PreparedImport) -> Callable[..., Flask]:
+    """Apps with the demo accounts, signatures on and rate limits off unless overridden."""
+    from fuzz_helpers import demo_apps  # it imports this module: not at the top
+
+    return demo_apps(make_app, demo_prepared)
+
+
+@pytest.fixture
+def agent_play_app(build: Callable[..., Flask], audio_dir: Path) -> Flask:
+    """Play mode (so /audio serves files and read-backs) with an agent number to <Dial>."""
+    from fuzz_helpers import agent_play
+
+    return agent_play(build, audio_dir)
+
+
+@pytest.fixture
+def serve_env(tmp_path: Path, database_url: str, audio_dir: Path) -> Callable[..., dict]:
+    """The environment of a signed `serve` in play mode on the test database."""
+    return partial(play_env, tmp_path, database_url, audio_dir)
+
+
+@pytest.fixture
+def launch(tmp_path: Path) -> Iterator[Callable[..., list[Server]]]:
+    """Start `serve` processes and wait until they answer; all are stopped at teardown."""
+    launcher = Launcher(tmp_path)
+    yield launcher
+    launcher.stop_all()

@@ -192,8 +192,7 @@ def node_names(app: Flask) -> list[str]:
 
 
 # --- apps ---------------------------------------------------------------------------------
-# Each test module wraps these in its fixtures `build` and `agent_play_app`: an imported
-# fixture would trip ruff's F401/F811, and conftest.py is the place for global ones.
+# conftest.py wraps these in the fixtures `build` and `agent_play_app`.
 
 
 def demo_apps(

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode
 
-import pytest
 from conftest import AUTH_TOKEN
 from flask import Flask
 from fuzz_helpers import (
@@ -24,9 +23,7 @@ from fuzz_helpers import (
     VALID_SID,
     WEBHOOKS,
     Pairs,
-    agent_play,
     check,
-    demo_apps,
     expected_status,
     first_values,
     form_pairs,
@@ -41,20 +38,6 @@ from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
 from ivr.twiml_schema import TwimlSchema
-from store.importer import PreparedImport
-
-
-@pytest.fixture
-def build(make_app: Callable[..., Flask], demo_prepared: PreparedImport) -> Callable[..., Flask]:
-    """Apps with the demo accounts, signatures on and rate limits off unless overridden."""
-    return demo_apps(make_app, demo_prepared)
-
-
-@pytest.fixture
-def agent_play_app(build: Callable[..., Flask], audio_dir: Path) -> Flask:
-    """Play mode (so /audio serves files and read-backs) with an agent number to <Dial>."""
-    return agent_play(build, audio_dir)
-
 
 # --- forms, queries, signatures ------------------------------------------------------------
 

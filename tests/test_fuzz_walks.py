@@ -8,13 +8,10 @@ must reach the nodes behind a verified caller.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import count
-from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import pytest
 from conftest import Clock
 from flask import Flask
 from fuzz_helpers import (
@@ -27,9 +24,7 @@ from fuzz_helpers import (
     UNKNOWN,
     WEBHOOKS,
     Pairs,
-    agent_play,
     check,
-    demo_apps,
     expected_status,
     first_values,
     node_names,
@@ -42,20 +37,6 @@ from hypothesis import strategies as st
 from twiml_helpers import Twiml
 
 from ivr.twiml_schema import TwimlSchema
-from store.importer import PreparedImport
-
-
-@pytest.fixture
-def build(make_app: Callable[..., Flask], demo_prepared: PreparedImport) -> Callable[..., Flask]:
-    """Apps with the demo accounts, signatures on and rate limits off unless overridden."""
-    return demo_apps(make_app, demo_prepared)
-
-
-@pytest.fixture
-def agent_play_app(build: Callable[..., Flask], audio_dir: Path) -> Flask:
-    """Play mode (so /audio serves files and read-backs) with an agent number to <Dial>."""
-    return agent_play(build, audio_dir)
-
 
 # --- one call, step by step ----------------------------------------------------------------
 

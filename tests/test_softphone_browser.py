@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from servers import Server
-from worker_helpers import WANG_KEYED, WANG_PIN, Launcher, play_env
+from worker_helpers import WANG_KEYED, WANG_PIN
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / ".artifacts"
@@ -35,15 +34,10 @@ def chromium_path() -> str:
 
 
 @pytest.fixture
-def server(tmp_path: Path, database_url: str, audio_dir: Path, app) -> Iterator[Server]:
+def server(serve_env, launch, app) -> Server:
     """`serve` with the softphone on, on the demo database (the `app` fixture loads it)."""
-    launcher = Launcher(tmp_path)
-    env = play_env(tmp_path, database_url, audio_dir, IVR_SOFTPHONE="1")
-    try:
-        (running,) = launcher(env, workers=2)
-        yield running
-    finally:
-        launcher.stop_all()
+    (running,) = launch(serve_env(IVR_SOFTPHONE="1"), workers=2)
+    return running
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import os
 import signal
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -30,10 +30,8 @@ from worker_helpers import (
     TOKEN,
     WANG_KEYED,
     WANG_PIN,
-    Launcher,
     expect,
     new_caller,
-    play_env,
 )
 
 from ivr.simulator import Caller, HttpTransport, Reply
@@ -93,20 +91,6 @@ class RoundRobin:
 
 
 # --------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture
-def serve_env(tmp_path: Path, database_url: str, audio_dir: Path) -> Callable[..., dict]:
-    """The environment of a signed `serve` in play mode on the test database."""
-    return partial(play_env, tmp_path, database_url, audio_dir)
-
-
-@pytest.fixture
-def launch(tmp_path: Path) -> Iterator[Callable[..., list[Server]]]:
-    """Start `serve` processes and wait until they answer; all are stopped at teardown."""
-    launcher = Launcher(tmp_path)
-    yield launcher
-    launcher.stop_all()
 
 
 # --------------------------------------------------------------------------- two servers

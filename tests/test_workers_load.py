@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from functools import partial
-from pathlib import Path
 from threading import Barrier
 
 import pytest
@@ -27,10 +26,8 @@ from worker_helpers import (
     SIGNAL_WAIT_S,
     WANG_KEYED,
     WRONG_PIN,
-    Launcher,
     expect,
     new_caller,
-    play_env,
 )
 
 from ivr.identity import validate_id_number
@@ -66,20 +63,6 @@ def stored_person(app: Flask, id_number: str) -> tuple[int, bool]:
 
 
 # --------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture
-def serve_env(tmp_path: Path, database_url: str, audio_dir: Path) -> Callable[..., dict]:
-    """The environment of a signed `serve` in play mode on the test database."""
-    return partial(play_env, tmp_path, database_url, audio_dir)
-
-
-@pytest.fixture
-def launch(tmp_path: Path) -> Iterator[Callable[..., list[Server]]]:
-    """Start `serve` processes and wait until they answer; all are stopped at teardown."""
-    launcher = Launcher(tmp_path)
-    yield launcher
-    launcher.stop_all()
 
 
 @dataclass(frozen=True)

@@ -45,8 +45,7 @@ def expect(prompt: str, heard: str) -> None:
     assert text in heard, f"expected {prompt}, heard {heard!r}"
 
 
-# Each test module wraps these in its fixtures `serve_env` and `launch`: an imported fixture
-# would trip ruff's F401/F811, and conftest.py is the place for global ones.
+# conftest.py wraps these in the fixtures `serve_env` and `launch`.
 
 
 def play_env(tmp_path: Path, database_url: str, audio_dir: Path, **settings: str) -> dict[str, str]:
