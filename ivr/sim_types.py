@@ -77,7 +77,9 @@ class Turn:
     status: int | None = None
     elapsed_ms: float | None = None
     twiml: str | None = None
-    audio: str | None = None  # a heard <Play>'s URL (a read-back's is a secret: never report it)
+    # A heard <Play>'s URL. A read-back's is a secret: reports (QA scripts) never print it;
+    # the softphone API returns it only to the caller's own page (the developer's own call).
+    audio: str | None = None
 
 
 def with_query(url: str, base: str, form: dict[str, str]) -> str:

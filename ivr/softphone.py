@@ -6,16 +6,18 @@ which drives the real webhook in this process. Registered only when the setting 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_from_directory
 from sqlalchemy.exc import DBAPIError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 
 from ivr import softphone_calls as calls
 from ivr.app import CALL_SID, hotline
+from ivr.simulator import MAX_DOCUMENTS_PER_ACTION
 from ivr.softphone_calls import PhoneError
 from ivr.softphone_lock import CallBusy
 from ivr.softphone_menu import menu_json
@@ -25,7 +27,12 @@ phone = Blueprint("softphone", __name__, url_prefix="/phone",
 
 DEFAULT_FROM = "+8613800138000"
 FROM = re.compile(r"\+?[0-9]{3,20}")
-KEYS = re.compile(r"[0-9*#]{1,64}")
+# Each key may complete a Gather, so one action fetches up to a document per key: no more
+# keys than the simulator follows documents in a row.
+MAX_KEYS = MAX_DOCUMENTS_PER_ACTION
+KEYS = re.compile(rf"[0-9*#]{{1,{MAX_KEYS}}}")
+# A proxy or tunnel (ngrok, say) connects from this machine but adds one of these.
+FORWARDED = ("X-Forwarded-For", "Forwarded", "X-Forwarded-Host")
 EXAMPLE = '{"keys": "2"}'
 _ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
@@ -35,6 +42,31 @@ def _error(status: int, message: str) -> Response:
     response = jsonify(error=message)
     response.status_code = status
     return response
+
+
+@phone.before_app_request  # every /phone URL, even one a method would make a 405
+def local_only() -> Response | None:
+    """Only this machine may use the softphone; anyone else gets the 404 of a URL never made.
+
+    Its API drives the hotline from any number and signs its own webhooks, so it must not
+    be reachable from elsewhere, not even through a tunnel to this machine.
+    """
+    path = request.path
+    if not (path == phone.url_prefix or path.startswith(f"{phone.url_prefix}/")):
+        return None
+    if _from_this_machine():
+        return None
+    return NotFound().get_response(request.environ)  # as when the softphone is off
+
+
+def _from_this_machine() -> bool:
+    """A loopback client, with no header of a proxy that forwarded it."""
+    if any(name in request.headers for name in FORWARDED):
+        return False
+    try:
+        return ipaddress.ip_address(request.remote_addr or "").is_loopback
+    except ValueError:  # no address at all (a Unix socket) or not an IP one
+        return False
 
 
 @phone.errorhandler(PhoneError)
@@ -105,7 +137,7 @@ def press_keys(call_sid: str) -> Response:
     """Key digits into the waiting Gather; the turns this added."""
     keys = _body().get("keys")
     if not isinstance(keys, str) or not KEYS.fullmatch(keys):
-        raise PhoneError(400, '"keys" must be 1 to 64 of the keys 0-9, * and #')
+        raise PhoneError(400, f'"keys" must be 1 to {MAX_KEYS} of the keys 0-9, * and #')
     return jsonify(calls.press(_sid(call_sid), keys))
 
 

@@ -187,16 +187,24 @@ def _check_can(caller: Caller, what: str, need_waiting: bool) -> None:
 
 
 def _run(caller: Caller, action: Callable[[Caller], object]) -> PhoneError | None:
-    """Run the action; what the hotline answered that Twilio would reject is a 502."""
+    """Run the action; what the hotline answered that Twilio would reject is a 502.
+
+    A call that cannot go on is hung up, as Twilio ends a call after an application error,
+    so it never stays open with nothing to wait at.
+    """
     try:
         action(caller)
     except REJECTED as exc:
-        return PhoneError(502, f"the hotline's answer was rejected: {exc}")
+        problem = PhoneError(502, f"the hotline's answer was rejected: {exc}")
     except SimulatorError as exc:
         if caller.ended:  # keys typed past the end of the call, as on a real phone: lost
             return None
-        return PhoneError(502, f"the call cannot go on: {exc}")
+        problem = PhoneError(502, f"the call cannot go on: {exc}")
     except Exception as exc:  # the simulator choked on an answer: the turns so far are kept
         current_app.logger.exception("softphone call %s: the simulator failed", caller.call_sid)
-        return PhoneError(502, f"the call cannot go on: {exc!r}")
-    return None
+        problem = PhoneError(502, f"the call cannot go on: {exc!r}")
+    else:
+        return None
+    if not caller.ended:
+        caller.hangup()
+    return problem

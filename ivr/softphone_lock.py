@@ -2,13 +2,17 @@
 
 PostgreSQL locks the call's row (SELECT … FOR UPDATE) for the whole action. SQLite has no
 row locks, and holding its database-wide write lock would stall the very hotline the action
-calls, so there the row is claimed by a lease kept in its state, and released after.
+calls, so there the row is claimed by a lease kept in its state, and released after. A lease
+names its owner: one that lapsed and was taken over is not released (nor saved) by the
+worker that lost it, which fails its action as busy instead.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,14 +20,21 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 
 from ivr.app import Hotline
 from store.models import PhoneCall
 
 WAIT_SECONDS = 15  # for another action on the call to finish (gunicorn kills at 30 s)
-LEASE_SECONDS = 60  # a lease left by a killed worker lapses after this
+# A lease left by a killed worker lapses after this: well above the longest action, which
+# gunicorn kills at 30 s, so a running action's lease never lapses under it.
+LEASE_SECONDS = 120
 POLL_SECONDS = 0.02
 LEASE = "lease_until"  # Unix time, in a leased row's state
+OWNER = "lease_owner"  # the holder's token (uuid4), in a leased row's state
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock_timeout
+_LEASE_KEYS = (LEASE, OWNER)
+log = logging.getLogger(__name__)
 
 
 class CallBusy(Exception):
@@ -53,13 +64,18 @@ def held(line: Hotline, call_sid: str, now: datetime) -> Iterator[Held]:
 @contextmanager
 def _row_locked(line: Hotline, call_sid: str, now: datetime) -> Iterator[Held]:
     """PostgreSQL: the row locked FOR UPDATE in a transaction that ends with the action."""
-    wait_ms = WAIT_SECONDS * 1000
+    wait_ms = int(WAIT_SECONDS * 1000)
     with line.sessions.begin() as session:
         # The engine's 3 s lock timeout is for webhooks; an action may take longer.
         session.execute(text(f"SET LOCAL lock_timeout = {wait_ms}"))
         session.execute(text(f"SET LOCAL statement_timeout = {wait_ms + 5000}"))
         query = select(PhoneCall).where(PhoneCall.call_sid == call_sid).with_for_update()
-        row = session.scalar(query)
+        try:
+            row = session.scalar(query)
+        except DBAPIError as exc:  # waited WAIT_SECONDS for the other action: busy
+            if getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+                raise CallBusy(call_sid) from exc
+            raise
         call = Held(json.loads(row.state) if row is not None else None)
         yield call
         if row is not None and call.new is not None:
@@ -69,17 +85,24 @@ def _row_locked(line: Hotline, call_sid: str, now: datetime) -> Iterator[Held]:
 @contextmanager
 def _leased(line: Hotline, call_sid: str, now: datetime) -> Iterator[Held]:
     """SQLite: the row claimed by a lease in short transactions, so none is open meanwhile."""
-    saved = _claim(line, call_sid)
+    owner = uuid.uuid4().hex
+    saved = _claim(line, call_sid, owner)
     call = Held(saved)
+    if saved is None:
+        yield call
+        return
     try:
         yield call
-    finally:
-        if saved is not None:
-            _release(line, call_sid, call.new or saved, now if call.new is not None else None)
+    except BaseException:  # nothing is saved on an error: only the lease goes, if still ours
+        _release(line, call_sid, owner, saved, None)
+        raise
+    state, changed = (saved, None) if call.new is None else (call.new, now)
+    if not _release(line, call_sid, owner, state, changed):
+        raise CallBusy(call_sid)
 
 
-def _claim(line: Hotline, call_sid: str) -> dict[str, Any] | None:
-    """Wait for the call's lease to be free and take it; its state without the lease."""
+def _claim(line: Hotline, call_sid: str, owner: str) -> dict[str, Any] | None:
+    """Wait for the call's lease to be free and take it for `owner`; its state without it."""
     deadline = time.monotonic() + WAIT_SECONDS
     while True:
         with line.sessions.begin() as session:  # BEGIN IMMEDIATE: claims never interleave
@@ -88,21 +111,31 @@ def _claim(line: Hotline, call_sid: str) -> dict[str, Any] | None:
                 return None
             state = json.loads(row.state)
             if state.get(LEASE, 0) < time.time():
-                row.state = _dumps({**state, LEASE: time.time() + LEASE_SECONDS})
-                return {key: value for key, value in state.items() if key != LEASE}
+                row.state = _dumps({**state, LEASE: time.time() + LEASE_SECONDS, OWNER: owner})
+                return {key: value for key, value in state.items() if key not in _LEASE_KEYS}
         if time.monotonic() >= deadline:
             raise CallBusy(call_sid)
         time.sleep(POLL_SECONDS)
 
 
-def _release(line: Hotline, call_sid: str, state: dict[str, Any], now: datetime | None) -> None:
-    """Write the state back without the lease (and the time, when it changed)."""
+def _release(line: Hotline, call_sid: str, owner: str, state: dict[str, Any],
+             now: datetime | None) -> bool:  # fmt: skip
+    """Write the state back without the lease (and the time, when it changed), if ours.
+
+    False when the lease lapsed and another worker took it: its state is left alone.
+    """
     with line.sessions.begin() as session:
         row = session.get(PhoneCall, call_sid)
-        if row is not None:  # swept meanwhile: nothing to keep
-            row.state = _dumps(state)
-            if now is not None:
-                row.updated_at = now
+        if row is None:  # swept meanwhile: nothing to keep
+            return True
+        if json.loads(row.state).get(OWNER) != owner:
+            log.warning("softphone call %s: its lease lapsed and was taken over; "
+                        "this action's state is dropped", call_sid)  # fmt: skip
+            return False
+        row.state = _dumps(state)
+        if now is not None:
+            row.updated_at = now
+        return True
 
 
 def _dumps(state: dict[str, Any]) -> str:

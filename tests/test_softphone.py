@@ -1,5 +1,8 @@
-"""The softphone's JSON API (IVR_SOFTPHONE=1): calls driven through the server-side simulator,
-saved in the database between requests, keyed input masked, and no /phone URL when it is off."""
+"""The softphone's JSON API (IVR_SOFTPHONE=1), driven through the server-side simulator.
+
+Calls are saved in the database between requests, one action at a time, keyed input masked;
+no /phone URL answers when it is off, nor to anyone but this machine.
+"""
 
 from __future__ import annotations
 
@@ -15,11 +18,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from ivr import views
+from ivr import simulator, softphone_calls, softphone_lock, views
 from ivr.config import SETTINGS
 from ivr.menu_load import load_menu
 from ivr.sim_state import StateError, restore, snapshot
 from ivr.simulator import Caller
+from ivr.softphone_lock import CallBusy, held
 from ivr.softphone_menu import menu_json
 from ivr.transport import FlaskTransport
 from store.demo import WANG_JIANGUO
@@ -133,9 +137,10 @@ def test_a_whole_balance_call_keeps_the_id_and_pin_out_of_every_answer(
     step(f"/calls/{sid}/hangup")
     pressed = [t["text"] for t in json.loads(answers[-2])["turns"] if t["kind"] == "pressed"]
     assert pressed == ["2", "**************109*#", "******#", "1"]
-    for answer in answers:
-        assert WANG_PIN not in answer and WANG_JIANGUO[:-1] not in answer
-        assert WANG_JIANGUO[:8] not in answer and "王建国" not in answer
+    for answer in answers:  # decoded: Flask's JSON escapes 王建国 as \\u738b…
+        text = json.dumps(json.loads(answer), ensure_ascii=False)
+        assert WANG_PIN not in text and WANG_JIANGUO[:-1] not in text
+        assert WANG_JIANGUO[:8] not in text and "王建国" not in text
 
 
 def test_a_single_key_at_the_pin_prompt_is_masked_too(phone: FlaskClient) -> None:
@@ -193,7 +198,8 @@ def test_the_page_and_its_files_are_served(phone: FlaskClient) -> None:
     ("/calls", '{"from": 8613800138000}', '"from"'), ("/calls", '{"from": "+86138\\n"}', '"from"'),
     ("/calls/{id}/keys", '{"keys": "abc"}', '"keys"'), ("/calls/{id}/keys", "{}", '"keys"'),
     ("/calls/{id}/keys", '{"keys": ""}', '"keys"'), ("/calls/{id}/keys", '{"keys": 2}', '"keys"'),
-    ("/calls/{id}/keys", json.dumps({"keys": "1" * 65}), '"keys"'),
+    ("/calls/{id}/keys", json.dumps({"keys": "1" * 21}), "1 to 20 of the keys"),
+    ("/calls/{id}/keys", json.dumps({"keys": "*" * 25}), "1 to 20 of the keys"),
     ("/calls/{id}/keys", "keys=2", "not JSON"), ("/calls/{id}/keys", b"\xff\xfe\x00", "not JSON"),
 ])  # fmt: skip
 def test_bad_input_is_a_400_with_a_reason(phone: FlaskClient, path: str, data: str | bytes,
@@ -228,27 +234,130 @@ def test_a_call_goes_on_at_another_worker(make_phone: Callable[..., Flask]) -> N
         "2", "**************109*#"]  # fmt: skip
 
 
+def _press_in_thread(client: FlaskClient, call: dict[str, Any], pressed: str,
+                     answers: list[Any]) -> threading.Thread:  # fmt: skip
+    """Press keys from another thread, as another worker would; its answer goes to `answers`."""
+
+    def press() -> None:
+        response = client.post(f"{API}/calls/{call['id']}/keys", json={"keys": pressed})
+        answers.append((response.status_code, response.get_json()))
+
+    thread = threading.Thread(target=press, daemon=True)
+    thread.start()
+    return thread
+
+
 def test_two_quick_presses_on_two_workers_apply_one_after_the_other(
     make_phone: Callable[..., Flask],
 ) -> None:
-    clients = [make_phone().test_client(), make_phone().test_client()]
-    call = dial(clients[0])
-    statuses: list[int] = []
-
-    def press(client: FlaskClient) -> None:
-        statuses.append(client.post(f"{API}/calls/{call['id']}/keys", json={"keys": "2"})
-                        .status_code)  # fmt: skip
-
-    threads = [threading.Thread(target=press, args=(client,)) for client in clients]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert statuses == [200, 200]
-    whole = clients[1].get(f"{API}/calls/{call['id']}").get_json()
+    """The test holds the call's lock for the first press; the second waits for it."""
+    first, second = make_phone(), make_phone()
+    call = dial(first.test_client())
+    line = first.extensions["ivr"]
+    answers: list[Any] = []
+    with held(line, call["id"], line.clock().astimezone(UTC)) as locked:
+        waiting = _press_in_thread(second.test_client(), call, "2", answers)
+        waiting.join(timeout=0.5)
+        assert waiting.is_alive() and not answers  # blocked while the lock is held
+        with first.app_context():  # the first press, made under the lock
+            caller = softphone_calls.dialler().caller(locked.saved["caller"])
+            caller.press("2")
+            locked.save({"caller": snapshot(caller)})
+        assert waiting.is_alive() and not answers
+    waiting.join(timeout=60)
+    assert [status for status, _ in answers] == [200]
+    assert answers[0][1]["turns"][0] == {"kind": "pressed", "text": "*"}  # keyed at ask_id
+    whole = second.test_client().get(f"{API}/calls/{call['id']}").get_json()
     requests = [t["url"] for t in whole["turns"] if t["kind"] == "request"]
     assert [t["text"] for t in whole["turns"] if t["kind"] == "pressed"] == ["2", "*"]  # an ID key
     assert requests[1:] == ["/voice/keys?node=main&seq=1", "/voice/keys?node=ask_id&seq=2"]
+
+
+def test_an_action_waiting_too_long_for_the_lock_is_a_503(
+    make_phone: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(softphone_lock, "WAIT_SECONDS", 0.3)
+    app = make_phone()
+    client = app.test_client()
+    call = dial(client)
+    line = app.extensions["ivr"]
+    answers: list[Any] = []
+    with held(line, call["id"], line.clock().astimezone(UTC)):
+        _press_in_thread(make_phone().test_client(), call, "2", answers).join(timeout=30)
+    assert answers and answers[0][0] == 503, answers
+    assert "still running" in answers[0][1]["error"]
+    assert keys(client, call, "2")["node"] == "ask_id"  # the call goes on once it is free
+
+
+def test_a_lapsed_lease_taken_over_is_not_overwritten_by_its_old_holder(
+    make_phone: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    """SQLite's lease (tried on every backend): the worker that lost it saves nothing."""
+    app = make_phone()
+    call = dial(app.test_client())
+    line = app.extensions["ivr"]
+    now = line.clock().astimezone(UTC)
+    monkeypatch.setattr(softphone_lock, "LEASE_SECONDS", -1)  # every lease lapses at once
+    old = softphone_lock._leased(line, call["id"], now)
+    old_call = old.__enter__()
+    with softphone_lock._leased(line, call["id"], now) as new_call:  # takes the lapsed lease
+        assert new_call.saved == old_call.saved
+        old_call.save({"by": "old"})
+        with pytest.raises(CallBusy):
+            old.__exit__(None, None, None)
+        with line.sessions() as session:  # the new holder's lease and state, untouched
+            state = json.loads(session.get(PhoneCall, call["id"]).state)
+        assert "by" not in state and state[softphone_lock.OWNER]
+        new_call.save({"by": "new"})
+    with line.sessions() as session:
+        assert json.loads(session.get(PhoneCall, call["id"]).state) == {"by": "new"}
+    assert "lease lapsed and was taken over" in caplog.text
+
+
+def test_a_call_past_the_simulators_documents_in_a_row_is_hung_up(
+    make_phone: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rejected answer is a 502, and the call is over (as Twilio ends it), not stuck."""
+    app = make_phone()
+    client = app.test_client()
+    call = dial(client)
+    monkeypatch.setattr(simulator, "MAX_DOCUMENTS_PER_ACTION", 3)  # 4 keys at the main menu
+    refused = keys(client, call, "*" * 5, 502)
+    assert "more than 3 documents" in refused["error"]
+    whole = client.get(f"{API}/calls/{call['id']}").get_json()
+    assert (whole["ended"], whole["end_state"], whole["waiting"]) == (True, "caller_hangup", None)
+    assert "ended (caller_hangup)" in keys(client, call, "1", 409)["error"]
+    with app.extensions["ivr"].sessions() as session:  # Twilio's status callback ended it
+        assert session.get(Call, call["id"]).ended
+
+
+@pytest.mark.parametrize("path", ["/phone", "/phone/static/phone.js", f"{API}/menu",
+                                  f"{API}/calls/CA123"])  # fmt: skip
+@pytest.mark.parametrize("request_from", [
+    {"environ_base": {"REMOTE_ADDR": "203.0.113.5"}},
+    {"environ_base": {"REMOTE_ADDR": "::ffff:203.0.113.5"}},
+    {"headers": {"X-Forwarded-For": "203.0.113.5"}},  # a tunnel (ngrok) forwarding to localhost
+    {"headers": {"Forwarded": "for=203.0.113.5"}},
+    {"headers": {"X-Forwarded-Host": "abc.ngrok.app"}},
+])  # fmt: skip
+def test_only_this_machine_may_use_the_softphone(
+    make_phone: Callable[..., Flask], make_app: Callable[..., Flask], path: str,
+    request_from: dict[str, Any],
+) -> None:  # fmt: skip
+    """Anyone else gets the very 404 of a softphone that is off: nothing tells it exists."""
+    client = make_phone().test_client()
+    off = make_app().test_client().get(path)
+    for method in ("GET", "POST"):
+        response = client.open(path, method=method, json={}, **request_from)
+        assert (response.status_code, response.mimetype) == (404, off.mimetype)
+        assert response.get_data() == off.get_data()
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "127.0.0.2", "::1"])
+def test_loopback_clients_may_use_the_softphone(phone: FlaskClient, address: str) -> None:
+    response = phone.get(f"{API}/menu", environ_base={"REMOTE_ADDR": address})
+    assert response.status_code == 200 and response.get_json()["start"]
 
 
 def test_an_answer_twilio_would_reject_is_a_502_and_the_turns_are_kept(
@@ -262,8 +371,8 @@ def test_an_answer_twilio_would_reject_is_a_502_and_the_turns_are_kept(
     assert "text/plain" in refused["error"] and "oops" in refused["error"]
     whole = phone.get(f"{API}/calls/{call['id']}").get_json()
     assert whole["turns"][-1]["twiml"] == "oops" and whole["waiting"] is None
-    assert "not waiting" in keys(phone, call, "1", 409)["error"]
-    assert post(phone, f"/calls/{call['id']}/hangup")["ended"] is True
+    assert (whole["ended"], whole["end_state"]) == (True, "caller_hangup")  # as Twilio ends it
+    assert "ended (caller_hangup)" in keys(phone, call, "1", 409)["error"]
 
 
 def test_old_calls_are_swept_when_a_call_starts(make_phone: Callable[..., Flask]) -> None:

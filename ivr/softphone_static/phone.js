@@ -12,9 +12,10 @@ const state = {
   entry: '',           // keys of the Gather being filled in
   hangupAfter: false,  // hang up once the request in flight returns
   exchanges: 0,        // webhook requests shown in the developer panel
+  drawn: 0,            // turns of the current call drawn so far (the server's whole transcript)
 };
 const audio = { queue: [], current: null, blocked: false };
-const menu = { boxes: new Map(), current: null };  // node boxes of the menu tree
+const menu = { boxes: new Map(), types: null, current: null };  // menu tree: node boxes, types
 let el = {};
 
 // Call the JSON API; throw an Error carrying the server's message and HTTP status.
@@ -75,7 +76,23 @@ function updateControls() {
   el.hangup.disabled = !live;
   el.silence.disabled = !(state.phase === 'up' && !state.busy && state.call?.waiting);
   document.body.classList.toggle('in-call', live);
-  el.entry.textContent = state.entry + state.pending;
+  el.entry.textContent = shownEntry();
+}
+
+// The keys typed so far as #entry shows them: one * per key at an input node (ID, PIN),
+// and for keys typed ahead while a request is out (the next node is not known yet).
+function shownEntry() {
+  const secret = nodeIsInput(state.call?.node);
+  const entry = secret ? '*'.repeat(state.entry.length) : state.entry;
+  const ahead = secret || state.busy ? '*'.repeat(state.pending.length) : state.pending;
+  return entry + ahead;
+}
+
+// Whether the call waits at an input node; a node the menu does not describe counts as one.
+function nodeIsInput(name) {
+  if (!name) return false;
+  const type = menu.types?.get(name);
+  return type === undefined || type === 'input';
 }
 
 // Start a new call from the From number.
@@ -89,7 +106,7 @@ async function dial() {
   try {
     const call = await api('POST', '/calls', { from: el.from.value.trim() });
     state.busy = false;
-    applyCall(call, true);
+    applyCall(call, true);  // every turn so far
     refreshStatus();
   } catch (err) {
     Object.assign(state, { busy: false, phase: 'idle', pending: '', hangupAfter: false });
@@ -102,7 +119,9 @@ async function dial() {
 // Clear everything a previous call left on the page.
 function resetCall() {
   stopAudio();
-  Object.assign(state, { call: null, pending: '', entry: '', hangupAfter: false, exchanges: 0 });
+  Object.assign(state, {
+    call: null, pending: '', entry: '', hangupAfter: false, exchanges: 0, drawn: 0,
+  });
   el.transcript.replaceChildren();
   el.devpanel.replaceChildren();
   highlightNode(null);
@@ -118,21 +137,23 @@ async function send(action, keys) {
     const path = `/calls/${encodeURIComponent(state.call.id)}/${action}`;
     const call = await api('POST', path, action === 'keys' ? { keys } : undefined);
     state.busy = false;
-    applyCall(call, true);
+    applyCall(call, false);  // only the turns this request added
     refreshStatus();
   } catch (err) {
-    state.busy = false;
     state.pending = '';  // keys typed ahead of a failed request mean nothing now
     showError(err);
-    await resync();
+    await resync();  // still busy: keys typed meanwhile wait, and no request overtakes the GET
+    state.busy = false;
+    updateControls();
   }
   afterRequest();
 }
 
-// After an error, fetch the call to learn whether it still waits (keeps the error shown).
+// After an error, fetch the call to learn whether it still waits, and draw the turns the
+// server kept that were not drawn yet (the failed exchange); the error stays shown.
 async function resync() {
   try {
-    applyCall(await api('GET', `/calls/${encodeURIComponent(state.call.id)}`), false);
+    applyCall(await api('GET', `/calls/${encodeURIComponent(state.call.id)}`), true);
   } catch (err) {
     if (err.status === 404) {
       state.phase = 'ended';
@@ -143,14 +164,17 @@ async function resync() {
 }
 
 // Take a Call JSON answer: remember its state, draw new turns, move the menu highlight.
-function applyCall(call, renderTurns) {
+// `complete`: call.turns is the whole transcript (dial, GET), of which only the turns not
+// drawn yet are drawn; otherwise it holds just the turns one request added.
+function applyCall(call, complete) {
   const wasEnded = state.call?.ended;
+  const turns = call.turns || [];
+  const fresh = complete ? turns.slice(state.drawn) : turns;
+  state.drawn = complete ? Math.max(state.drawn, turns.length) : state.drawn + turns.length;
   state.call = call;
   state.phase = call.ended ? 'ended' : 'up';
-  if (renderTurns) {
-    const barged = state.pending !== '';  // keys typed meanwhile cut these prompts short
-    for (const turn of call.turns || []) renderTurn(turn, !barged);
-  }
+  const barged = state.pending !== '';  // keys typed meanwhile cut these prompts short
+  for (const turn of fresh) renderTurn(turn, !barged);
   if (call.ended) {
     Object.assign(state, { pending: '', entry: '' });
     if (!wasEnded) View.addEvent(el.transcript, 'end', `Call ended — ${call.end_state || 'unknown'}`);
@@ -291,8 +315,11 @@ function unblockAudio() {
 // Fetch the menu once and draw it as a tree.
 async function loadMenu() {
   try {
-    menu.boxes = View.drawMenu(el.menuTree, await api('GET', '/menu'));
+    const data = await api('GET', '/menu');
+    menu.types = new Map((data.nodes || []).map((node) => [node.name, node.type]));
+    menu.boxes = View.drawMenu(el.menuTree, data);
     highlightNode(state.call?.node);
+    updateControls();  // the entry may now be shown in clear
   } catch (err) {
     el.menuTree.replaceChildren(View.make('p', 'placeholder error', `Menu unavailable: ${err.message}`));
     if (state.phase === 'idle') showError(err);
