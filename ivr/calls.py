@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from ivr.domain import PinOutcome
-from ivr.engine import PIN_DIGITS, step
+from ivr.engine import step
 from ivr.events import (
     Action,
     CallState,
@@ -56,11 +56,9 @@ class PinCheck:
 
 
 def pin_to_check(
-    session: Session, menu: Menu, call_sid: str, digits: str
+    session: Session, menu: Menu, call_sid: str
 ) -> tuple[int | None, str | None] | None:
-    """(person id, stored PIN hash) when this request keys a PIN at the PIN prompt."""
-    if not PIN_DIGITS.fullmatch(digits):
-        return None
+    """(person id, stored PIN hash) when the call waits at the PIN prompt for this person."""
     row = session.get(Call, call_sid)
     if row is None or row.ended or row.verified or not row.identified:
         return None

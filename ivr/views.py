@@ -14,6 +14,7 @@ from ivr import observe
 from ivr.app import CALL_SID, get_session, hotline
 from ivr.audio_views import play_links
 from ivr.calls import PinCheck, drive, mask_input, pin_to_check, state_of, store_state
+from ivr.engine import PIN_DIGITS
 from ivr.events import CallState, Event, Keys, Note, Resume, Say, Silence, Start
 from ivr.links import public_path, public_url
 from store import lockout, repo
@@ -170,10 +171,12 @@ def _answer(kind: str) -> Response:
 
 def _verify_ahead(form: CallForm) -> PinVerdict | None:
     """A keyed PIN checked before the request's transaction, so the slow hash holds no lock."""
+    if not PIN_DIGITS.fullmatch(form.digits):
+        return None  # most keys are no PIN: no extra connection for them
     session = hotline().sessions()
     try:
         session.connection(execution_options={READ_ONLY: True})
-        found = pin_to_check(session, hotline().menu, form.call_sid, form.digits)
+        found = pin_to_check(session, hotline().menu, form.call_sid)
     finally:
         session.close()  # even a read lock would hold up SQLite's writers during the hash
     return lockout.verify(found[0], form.digits, found[1]) if found else None

@@ -37,10 +37,15 @@ def _dummy_hash() -> str:
     return hash_pin("000000")
 
 
+def _insert(session: Session, model: type, **values: Any) -> Any:
+    """An INSERT with the ON CONFLICT clauses of the session's database (SQLite or PostgreSQL)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(model).values(**values)
+
+
 def _insert_ignore(session: Session, model: type, **values: Any) -> None:
     """INSERT a row unless its primary key exists (SQLite and PostgreSQL alike)."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    session.execute(dialect.insert(model).values(**values).on_conflict_do_nothing())
+    session.execute(_insert(session, model, **values).on_conflict_do_nothing())
 
 
 def probe_key(session: Session, kind: str, number: str) -> str:
@@ -171,11 +176,9 @@ def caller_throttled(session: Session, caller: str, limit: int, window: int, now
 
 def count_caller_failure(session: Session, caller: str, window: int, now: int) -> None:
     """Add a wrong PIN to the caller number's count, starting a new window when it is over."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     stale = CallerGuard.window_start <= now - window
-    insert = dialect.insert(CallerGuard).values(
-        key=probe_key(session, "caller", caller), window_start=now, failed_pins=1
-    )
+    key = probe_key(session, "caller", caller)
+    insert = _insert(session, CallerGuard, key=key, window_start=now, failed_pins=1)
     # One statement, so that racing wrong PINs from one number all count.
     session.execute(insert.on_conflict_do_update(
         index_elements=[CallerGuard.key],

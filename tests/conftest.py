@@ -8,6 +8,7 @@ import os
 import secrets
 import shutil
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -85,22 +86,30 @@ def demo_prepared() -> PreparedImport:
     return prepare(demo_data(), datetime(2026, 11, 25).date())
 
 
-@pytest.fixture(scope="session")
-def pg_schema() -> Iterator[str]:
-    """A fresh PostgreSQL schema of this run's own, so parallel runs never collide."""
-    name = f"ivr_test_{os.getpid()}_{secrets.token_hex(3)}"
+@contextmanager
+def new_pg_schema(prefix: str) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL schema of its own; dropped at the end."""
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
     admin = make_engine(PG_URL)
     with admin.begin() as connection:
         connection.execute(text(f'CREATE SCHEMA "{name}"'))
     url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={name}"})
-    url_text = url.render_as_string(hide_password=False)
-    engine = make_engine(url_text)
-    create_schema(engine)
-    engine.dispose()
-    yield url_text
-    with admin.begin() as connection:
-        connection.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
-    admin.dispose()
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_schema() -> Iterator[str]:
+    """A fresh PostgreSQL schema of this run's own, so parallel runs never collide."""
+    with new_pg_schema("ivr_test") as url:
+        engine = make_engine(url)
+        create_schema(engine)
+        engine.dispose()
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ go down and up again, adopt databases made before migrations, and gate `serve`."
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import subprocess
 import sys
@@ -14,8 +13,8 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from conftest import BACKENDS, PG_URL
-from sqlalchemy import Engine, inspect, make_url, select, text
+from conftest import BACKENDS, new_pg_schema
+from sqlalchemy import Engine, inspect, select, text
 
 from ivr import create_app
 from ivr.errors import SchemaError
@@ -33,15 +32,8 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
         return
-    name = f"ivr_mig_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = make_engine(PG_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{name}"'))
-    url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={name}"})
-    yield url.render_as_string(hide_password=False)
-    with admin.begin() as connection:
-        connection.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
-    admin.dispose()
+    with new_pg_schema("ivr_mig") as url:
+        yield url
 
 
 @pytest.fixture
