@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -28,6 +29,7 @@ from store import lockout, repo
 from store.lockout import PinVerdict
 from store.models import Call
 
+STATE_FIELDS = tuple(f.name for f in fields(CallState))
 MAX_EFFECTS = 8  # one step needs at most identify, check PIN, fetch; more is a bug
 
 
@@ -107,23 +109,21 @@ def drive(
     raise RuntimeError("the engine asked for too many effects in one step")
 
 
-def state_of(row: Call) -> CallState:
+def state_of(row: Any) -> CallState:
     """The engine state stored in a call row."""
-    return CallState(**{f.name: getattr(row, f.name) for f in fields(CallState)})
+    return CallState(**{name: getattr(row, name) for name in STATE_FIELDS})
 
 
 def store_state(
-    session: Session, row: Call | None, call_sid: str, from_number: str, state: CallState,
+    session: Session, row: Any | None, call_sid: str, from_number: str, state: CallState,
     now: datetime,
-) -> Call:  # fmt: skip
+) -> None:  # fmt: skip
     """Write the engine state into the call row, creating it for a new call."""
+    values = {name: getattr(state, name) for name in STATE_FIELDS}
+    values["updated_at"] = now
     if row is None:
-        row = Call(call_sid=call_sid, from_number=from_number, started_at=now)
-        session.add(row)
-    for name, value in asdict(state).items():
-        setattr(row, name, value)
-    row.updated_at = now
-    return row
+        values.update(from_number=from_number, started_at=now)
+    repo.save_call(session, call_sid, values, new=row is None)
 
 
 def mask_input(menu: Menu, node_name: str, digits: str) -> str:

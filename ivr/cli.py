@@ -22,6 +22,7 @@ from ivr.cli_phone import call_command
 from ivr.cli_prompts import prompts
 from ivr.config import PROJECT_ROOT, SHANGHAI
 from ivr.errors import IdentityError, ImportFileError
+from ivr.server import DEFAULT_THREADS
 from ivr.identity import mask_id, validate_id_number
 from store import lockout, migrate
 from store.db import count_persons, create_schema
@@ -143,9 +144,12 @@ def demo_data_command(output: Path, load_if_empty: bool) -> None:
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
               help="Gunicorn worker processes.")  # fmt: skip
+@click.option("--threads", default=DEFAULT_THREADS, show_default=True,
+              type=click.IntRange(1, 64),
+              help="Threads per worker: requests that overlap a slow PIN check.")  # fmt: skip
 @with_appcontext
 @database_errors
-def serve(host: str, port: int, workers: int) -> None:
+def serve(host: str, port: int, workers: int, threads: int) -> None:
     """Serve the hotline with gunicorn; point a Twilio number's voice webhook at /voice."""
     from ivr.server import run_gunicorn
 
@@ -154,7 +158,7 @@ def serve(host: str, port: int, workers: int) -> None:
     base = f"http://{shown}:{port}"
     url = f"{base}/voice"
     console.print(
-        f"[bold]12333 hotline[/] on {url}  ({workers} worker(s), "
+        f"[bold]12333 hotline[/] on {url}  ({workers} worker(s) × {threads} threads, "
         f"menu {hotline().menu.source.name})\n"
         f"Twilio: set your number's 'A call comes in' webhook (HTTP POST) to "
         f"https://<your public host>/voice and IVR_PUBLIC_URL to https://<your public host>.\n"
@@ -169,4 +173,4 @@ def serve(host: str, port: int, workers: int) -> None:
         console.print("[yellow]IVR_AUTH_TOKEN is not set: webhook signatures are not checked.[/]")
     _speech_note()
     json_logs = str(current_app.config["IVR_LOG_FORMAT"]).strip().lower() == "json"
-    run_gunicorn(host, port, workers, json_logs=json_logs)
+    run_gunicorn(host, port, workers, threads=threads, json_logs=json_logs)

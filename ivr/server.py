@@ -8,13 +8,16 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+DEFAULT_THREADS = 4
+
 
 class HotlineServer(BaseApplication):
     """A gunicorn application whose workers each build their own app (and DB engine)."""
 
-    def __init__(self, options: dict[str, Any]) -> None:
-        """Keep the gunicorn settings to apply in load_config."""
+    def __init__(self, options: dict[str, Any], factory: Callable[[], Any] | None = None) -> None:
+        """Keep the gunicorn settings to apply in load_config, and the app factory."""
         self.options = options
+        self.factory = factory
         super().__init__()
 
     def load_config(self) -> None:
@@ -29,7 +32,7 @@ class HotlineServer(BaseApplication):
         from ivr.observe import use_multiprocess
 
         use_multiprocess(self.options["metrics_dir"])
-        return create_app()
+        return (self.factory or create_app)()
 
 
 def _on_worker_exit(metrics_dir: str) -> Callable[[Any, Any], None]:
@@ -58,22 +61,30 @@ def json_logging() -> dict[str, Any]:
     }  # fmt: skip
 
 
-def run_gunicorn(host: str, port: int, workers: int, *, json_logs: bool = True) -> None:
+def gunicorn_options(host: str, port: int, workers: int, threads: int) -> dict[str, Any]:
+    """The hotline's gunicorn settings (the benchmarks' baseline app runs under them too)."""
+    return {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        # Threads, so that a PIN check (a slow hash that lets go of the GIL) never holds up
+        # the other callers' steps queued behind it in the same worker.
+        "worker_class": "gthread",
+        "threads": threads,
+        "timeout": 30,
+        "graceful_timeout": 3,  # short, so a stop (and a test) is quick
+        "control_socket_disable": True,  # parallel instances would share ~/.gunicorn
+        # No access log: the app logs each request as JSON, read-back tokens hidden.
+        "accesslog": None,
+        "proc_name": "ivr12333",
+    }
+
+
+def run_gunicorn(host: str, port: int, workers: int, *, threads: int = DEFAULT_THREADS,
+                 json_logs: bool = True, factory: Callable[[], Any] | None = None) -> None:  # fmt: skip
     """Serve until stopped; the workers share a metrics folder that goes with the server."""
     with tempfile.TemporaryDirectory(prefix="ivr-metrics-") as metrics_dir:
-        HotlineServer(
-            {
-                "bind": f"{host}:{port}",
-                "workers": workers,
-                "worker_class": "sync",
-                "timeout": 30,
-                "graceful_timeout": 3,  # short, so a stop (and a test) is quick
-                "control_socket_disable": True,  # parallel instances would share ~/.gunicorn
-                # No access log: the app logs each request as JSON, read-back tokens hidden.
-                "accesslog": None,
-                "proc_name": "ivr12333",
-                "child_exit": _on_worker_exit(metrics_dir),
-                "metrics_dir": metrics_dir,
-                **({"logconfig_dict": json_logging()} if json_logs else {}),
-            }
-        ).run()
+        options = gunicorn_options(host, port, workers, threads)
+        options.update(child_exit=_on_worker_exit(metrics_dir), metrics_dir=metrics_dir)
+        if json_logs:
+            options["logconfig_dict"] = json_logging()
+        HotlineServer(options, factory).run()

@@ -257,7 +257,7 @@ def _note_call_end(call_sid: str, outcome: str, *, end: bool) -> str | None:
             lang = row.lang
         if row is not None and not (end and row.ended):
             if end:
-                row.ended, row.updated_at = True, now
+                repo.save_call(session, call_sid, {"ended": True, "updated_at": now}, new=False)
                 observe.note_call_end("abandoned")  # Twilio says it is over; we had not ended it
             repo.add_event(session, call_sid, row.seq, row.node, "", outcome, now)
         if end:  # the call is over: its read-back audio goes with it

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import sqlite3
 import time
 from typing import Any
 
@@ -29,6 +30,7 @@ PG_CONNECT_SECONDS = 3
 PG_STATEMENT_MS = 5000
 PG_LOCK_MS = 3000
 READ_ONLY = "ivr_read_only"  # execution option: this connection never writes (health checks)
+WAIT_MS, WAL = "ivr_busy_ms", "ivr_wal"  # what a SQLite connection learnt when it opened
 
 
 def make_engine(url: str, **options: Any) -> Engine:
@@ -57,14 +59,37 @@ def _with_pg_limits(url: URL) -> URL:
     return url.update_query_dict(query)
 
 
-def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
-    """Turn on foreign keys, and leave BEGIN to us instead of the sqlite3 module."""
+def _sqlite_connect(dbapi_connection: Any, record: Any) -> None:
+    """Foreign keys on, write-ahead logging, and BEGIN left to us, not the sqlite3 module."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
+    record.info[WAIT_MS] = cursor.execute("PRAGMA busy_timeout").fetchone()[0]
+    if _use_wal(cursor):
+        # Readers never wait in WAL mode, and _sqlite_begin polls for the write lock itself,
+        # so SQLite's own busy handler is off and a BEGIN is one statement, not four.
+        cursor.execute("PRAGMA busy_timeout = 0")
+        record.info[WAL] = True
     cursor.close()
     # The sqlite3 module would only BEGIN at the first write, so a read-check-write (the
     # PIN lock-out) could interleave with another worker's; see _sqlite_begin.
     dbapi_connection.isolation_level = None
+
+
+def _use_wal(cursor: Any) -> bool:
+    """Write-ahead logging, synced at checkpoints; True when the file is in WAL mode.
+
+    A commit then costs no fsync, and readers (audio fetches, PIN look-ups, health checks)
+    never wait for a writer. An app crash loses nothing; a power cut may lose the last
+    call steps, which the caller repeats. The mode is kept in the file itself.
+    """
+    mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
+    if mode != "wal":
+        try:
+            mode = cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        except sqlite3.OperationalError:
+            return False  # another connection holds a lock: a later connection switches
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    return mode == "wal"
 
 
 def _sqlite_begin(connection: Any) -> None:
@@ -72,23 +97,35 @@ def _sqlite_begin(connection: Any) -> None:
     if connection.get_execution_options().get(READ_ONLY):
         connection.exec_driver_sql("BEGIN")
         return
-    # SQLite's own busy handler sleeps up to 100 ms between tries, so under load a waiter
-    # wakes only after another worker has taken the lock again, and can starve past the
-    # busy timeout. Trying every millisecond or two gives each waiter a fair chance.
-    wait_ms = connection.exec_driver_sql("PRAGMA busy_timeout").scalar() or 0
-    deadline = time.monotonic() + wait_ms / 1000
+    info = connection.connection.info
+    if info.get(WAL):
+        _begin_immediate(connection, info[WAIT_MS])
+        return
+    # Without WAL (a file system that cannot share memory), commits wait for readers with
+    # the engine's busy timeout, so only the BEGIN runs with SQLite's handler off.
     connection.exec_driver_sql("PRAGMA busy_timeout = 0")
     try:
-        while True:
-            try:
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
-                return
-            except OperationalError as exc:
-                if "locked" not in str(exc.orig) or time.monotonic() >= deadline:
-                    raise
-            time.sleep(random.uniform(0.0005, 0.002))
-    finally:  # commits may still wait for readers, with the engine's busy timeout
-        connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(wait_ms)}")
+        _begin_immediate(connection, info[WAIT_MS])
+    finally:
+        connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(info[WAIT_MS])}")
+
+
+def _begin_immediate(connection: Any, wait_ms: int) -> None:
+    """BEGIN IMMEDIATE, retried every 1-2 ms until the busy timeout (SQLite's handler off).
+
+    SQLite's own busy handler sleeps up to 100 ms between tries, so under load a waiter
+    wakes only after another worker has taken the lock again, and can starve past the
+    busy timeout. Trying every millisecond or two gives each waiter a fair chance.
+    """
+    deadline = time.monotonic() + wait_ms / 1000
+    while True:
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        except OperationalError as exc:
+            if "locked" not in str(exc.orig) or time.monotonic() >= deadline:
+                raise
+        time.sleep(random.uniform(0.0005, 0.002))
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

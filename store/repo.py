@@ -2,66 +2,94 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import Row, bindparam, case, delete, insert, or_, select, update
+from sqlalchemy.orm import Session
 
 from ivr.domain import BalanceData, BindingInfo, FamilyData, InsuredData
 from store.models import Binding, Call, CallAudio, CallEvent, Person
 
 
+# The webhook's statements are built once: building a select costs more than running it.
+_PERSONS, _BINDINGS, _CALLS = Person.__table__, Binding.__table__, Call.__table__
+_OTHER = _PERSONS.alias("other")
+_BALANCE = select(_PERSONS.c.balance_fen, _PERSONS.c.balance_as_of).where(
+    _PERSONS.c.id == bindparam("person")
+)
+_INSURED = select(_PERSONS.c.insured_status, _PERSONS.c.scheme, _PERSONS.c.insured_region).where(
+    _PERSONS.c.id == bindparam("person")
+)
+# Both roles in one query: the person's bindings as payer (mine = payer) and as beneficiary.
+_FAMILY = (
+    select(
+        (_BINDINGS.c.payer_id == bindparam("person")).label("as_payer"),
+        _BINDINGS.c.relation, _BINDINGS.c.status, _BINDINGS.c.bound_on, _BINDINGS.c.priority,
+        _OTHER.c.insured_status, _OTHER.c.name,
+    )
+    .join(_OTHER, _OTHER.c.id == case(
+        (_BINDINGS.c.payer_id == bindparam("person"), _BINDINGS.c.beneficiary_id),
+        else_=_BINDINGS.c.payer_id,
+    ))
+    .where(or_(_BINDINGS.c.payer_id == bindparam("person"),
+               _BINDINGS.c.beneficiary_id == bindparam("person")))
+    .order_by(_BINDINGS.c.id)
+)  # fmt: skip
+_LOAD_CALL = select(_CALLS).where(_CALLS.c.call_sid == bindparam("sid")).with_for_update()
+_UPDATE_CALL = update(_CALLS).where(_CALLS.c.call_sid == bindparam("sid"))
+_INSERT_CALL = insert(_CALLS)
+_INSERT_EVENT = insert(CallEvent.__table__)
+
+
 def balance(session: Session, person_id: int) -> BalanceData:
     """The person's 医保个人账户 balance."""
-    person = session.get_one(Person, person_id)
-    return BalanceData(person.balance_fen, person.balance_as_of)
+    row = session.connection().execute(_BALANCE, {"person": person_id}).one()
+    return BalanceData(row.balance_fen, row.balance_as_of)
 
 
 def insured(session: Session, person_id: int) -> InsuredData:
     """The person's 参保 status."""
-    person = session.get_one(Person, person_id)
-    return InsuredData(person.insured_status, person.scheme, person.insured_region)
+    row = session.connection().execute(_INSURED, {"person": person_id}).one()
+    return InsuredData(row.insured_status, row.scheme, row.insured_region)
 
 
 def family(session: Session, person_id: int) -> FamilyData:
     """The person's 家庭共济 bindings as payer and as beneficiary."""
-    me = session.get_one(Person, person_id)
-    other = aliased(Person)
-    roles = []
-    for mine, theirs in ((Binding.payer_id, Binding.beneficiary_id),
-                         (Binding.beneficiary_id, Binding.payer_id)):  # fmt: skip
-        rows = session.execute(
-            select(Binding, other.insured_status, other.name)
-            .join(other, other.id == theirs)
-            .where(mine == person_id)
-            .order_by(Binding.id)
-        ).all()
-        roles.append(tuple(_binding_info(b, me.insured_status, st, name) for b, st, name in rows))
-    return FamilyData(as_payer=roles[0], as_beneficiary=roles[1])
+    connection = session.connection()
+    mine = connection.execute(_INSURED, {"person": person_id}).one().insured_status
+    rows = connection.execute(_FAMILY, {"person": person_id}).all()
+    roles: tuple[list[BindingInfo], list[BindingInfo]] = ([], [])
+    for row in rows:
+        info = BindingInfo(row.relation, row.name, row.status, row.bound_on, row.priority)
+        if info.status == "active" and (mine != "active" or row.insured_status != "active"):
+            info = replace(info, status="lapsed")  # either party not actively insured
+        roles[0 if row.as_payer else 1].append(info)
+    return FamilyData(as_payer=tuple(roles[0]), as_beneficiary=tuple(roles[1]))
 
 
-def _binding_info(binding: Binding, my_status: str, other_status: str, other: str) -> BindingInfo:
-    """A binding as heard; an active one lapses when either party is not actively insured."""
-    status = binding.status
-    if status == "active" and (my_status != "active" or other_status != "active"):
-        status = "lapsed"
-    return BindingInfo(binding.relation, other, status, binding.bound_on, binding.priority)
-
-
-def load_call(session: Session, call_sid: str) -> Call | None:
+def load_call(session: Session, call_sid: str) -> Row[Any] | None:
     """The call's state row, locked for this request so one call's steps serialise."""
-    return session.scalars(select(Call).where(Call.call_sid == call_sid).with_for_update()).first()
+    return session.connection().execute(_LOAD_CALL, {"sid": call_sid}).first()
+
+
+def save_call(session: Session, call_sid: str, values: dict[str, Any], *, new: bool) -> None:
+    """Write a call's row: insert it for a new call, else update the columns in `values`."""
+    if new:
+        session.connection().execute(_INSERT_CALL, {"call_sid": call_sid, **values})
+    else:
+        session.connection().execute(_UPDATE_CALL, {"sid": call_sid, **values})
 
 
 def add_event(
     session: Session, call_sid: str, seq: int, node: str, masked: str, outcome: str, at: datetime
 ) -> None:
     """Append one row to the call-event log (input already masked)."""
-    session.add(
-        CallEvent(
-            call_sid=call_sid, seq=seq, node=node, input_masked=masked, outcome=outcome, at=at
-        )
-    )
+    session.connection().execute(_INSERT_EVENT, {
+        "call_sid": call_sid, "seq": seq, "node": node, "input_masked": masked,
+        "outcome": outcome, "at": at,
+    })  # fmt: skip
 
 
 def drop_expired_audio(session: Session, now: int) -> None:

@@ -1,0 +1,187 @@
+"""Start the servers the load runs against: the hotline and the baseline, same gunicorn settings.
+
+Each server is a child process (`run_ivr.py serve`, or this file's `baseline` mode) on a
+free port, with its own throwaway database, so a run leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import psutil
+from sqlalchemy import create_engine, text, update
+from werkzeug.security import generate_password_hash
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script from anywhere
+
+AUTH_TOKEN = "bench-token"
+PG_URL = os.environ.get("IVR_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+# For the step-overhead runs only: the PIN check is the same code, at a lower scrypt cost,
+# so that one deliberately slow hash per call does not hide what every other step costs.
+FAST_PIN_HASH = "scrypt:1024:8:1"
+
+
+@dataclass
+class Server:
+    """A running server: where to call it, and its process tree for CPU and memory."""
+
+    name: str
+    url: str
+    process: subprocess.Popen[bytes]
+
+    def workers(self) -> list[psutil.Process]:
+        """The gunicorn workers (the master's children)."""
+        return psutil.Process(self.process.pid).children()
+
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the master and its live workers."""
+        total = 0.0
+        for proc in [psutil.Process(self.process.pid), *self.workers()]:
+            times = proc.cpu_times()
+            total += times.user + times.system
+        return total
+
+    def worker_rss(self) -> list[int]:
+        """Each worker's resident memory, in bytes."""
+        return [w.memory_info().rss for w in self.workers()]
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def postgres_answers(url: str = PG_URL) -> bool:
+    """True when the PostgreSQL at `url` accepts a connection within 2 s."""
+    try:
+        engine = create_engine(url, connect_args={"connect_timeout": 2})
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        engine.dispose()
+        return True
+    except Exception:  # any failure means: skip PostgreSQL, and say so
+        return False
+
+
+@contextmanager
+def database(backend: str) -> Iterator[str]:
+    """A fresh, empty database URL on `backend` (sqlite or postgresql), dropped afterwards."""
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="ivr-bench-") as folder:
+            yield f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
+        return
+    schema = "bench_" + uuid.uuid4().hex[:12]
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def load_demo(url: str, *, fast_pins: bool) -> None:
+    """Migrate the database and import the demo accounts (PIN hashes cheap when asked)."""
+    from ivr import create_app
+    from store.db import create_schema
+    from store.demo import demo_data
+    from store.import_apply import import_data
+    from store.importer import prepare
+    from store.models import Person
+
+    app = create_app({"IVR_DATABASE_URL": url, "IVR_SPEECH": "say"})
+    line = app.extensions["ivr"]
+    create_schema(line.engine)
+    data = demo_data()
+    with line.sessions() as session:
+        import_data(session, prepare(data, date.today()))
+        for person in data["persons"] if fast_pins else ():
+            session.execute(
+                update(Person).where(Person.id_number == person["id_number"])
+                .values(pin_hash=generate_password_hash(person["pin"], FAST_PIN_HASH))
+            )  # fmt: skip
+        session.commit()
+    line.engine.dispose()
+
+
+def server_env(url: str) -> dict[str, str]:
+    """The hotline's settings for a benchmark: signed webhooks, production logging."""
+    return {**os.environ, "IVR_DATABASE_URL": url, "IVR_AUTH_TOKEN": AUTH_TOKEN,
+            "IVR_SPEECH": "say", "IVR_SOFTPHONE": "0",
+            # One load client is one address and one caller number: limits would refuse it.
+            "IVR_RATE_LIMIT_CALLER": "off", "IVR_RATE_LIMIT_ADDRESS": "off"}  # fmt: skip
+
+
+@contextmanager
+def running(kind: str, workers: int, threads: int, url: str = "") -> Iterator[Server]:
+    """Serve the hotline (kind "ivr", on database `url`) or the baseline until the block ends."""
+    port = free_port()
+    if kind == "ivr":
+        argv = [sys.executable, str(ROOT / "run_ivr.py"), "serve", "--port", str(port),
+                "--workers", str(workers), "--threads", str(threads)]  # fmt: skip
+    else:
+        argv = [sys.executable, __file__, "baseline", str(port), str(workers), str(threads)]
+    log = tempfile.TemporaryFile()
+    process = subprocess.Popen(argv, env=server_env(url), stdout=log, stderr=log, cwd=ROOT)
+    server = Server(kind, f"http://127.0.0.1:{port}/voice", process)
+    try:
+        _wait_ready(server, log, workers)
+        yield server
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+
+
+def _wait_ready(server: Server, log, workers: int) -> None:
+    """Wait until the server answers and every worker is up; fail with its log if it died."""
+    health = server.url.removesuffix("/voice") + "/healthz"  # the baseline answers 404: fine
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            log.seek(0)
+            raise RuntimeError(f"{server.name} server exited:\n{log.read().decode()[-3000:]}")
+        try:
+            urllib.request.urlopen(health, timeout=2).close()
+            answered = True
+        except urllib.error.HTTPError:
+            answered = True
+        except OSError:
+            answered = False
+        if answered and len(server.workers()) >= workers:
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{server.name} server did not answer within 60 s")
+
+
+def _serve_baseline(port: int, workers: int, threads: int) -> None:
+    """The baseline app under the hotline's own gunicorn settings."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from baseline_app import create_app
+
+    from ivr.server import run_gunicorn
+
+    run_gunicorn("127.0.0.1", port, workers, threads=threads, json_logs=False,
+                 factory=create_app)  # fmt: skip
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["baseline"]:
+    _serve_baseline(*(int(a) for a in sys.argv[2:5]))

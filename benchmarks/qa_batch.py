@@ -1,0 +1,64 @@
+"""A batch of QA call scripts run in-process by the QA runner (`calls run` without --url).
+
+    .venv/bin/python benchmarks/qa_batch.py [--calls 500] [--jobs 4] [--production-pins]
+
+It runs benchmarks/calls/balance_family.yaml `--calls` times through the runner's own
+`run_all`, against a fresh SQLite database with the demo accounts, and reports complete
+calls per second. PIN hashes are cheap unless --production-pins: see the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from bench_servers import database, load_demo  # noqa: E402
+
+from ivr import create_app  # noqa: E402
+from ivr.cli_calls import _in_process_dialer, run_all  # noqa: E402
+from ivr.script_load import load_scripts  # noqa: E402
+from ivr.script_model import Outcome  # noqa: E402
+
+SCRIPT = HERE / "calls" / "balance_family.yaml"
+
+
+def run_batch(calls: int, jobs: int, *, fast_pins: bool = True) -> dict[str, object]:
+    """Run the script `calls` times on `jobs` threads; rates and failures."""
+    (script,) = load_scripts([SCRIPT])
+    with database("sqlite") as url:
+        load_demo(url, fast_pins=fast_pins)
+        # What `calls run` uses in-process (cli_targets.in_process_app), on this database.
+        app = create_app({"IVR_DATABASE_URL": url, "IVR_AUTH_TOKEN": "bench-token",
+                          "IVR_SPEECH": "say", "IVR_AUDIO_TEXT": "1", "IVR_REQUEST_LOG": False,
+                          "IVR_RATE_LIMIT_CALLER": "off", "IVR_RATE_LIMIT_ADDRESS": "off"})  # fmt: skip
+        started = time.perf_counter()
+        results = run_all([script] * calls, _in_process_dialer(app), jobs, False, lambda _r: None)
+        seconds = time.perf_counter() - started
+        app.extensions["ivr"].engine.dispose()
+    failed = [r for r in results if r.outcome != Outcome.PASSED]
+    return {"calls": calls, "jobs": jobs, "seconds": round(seconds, 2),
+            "calls_per_s": round(calls / seconds, 1), "failed": len(failed),
+            "pin_hash": "fast" if fast_pins else "production",
+            "first_failure": failed[0].failure if failed else None}  # fmt: skip
+
+
+def main() -> int:
+    """Run one batch and print its rate."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, default=500)
+    parser.add_argument("--jobs", type=int, default=4)
+    parser.add_argument("--production-pins", action="store_true",
+                        help="Hash the demo PINs at the production scrypt cost.")  # fmt: skip
+    args = parser.parse_args()
+    summary = run_batch(args.calls, args.jobs, fast_pins=not args.production_pins)
+    print(summary)
+    return 1 if summary["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
