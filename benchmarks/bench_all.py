@@ -28,7 +28,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_report import console, plot_sweep, print_load, print_ratios, print_sweep  # noqa: E402
+from bench_report import console, plot_sweep, print_ratios, print_sweep  # noqa: E402
 from bench_servers import AUTH_TOKEN, database, load_demo, postgres_answers, running  # noqa: E402
 from load import run_load  # noqa: E402
 from qa_batch import run_batch  # noqa: E402

@@ -25,6 +25,9 @@ from ivr.script_load import load_scripts  # noqa: E402
 from ivr.script_model import Outcome  # noqa: E402
 
 SCRIPT = HERE / "calls" / "balance_family.yaml"
+# What `calls run` sets for its in-process app (ivr/cli_targets.in_process_app).
+QUIET = {"IVR_SPEECH": "say", "IVR_AUDIO_TEXT": "1", "IVR_REQUEST_LOG": False,
+         "IVR_RATE_LIMIT_CALLER": "off", "IVR_RATE_LIMIT_ADDRESS": "off"}  # fmt: skip
 
 
 def run_batch(calls: int, jobs: int, *, fast_pins: bool = True) -> dict[str, object]:
@@ -32,10 +35,7 @@ def run_batch(calls: int, jobs: int, *, fast_pins: bool = True) -> dict[str, obj
     (script,) = load_scripts([SCRIPT])
     with database("sqlite") as url:
         load_demo(url, fast_pins=fast_pins)
-        # What `calls run` uses in-process (cli_targets.in_process_app), on this database.
-        app = create_app({"IVR_DATABASE_URL": url, "IVR_AUTH_TOKEN": "bench-token",
-                          "IVR_SPEECH": "say", "IVR_AUDIO_TEXT": "1", "IVR_REQUEST_LOG": False,
-                          "IVR_RATE_LIMIT_CALLER": "off", "IVR_RATE_LIMIT_ADDRESS": "off"})  # fmt: skip
+        app = create_app({**QUIET, "IVR_DATABASE_URL": url, "IVR_AUTH_TOKEN": "bench-token"})
         started = time.perf_counter()
         results = run_all([script] * calls, _in_process_dialer(app), jobs, False, lambda _r: None)
         seconds = time.perf_counter() - started

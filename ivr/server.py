@@ -79,8 +79,10 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int) -> dict[s
     }
 
 
-def run_gunicorn(host: str, port: int, workers: int, *, threads: int = DEFAULT_THREADS,
-                 json_logs: bool = True, factory: Callable[[], Any] | None = None) -> None:  # fmt: skip
+def run_gunicorn(
+    host: str, port: int, workers: int, *, threads: int = DEFAULT_THREADS,
+    json_logs: bool = True, factory: Callable[[], Any] | None = None,
+) -> None:  # fmt: skip
     """Serve until stopped; the workers share a metrics folder that goes with the server."""
     with tempfile.TemporaryDirectory(prefix="ivr-metrics-") as metrics_dir:
         options = gunicorn_options(host, port, workers, threads)

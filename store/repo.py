@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 from ivr.domain import BalanceData, BindingInfo, FamilyData, InsuredData
 from store.models import Binding, Call, CallAudio, CallEvent, Person
 
-
 # The webhook's statements are built once: building a select costs more than running it.
 _PERSONS, _BINDINGS, _CALLS = Person.__table__, Binding.__table__, Call.__table__
 _OTHER = _PERSONS.alias("other")
