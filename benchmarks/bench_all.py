@@ -35,6 +35,9 @@ from qa_batch import run_batch  # noqa: E402
 from rich.progress import Progress  # noqa: E402
 
 
+PARTS = ("saturation", "sweep", "qa", "soak")
+
+
 def pin_hash_ms(rounds: int = 5) -> float:
     """The median time of one PIN check at the production scrypt cost."""
     from werkzeug.security import check_password_hash
@@ -145,16 +148,23 @@ def main(argv: list[str] | None = None) -> int:
     args.sweep = [int(n) for n in str(args.sweep).split(",")]
     report: dict[str, Any] = {"machine": machine(), "pin_hash_ms": pin_hash_ms()}
     console.print(f"One PIN check (production scrypt): {report['pin_hash_ms']} ms")
-    report["saturation"] = saturation(backends, [int(n) for n in args.workers.split(",")], args)
-    print_ratios(report["saturation"])
-    report["sweep"] = sweep(backends, args)
-    print_sweep(report["sweep"])
-    report["qa_batch"] = run_batch(args.qa_calls, 4)
-    console.print(f"QA batch, in-process: {report['qa_batch']}")
-    report["soak"] = soak(args.soak_calls, args.soak_every, args.threads)
-    console.print(f"Memory over {args.soak_calls} calls: {report['soak']['samples']}")
+    parts = set(args.only.split(","))
+    if "saturation" in parts:
+        workers = [int(n) for n in args.workers.split(",")]
+        report["saturation"] = saturation(backends, workers, args)
+        print_ratios(report["saturation"])
+    if "sweep" in parts:
+        report["sweep"] = sweep(backends, args)
+        print_sweep(report["sweep"])
+    if "qa" in parts:
+        report["qa_batch"] = run_batch(args.qa_calls, 4)
+        console.print(f"QA batch, in-process: {report['qa_batch']}")
+    if "soak" in parts:
+        report["soak"] = soak(args.soak_calls, args.soak_every, args.threads)
+        console.print(f"Memory over {args.soak_calls} calls: {report['soak']['samples']}")
     args.json.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n")
-    plot_sweep(report["sweep"], args.plot)
+    if "sweep" in report:
+        plot_sweep(report["sweep"], args.plot)
     console.print(f"Wrote {args.json} and {args.plot}")
     return 0
 
@@ -171,14 +181,15 @@ def _parser() -> argparse.ArgumentParser:
     add("--calls", type=int, help="Saturation: calls per run instead of --seconds.")
     add("--sweep", default="10,25,50,100", help="Concurrent calls to try [%(default)s].")
     add("--sweep-workers", type=int, default=2, help="Workers for the sweep [%(default)s].")
-    add("--think-ms", type=int, default=1000, help="Sweep: pause before keys [%(default)s].")
-    add("--sweep-seconds", type=float, default=15.0, help="Sweep: seconds per level.")
+    add("--think-ms", type=int, default=3000, help="Sweep: pause before keys [%(default)s].")
+    add("--sweep-seconds", type=float, default=20.0, help="Sweep: seconds per level.")
     add("--sweep-calls", type=int, help="Sweep: calls per level instead of seconds.")
     add("--qa-calls", type=int, default=500, help="QA batch size [%(default)s].")
     add("--soak-calls", type=int, default=10_000, help="Memory soak calls [%(default)s].")
     add("--soak-every", type=int, default=1000, help="Sample RSS every N calls.")
     add("--json", type=Path, default=HERE / "results.json", help="[%(default)s]")
     add("--plot", type=Path, default=HERE / "concurrency.png", help="[%(default)s]")
+    add("--only", default=",".join(PARTS), help="Parts to run [%(default)s].")
     add("--quick", action="store_true", help="A few calls of each part (the tests use it).")
     return parser
 

@@ -6,8 +6,9 @@
 Each simulated caller (one thread each) runs the call script of the hotline's demo account,
 welcome -> 2 -> ID -> PIN -> balance (1) -> 家庭共济 (2) -> hang up, again and again, with the
 project's own caller simulator: signed requests, every TwiML answer checked against
-Twilio's schema. `--think-ms` waits before each key press, as a caller listening to a
-prompt would. `--baseline` presses 1 at every step instead, for benchmarks/baseline_app.py.
+Twilio's schema. `--think-ms` waits before each key press (0.5-1.5 times it, at random),
+as a caller listening to a prompt would, and the callers' first calls start spread over
+one call's length. `--baseline` presses 1 at every step instead, for benchmarks/baseline_app.py.
 
 `make bench` (benchmarks/bench_all.py) starts the servers itself and runs the whole matrix.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 import threading
 import time
@@ -125,20 +127,28 @@ def run_load(voice_url: str, *, concurrency: int, calls: int | None = None,
     deadline = started + seconds if seconds else None
     budget = [calls if calls is not None else 10**9]
 
-    def caller_loop() -> None:
+    presses = sum(1 for _, keys, _ in script if keys is not None)
+
+    def caller_loop(seed: int) -> None:
         """One simulated caller: calls back to back until the budget or the time runs out."""
+        pace = random.Random(seed)
+        # Callers who all dial in the same millisecond, then all key their PINs together,
+        # are a burst no hotline sees: start them spread over one call's length.
+        time.sleep(pace.uniform(0, presses * think_ms / 1000))
         while deadline is None or time.perf_counter() < deadline:
             with lock:
                 if budget[0] <= 0:
                     return
                 budget[0] -= 1
-            timings, requests, error = one_call(voice_url, token, script, think_ms / 1000, schema)
+            think = think_ms / 1000 * pace.uniform(0.5, 1.5)  # people key at their own pace
+            timings, requests, error = one_call(voice_url, token, script, think, schema)
             with lock:
                 _record(result, timings, requests, error)
                 if progress:
                     progress(result.calls + result.errors)
 
-    threads = [threading.Thread(target=caller_loop, daemon=True) for _ in range(concurrency)]
+    threads = [threading.Thread(target=caller_loop, args=(n,), daemon=True)
+               for n in range(concurrency)]  # fmt: skip
     for thread in threads:
         thread.start()
     for thread in threads:
