@@ -77,6 +77,7 @@ lint: install
 	$(BIN)/ruff format --check ivr store tests benchmarks run_ivr.py
 
 bench: install
+	$(BIN)/python benchmarks/bench_all.py
 	$(BIN)/python benchmarks/inprocess_call.py --calls 50
 	$(BIN)/python benchmarks/prompt_audio.py --calls 30 --json benchmarks/prompt_audio.json
 

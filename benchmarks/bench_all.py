@@ -7,10 +7,12 @@
 2. Saturation: for each backend and worker count, the baseline and then the hotline under
    the same gunicorn settings, the same load client and the same concurrency, back to
    back; the ratio of their requests per second. PIN hashes are cheap here (see README).
-3. Concurrent calls: callers pausing --think-ms before each key, production PIN hashes,
-   at each --sweep level: calls per second and p99 step latency (plotted).
-4. QA batch: --qa-calls scripted calls in-process through the QA runner.
-5. Memory: one worker's RSS sampled over --soak-calls calls.
+3. Sweep: calls back to back at each --sweep concurrency, production PIN hashes: calls
+   per second and p99 step latency, plotted against concurrency.
+4. Callers: --callers concurrent calls whose callers pause --think-ms before each key,
+   as people listening to prompts do: p99 step latency against the 50 ms target.
+5. QA batch: --qa-calls scripted calls in-process through the QA runner.
+6. Memory: one worker's RSS sampled over --soak-calls calls.
 """
 
 from __future__ import annotations
@@ -34,8 +36,7 @@ from load import run_load  # noqa: E402
 from qa_batch import run_batch  # noqa: E402
 from rich.progress import Progress  # noqa: E402
 
-
-PARTS = ("saturation", "sweep", "qa", "soak")
+PARTS = ("saturation", "sweep", "callers", "qa", "soak")
 
 
 def pin_hash_ms(rounds: int = 5) -> float:
@@ -50,6 +51,13 @@ def pin_hash_ms(rounds: int = 5) -> float:
         check_password_hash(stored, "135790")
         times.append((time.perf_counter() - started) * 1000)
     return round(sorted(times)[len(times) // 2], 1)
+
+
+def warm(server, threads: int) -> None:
+    """A few unmeasured calls per worker thread: imports, statement caches, connections."""
+    slots = len(server.workers()) * threads
+    run_load(server.url, concurrency=slots, calls=2 * slots, token=AUTH_TOKEN,
+             baseline=server.name == "baseline")  # fmt: skip
 
 
 def measured(server, **load: Any) -> dict[str, Any]:
@@ -72,8 +80,10 @@ def saturation(backends: list[str], workers: list[int], args) -> list[dict[str, 
             with database(backend) as url:
                 load_demo(url, fast_pins=True)
                 with running("baseline", count, args.threads) as server:
+                    warm(server, args.threads)
                     base = measured(server, **load)
                 with running("ivr", count, args.threads, url) as server:
+                    warm(server, args.threads)
                     ivr = measured(server, **load)
             ratio = ivr["requests_per_s"] / max(base["requests_per_s"], 1e-9)
             rows.append({"backend": backend, "workers": count, "threads": args.threads,
@@ -82,8 +92,9 @@ def saturation(backends: list[str], workers: list[int], args) -> list[dict[str, 
     return rows
 
 
-def sweep(backends: list[str], args) -> list[dict[str, Any]]:
-    """Concurrent calls with think time, production PIN hashes: throughput and p99."""
+def sweep(backends: list[str], levels: list[int], think_ms: int, amount: dict[str, Any],
+          args) -> list[dict[str, Any]]:  # fmt: skip
+    """Each server at each concurrency level, production PIN hashes: throughput and p99."""
     points = []
     for backend in [*backends, "baseline"]:
         with database("sqlite" if backend == "baseline" else backend) as url:
@@ -91,10 +102,9 @@ def sweep(backends: list[str], args) -> list[dict[str, Any]]:
                 load_demo(url, fast_pins=False)
             kind = "baseline" if backend == "baseline" else "ivr"
             with running(kind, args.sweep_workers, args.threads, url) as server:
-                for level in args.sweep:
-                    load = {"concurrency": level, "think_ms": args.think_ms,
-                            **_amount(args.sweep_calls, args.sweep_seconds)}  # fmt: skip
-                    result = measured(server, **load)
+                warm(server, args.threads)
+                for level in levels:
+                    result = measured(server, concurrency=level, think_ms=think_ms, **amount)
                     points.append({"server": kind, "backend": "-" if kind == "baseline"
                                    else backend, "result": result})  # fmt: skip
     return points
@@ -139,13 +149,13 @@ def main(argv: list[str] | None = None) -> int:
     """Run every part, print the tables, write the JSON and the plot."""
     args = _parser().parse_args(argv)
     if args.quick:
-        args.workers, args.calls, args.sweep, args.sweep_calls = "1", 3, "2", 2
-        args.think_ms, args.qa_calls, args.soak_calls, args.soak_every = 0, 5, 10, 5
+        args.workers, args.calls, args.sweep, args.callers = "1", 3, "1,2", "2"
+        args.callers_calls, args.think_ms = 2, 10
+        args.qa_calls, args.soak_calls, args.soak_every = 5, 10, 5
     backends = [b for b in args.backends.split(",") if b]
     if "postgresql" in backends and not postgres_answers():
         console.print("[yellow]PostgreSQL does not answer: SQLite only.[/]")
         backends.remove("postgresql")
-    args.sweep = [int(n) for n in str(args.sweep).split(",")]
     report: dict[str, Any] = {"machine": machine(), "pin_hash_ms": pin_hash_ms()}
     console.print(f"One PIN check (production scrypt): {report['pin_hash_ms']} ms")
     parts = set(args.only.split(","))
@@ -154,8 +164,14 @@ def main(argv: list[str] | None = None) -> int:
         report["saturation"] = saturation(backends, workers, args)
         print_ratios(report["saturation"])
     if "sweep" in parts:
-        report["sweep"] = sweep(backends, args)
-        print_sweep(report["sweep"])
+        levels = [int(n) for n in str(args.sweep).split(",")]
+        report["sweep"] = sweep(backends, levels, 0, _amount(args.calls, args.seconds), args)
+        print_sweep(report["sweep"], "Saturation sweep: calls back to back, no pause")
+    if "callers" in parts:
+        levels = [int(n) for n in str(args.callers).split(",")]
+        amount = _amount(args.callers_calls, args.callers_seconds)
+        report["callers"] = sweep(backends, levels, args.think_ms, amount, args)
+        print_sweep(report["callers"], "Concurrent calls, callers pausing before each key")
     if "qa" in parts:
         report["qa_batch"] = run_batch(args.qa_calls, 4)
         console.print(f"QA batch, in-process: {report['qa_batch']}")
@@ -179,11 +195,12 @@ def _parser() -> argparse.ArgumentParser:
     add("--concurrency", type=int, default=16, help="Saturation: calls at once [%(default)s].")
     add("--seconds", type=float, default=8.0, help="Saturation: seconds per run [%(default)s].")
     add("--calls", type=int, help="Saturation: calls per run instead of --seconds.")
-    add("--sweep", default="10,25,50,100", help="Concurrent calls to try [%(default)s].")
-    add("--sweep-workers", type=int, default=2, help="Workers for the sweep [%(default)s].")
-    add("--think-ms", type=int, default=3000, help="Sweep: pause before keys [%(default)s].")
-    add("--sweep-seconds", type=float, default=20.0, help="Sweep: seconds per level.")
-    add("--sweep-calls", type=int, help="Sweep: calls per level instead of seconds.")
+    add("--sweep", default="1,2,4,8,16,32", help="Sweep: calls at once [%(default)s].")
+    add("--sweep-workers", type=int, default=2, help="Workers for the sweeps [%(default)s].")
+    add("--callers", default="50,100", help="Concurrent callers to try [%(default)s].")
+    add("--think-ms", type=int, default=3000, help="Callers: pause before keys [%(default)s].")
+    add("--callers-seconds", type=float, default=45.0, help="Callers: seconds per level.")
+    add("--callers-calls", type=int, help="Callers: calls per level instead of seconds.")
     add("--qa-calls", type=int, default=500, help="QA batch size [%(default)s].")
     add("--soak-calls", type=int, default=10_000, help="Memory soak calls [%(default)s].")
     add("--soak-every", type=int, default=1000, help="Sample RSS every N calls.")

@@ -59,10 +59,10 @@ def print_ratios(rows: list[dict[str, Any]]) -> None:
     console.print(table)
 
 
-def print_sweep(points: list[dict[str, Any]]) -> None:
-    """Concurrent calls (with the think time) against throughput and p99 latency."""
+def print_sweep(points: list[dict[str, Any]], title: str) -> None:
+    """Concurrency against throughput and p99 latency, per server."""
     table = Table(
-        title="Concurrent calls, callers pausing between keys, production PIN hashes",
+        title=title + ", production PIN hashes",
         caption="p99: every step but the PIN check, which is slow on purpose",
     )
     for column in (

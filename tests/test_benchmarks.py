@@ -56,12 +56,16 @@ def test_saturation_compares_each_backend_with_the_baseline(quick_run) -> None:
     assert "Saturation" in quick_run["out"] and "ratio" in quick_run["out"]
 
 
-def test_sweep_qa_batch_and_soak_ran(quick_run) -> None:
-    """The concurrency sweep has every server, the QA batch passed, RSS was sampled."""
+def test_sweeps_qa_batch_and_soak_ran(quick_run) -> None:
+    """Both sweeps have every server at every level, the QA batch passed, RSS was sampled."""
     report = quick_run["report"]
-    servers = {(p["server"], p["backend"]) for p in report["sweep"]}
-    assert servers == {("ivr", b) for b in quick_run["backends"]} | {("baseline", "-")}
-    assert all(p["result"]["errors"] == 0 for p in report["sweep"])
+    servers = {("ivr", b) for b in quick_run["backends"]} | {("baseline", "-")}
+    for part, levels in (("sweep", [1, 2]), ("callers", [2])):
+        points = report[part]
+        assert {(p["server"], p["backend"]) for p in points} == servers
+        assert sorted({p["result"]["concurrency"] for p in points}) == levels
+        assert all(p["result"]["errors"] == 0 and p["result"]["calls"] > 0 for p in points)
+    assert {p["result"]["think_ms"] for p in report["callers"]} == {10}
     assert report["qa_batch"]["failed"] == 0 and report["qa_batch"]["calls"] == 5
     assert [s["calls"] for s in report["soak"]["samples"]] == [5, 10]
     assert all(s["rss_mb"] > 10 for s in report["soak"]["samples"])
