@@ -78,6 +78,7 @@ lint: install
 
 bench: install
 	$(BIN)/python benchmarks/bench_all.py
+	$(BIN)/python benchmarks/profile_step.py
 	$(BIN)/python benchmarks/inprocess_call.py --calls 50
 	$(BIN)/python benchmarks/prompt_audio.py --calls 30 --json benchmarks/prompt_audio.json
 
