@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, make_url
+from sqlalchemy.exc import OperationalError
 
-from store.db import PG_CONNECT_SECONDS, _with_pg_limits, create_schema
+from store.db import PG_CONNECT_SECONDS, READ_ONLY, _with_pg_limits, create_schema, make_engine
 from store.demo import demo_data
 
 LIMITS = "-c statement_timeout=5000 -c lock_timeout=3000"
@@ -84,3 +85,55 @@ def test_health_check_answers_while_a_writer_holds_sqlite(make_app, tmp_path: Pa
         reply = app.test_client().get("/healthz")
         writer.rollback()
     assert reply.status_code == 200
+
+
+def test_sqlite_files_run_in_wal_mode_with_normal_sync(tmp_path: Path) -> None:
+    """Every connection finds the file in WAL mode, synced at checkpoints, handler off."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'wal.sqlite3'}")
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+        # _sqlite_begin polls for the write lock itself; SQLite's own handler is off.
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 0
+    engine.dispose()
+
+
+def test_a_reader_reads_while_a_writer_holds_the_write_lock(tmp_path: Path) -> None:
+    """WAL: a read transaction never waits for a writer, and sees the last commit."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'wal.sqlite3'}")
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE t (n INTEGER)")
+        connection.exec_driver_sql("INSERT INTO t VALUES (1)")
+    with engine.connect() as writer, engine.connect() as reader:
+        writer.begin()
+        writer.exec_driver_sql("UPDATE t SET n = 2")
+        reader = reader.execution_options(**{READ_ONLY: True})
+        with reader.begin():
+            assert reader.exec_driver_sql("SELECT n FROM t").scalar() == 1
+        writer.commit()
+    engine.dispose()
+
+
+def test_a_second_writer_waits_its_busy_timeout_then_fails(tmp_path: Path) -> None:
+    """Writers still take turns: BEGIN IMMEDIATE is retried until the busy timeout."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'wal.sqlite3'}?timeout=0.2")
+    with engine.connect() as holder, engine.connect() as other:
+        holder.begin()
+        with pytest.raises(OperationalError, match="locked"):
+            other.begin()
+        holder.rollback()
+        other.begin()  # free again: the lock is taken at once
+        other.rollback()
+    engine.dispose()
+
+
+def test_an_in_memory_database_keeps_the_busy_handler_for_commits() -> None:
+    """No WAL in memory: BEGIN runs with the handler off, then the timeout is back on."""
+    engine = make_engine("sqlite://")
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "memory"
+        connection.commit()
+        with connection.begin():
+            connection.exec_driver_sql("CREATE TABLE t (n INTEGER)")
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+    engine.dispose()

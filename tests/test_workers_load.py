@@ -8,6 +8,7 @@ test_workers.py, and keep the deployment's default rate limits.
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +26,7 @@ from worker_helpers import (
     MENU,
     SIGNAL_WAIT_S,
     WANG_KEYED,
+    WANG_PIN,
     WRONG_PIN,
     expect,
     new_caller,
@@ -217,3 +219,35 @@ def test_a_crowd_of_simultaneous_callers_each_hears_their_own_balance(
     with make_app().extensions["ivr"].sessions() as session:
         ended = session.scalar(select(func.count()).where(Call.ended.is_(True)))
     assert ended == CROWD
+
+
+def test_a_pin_check_does_not_hold_up_other_callers_in_its_worker(
+    app: Flask, serve_env: Callable[..., dict], launch: Callable[..., list[Server]],
+    twiml_schema: TwimlSchema,
+) -> None:  # fmt: skip
+    """With one worker, a new caller hears the welcome while three PIN checks still hash.
+
+    The scrypt check lets go of the GIL, and gunicorn's gthread workers serve other requests
+    meanwhile. Under the old `sync` workers the welcome waited for all three hashes.
+    """
+    (server,) = launch(serve_env(), workers=1)
+    verifying = [new_caller(server.base, twiml_schema) for _ in range(3)]
+    for caller in verifying:
+        expect("welcome", caller.dial())
+        expect("ask_id", caller.press("2"))
+        expect("ask_pin", caller.press(WANG_KEYED + "#"))
+    finished: dict[str, float] = {}
+
+    def key_pin(n: int) -> None:
+        """Key the PIN and note when the answer came."""
+        expect("medical_menu", verifying[n].press(WANG_PIN + "#"))
+        finished[f"pin{n}"] = time.monotonic()
+
+    with ThreadPoolExecutor(3) as pool:
+        pins = [pool.submit(key_pin, n) for n in range(3)]
+        time.sleep(0.03)  # the three PINs reach the worker first
+        expect("welcome", new_caller(server.base, twiml_schema).dial())
+        finished["welcome"] = time.monotonic()
+        for pin in pins:
+            pin.result()
+    assert min(finished, key=finished.__getitem__) == "welcome", (finished, server.log())
