@@ -105,6 +105,9 @@ def sweep(backends: list[str], levels: list[int], think_ms: int, amount: dict[st
                 warm(server, args.threads)
                 for level in levels:
                     result = measured(server, concurrency=level, think_ms=think_ms, **amount)
+                    console.print(f"  {kind} ({backend}), {level} at once: "
+                                  f"{result['calls_per_s']} calls/s, "
+                                  f"p99 {result['all_but_pin']['p99']} ms")  # fmt: skip
                     points.append({"server": kind, "backend": "-" if kind == "baseline"
                                    else backend, "result": result})  # fmt: skip
     return points
@@ -181,8 +184,19 @@ def main(argv: list[str] | None = None) -> int:
     args.json.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n")
     if "sweep" in report:
         plot_sweep(report["sweep"], args.plot)
-    console.print(f"Wrote {args.json} and {args.plot}")
-    return 0
+    console.print(f"Wrote {args.json}" + (f" and {args.plot}" if "sweep" in report else ""))
+    errors = _errors(report)
+    if errors:
+        console.print(f"[red]{errors} calls failed[/]: see error_samples in {args.json}")
+    return 1 if errors else 0
+
+
+def _errors(report: dict[str, Any]) -> int:
+    """Failed calls across every part of the report."""
+    runs = [r[s] for r in report.get("saturation", []) for s in ("baseline", "ivr")]
+    runs += [p["result"] for part in ("sweep", "callers") for p in report.get(part, [])]
+    errors = sum(run["errors"] for run in runs) + report.get("qa_batch", {}).get("failed", 0)
+    return errors + sum(s["errors"] for s in report.get("soak", {}).get("samples", []))
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -22,7 +22,7 @@ from datetime import date
 from pathlib import Path
 
 import psutil
-from sqlalchemy import create_engine, text, update
+from sqlalchemy import create_engine, make_url, text, update
 from werkzeug.security import generate_password_hash
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,7 +91,8 @@ def database(backend: str) -> Iterator[str]:
     with admin.connect() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     try:
-        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+        url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
     finally:
         with admin.connect() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
@@ -147,7 +148,11 @@ def running(kind: str, workers: int, threads: int, url: str = "") -> Iterator[Se
         yield server
     finally:
         process.terminate()
-        process.wait(timeout=20)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
         log.close()
 
 

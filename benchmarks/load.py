@@ -21,7 +21,6 @@ import random
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,6 +101,8 @@ def one_call(voice_url: str, token: str | None, script, think_s: float, schema) 
                 return timings, caller.requests, f"{name}: expected {expected!r}, heard {heard!r}"
     except SimulatorError as exc:  # a refused answer, a dropped connection, a timeout
         return timings, caller.requests, f"{name}: {str(exc).splitlines()[0]}"
+    except Exception as exc:  # a bug here must show as an error, not a caller gone quiet
+        return timings, caller.requests, f"{name}: {type(exc).__name__}: {exc}"
     return timings, caller.requests + 1, None  # + the status callback
 
 
@@ -117,8 +118,7 @@ def _act(caller: Caller, keys: str | None, name: str) -> str:
 
 def run_load(voice_url: str, *, concurrency: int, calls: int | None = None,
              seconds: float | None = None, think_ms: int = 0, token: str | None = None,
-             baseline: bool = False, progress: Callable[[int], None] | None = None,
-             ) -> LoadResult:  # fmt: skip
+             baseline: bool = False) -> LoadResult:  # fmt: skip
     """Keep `concurrency` calls going until `calls` have been made or `seconds` have passed."""
     script = BASELINE_SCRIPT if baseline else IVR_SCRIPT
     result = LoadResult(concurrency, think_ms, step_ms={name: [] for name, *_ in script})
@@ -144,8 +144,6 @@ def run_load(voice_url: str, *, concurrency: int, calls: int | None = None,
             timings, requests, error = one_call(voice_url, token, script, think, schema)
             with lock:
                 _record(result, timings, requests, error)
-                if progress:
-                    progress(result.calls + result.errors)
 
     threads = [threading.Thread(target=caller_loop, args=(n,), daemon=True)
                for n in range(concurrency)]  # fmt: skip

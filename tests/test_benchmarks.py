@@ -98,3 +98,20 @@ def test_load_refuses_bad_arguments() -> None:
          "--concurrency", "0"], capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 2 and "--concurrency" in done.stderr
+
+
+def test_load_reports_refused_calls_as_errors(tmp_path, capsys) -> None:
+    """Against a hotline that refuses the signature, every call is an error and exit is 1."""
+    import load
+    from bench_servers import database, load_demo, running
+
+    with database("sqlite") as url:
+        load_demo(url, fast_pins=True)
+        with running("ivr", 1, 2, url) as server:
+            code = load.main(["--url", server.url, "--concurrency", "2", "--calls", "2",
+                              "--auth-token", "not-the-token",
+                              "--json", str(tmp_path / "load.json")])  # fmt: skip
+    summary = json.loads((tmp_path / "load.json").read_text())
+    assert code == 1 and summary["errors"] == 2 and summary["calls"] == 0
+    assert all("HTTP 403" in sample for sample in summary["error_samples"])
+    assert "2 errors" in capsys.readouterr().out
