@@ -1,7 +1,7 @@
 """The anchor: the simplest possible Twilio voice webhook, for the benchmarks to compare with.
 
 One POST view returns a <Gather> built with twilio's VoiceResponse, whose action is the
-same view, so a scripted call (dial, keys, keys, ...) can run against it unchanged.
+same view, so a scripted call (dial, keys, keys, ..., the status callback) runs against it.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ def create_app() -> Flask:
     app = Flask(__name__)
 
     @app.post("/voice")
+    @app.post("/voice/status")  # Twilio's status callback at hang-up: answered the same way
     def voice() -> Response:
         """Answer every call step with a Gather that posts the keys back here."""
         twiml = VoiceResponse()

@@ -69,14 +69,15 @@ def free_port() -> int:
 
 def postgres_answers(url: str = PG_URL) -> bool:
     """True when the PostgreSQL at `url` accepts a connection within 2 s."""
+    engine = create_engine(url, connect_args={"connect_timeout": 2})
     try:
-        engine = create_engine(url, connect_args={"connect_timeout": 2})
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
-        engine.dispose()
         return True
     except Exception:  # any failure means: skip PostgreSQL, and say so
         return False
+    finally:
+        engine.dispose()
 
 
 @contextmanager
@@ -88,14 +89,14 @@ def database(backend: str) -> Iterator[str]:
         return
     schema = "bench_" + uuid.uuid4().hex[:12]
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
         url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
         yield url.render_as_string(hide_password=False)
     finally:
         with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
 
 

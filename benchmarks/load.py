@@ -7,8 +7,9 @@ Each simulated caller (one thread each) runs the call script of the hotline's de
 welcome -> 2 -> ID -> PIN -> balance (1) -> 家庭共济 (2) -> hang up, again and again, with the
 project's own caller simulator: signed requests, every TwiML answer checked against
 Twilio's schema. `--think-ms` waits before each key press (0.5-1.5 times it, at random),
-as a caller listening to a prompt would, and the callers' first calls start spread over
-one call's length. `--baseline` presses 1 at every step instead, for benchmarks/baseline_app.py.
+as a caller listening to a prompt would. The callers' first calls start spread over one
+call's length (the ramp), and only the calls begun after it are timed and counted.
+`--baseline` presses 1 at every step instead, for benchmarks/baseline_app.py.
 
 `make bench` (benchmarks/bench_all.py) starts the servers itself and runs the whole matrix.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import sys
 import threading
@@ -26,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ivr.simulator import Caller, HttpTransport, SimulatorError  # noqa: E402
+from ivr.simulator import Caller, HttpTransport, Reply, SimulatorError  # noqa: E402
 from ivr.twiml_schema import find_default  # noqa: E402
 from store.demo import WANG_JIANGUO  # noqa: E402
 
@@ -79,21 +81,35 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
     def rank(q: float) -> float:
         """The nearest-rank percentile q."""
-        return round(ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))], 2)
+        return round(ordered[max(0, math.ceil(q * len(ordered)) - 1)], 2)
 
     return {"count": len(ordered), "p50": rank(0.50), "p95": rank(0.95), "p99": rank(0.99)}
 
 
-def one_call(voice_url: str, token: str | None, script, think_s: float, schema) -> tuple:
+class _Transport(HttpTransport):
+    """HTTP that notes a refused status callback, which the simulator (like Twilio) ignores."""
+
+    refused: int | None = None
+
+    def post(self, url: str, form: dict[str, str], headers: dict[str, str]) -> Reply:
+        """POST, remembering a status callback's 4xx or 5xx."""
+        reply = super().post(url, form, headers)
+        if url.endswith("/status") and reply.status >= 400:
+            self.refused = reply.status
+        return reply
+
+
+def one_call(voice_url: str, token: str | None, script, think_ms: int, pace, schema) -> tuple:
     """Run the script once; return (timings by step, requests made, error or None)."""
-    status = voice_url + "/status"
-    caller = Caller(HttpTransport(timeout=15), voice_url=voice_url, auth_token=token,
-                    schema=schema, fetch_audio=False, status_callback=status)  # fmt: skip
+    transport = _Transport(timeout=15)
+    caller = Caller(transport, voice_url=voice_url, auth_token=token, schema=schema,
+                    fetch_audio=False, status_callback=voice_url + "/status")  # fmt: skip
     timings: list[tuple[str, float]] = []
     try:
         for name, keys, expected in script:
-            if keys is not None and think_s:
-                time.sleep(think_s)  # the caller listens to the prompt before keying
+            if keys is not None and think_ms:
+                # The caller listens to the prompt, and people key at their own pace.
+                time.sleep(think_ms / 1000 * pace.uniform(0.5, 1.5))
             started = time.perf_counter()
             heard = _act(caller, keys, name)
             timings.append((name, (time.perf_counter() - started) * 1000))
@@ -103,6 +119,8 @@ def one_call(voice_url: str, token: str | None, script, think_s: float, schema) 
         return timings, caller.requests, f"{name}: {str(exc).splitlines()[0]}"
     except Exception as exc:  # a bug here must show as an error, not a caller gone quiet
         return timings, caller.requests, f"{name}: {type(exc).__name__}: {exc}"
+    if transport.refused:
+        return timings, caller.requests + 1, f"hangup: status callback HTTP {transport.refused}"
     return timings, caller.requests + 1, None  # + the status callback
 
 
@@ -123,27 +141,27 @@ def run_load(voice_url: str, *, concurrency: int, calls: int | None = None,
     script = BASELINE_SCRIPT if baseline else IVR_SCRIPT
     result = LoadResult(concurrency, think_ms, step_ms={name: [] for name, *_ in script})
     schema, lock = find_default(), threading.Lock()
-    started = time.perf_counter()
-    deadline = started + seconds if seconds else None
+    # Callers who all dial in the same millisecond, then all key their PINs together, are a
+    # burst no hotline sees: they start spread over one call's length (the ramp), and only
+    # calls begun after the ramp, with every caller on the line, are timed.
+    ramp = sum(1 for _, keys, _ in script if keys is not None) * think_ms / 1000
+    measure_from = time.perf_counter() + ramp
+    deadline = measure_from + seconds if seconds else None
     budget = [calls if calls is not None else 10**9]
-
-    presses = sum(1 for _, keys, _ in script if keys is not None)
 
     def caller_loop(seed: int) -> None:
         """One simulated caller: calls back to back until the budget or the time runs out."""
         pace = random.Random(seed)
-        # Callers who all dial in the same millisecond, then all key their PINs together,
-        # are a burst no hotline sees: start them spread over one call's length.
-        time.sleep(pace.uniform(0, presses * think_ms / 1000))
+        time.sleep(pace.uniform(0, ramp))
         while deadline is None or time.perf_counter() < deadline:
+            timed = time.perf_counter() >= measure_from
             with lock:
-                if budget[0] <= 0:
+                if timed and budget[0] <= 0:
                     return
-                budget[0] -= 1
-            think = think_ms / 1000 * pace.uniform(0.5, 1.5)  # people key at their own pace
-            timings, requests, error = one_call(voice_url, token, script, think, schema)
+                budget[0] -= timed
+            timings, requests, error = one_call(voice_url, token, script, think_ms, pace, schema)
             with lock:
-                _record(result, timings, requests, error)
+                _record(result, timings if timed else None, requests, error)
 
     threads = [threading.Thread(target=caller_loop, args=(n,), daemon=True)
                for n in range(concurrency)]  # fmt: skip
@@ -151,21 +169,21 @@ def run_load(voice_url: str, *, concurrency: int, calls: int | None = None,
         thread.start()
     for thread in threads:
         thread.join()
-    result.seconds = time.perf_counter() - started
+    result.seconds = time.perf_counter() - measure_from
     return result
 
 
 def _record(result: LoadResult, timings, requests: int, error: str | None) -> None:
-    """Add one call's timings and outcome to the result (under the lock)."""
-    result.requests += requests
-    for name, ms in timings:
-        result.step_ms[name].append(ms)
-    if error is None:
-        result.calls += 1
-        return
-    result.errors += 1
-    if len(result.error_samples) < MAX_ERROR_SAMPLES:
-        result.error_samples.append(error[:300])
+    """Add one call's outcome to the result (under the lock); timings None: the ramp's."""
+    if timings is not None:
+        result.requests += requests
+        for name, ms in timings:
+            result.step_ms[name].append(ms)
+        result.calls += error is None
+    if error is not None:  # a ramp call's failure counts too: no error is hidden
+        result.errors += 1
+        if len(result.error_samples) < MAX_ERROR_SAMPLES:
+            result.error_samples.append(error[:300])
 
 
 def main(argv: list[str] | None = None) -> int:

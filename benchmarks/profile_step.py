@@ -35,8 +35,8 @@ def profile(calls: int) -> str:
                           "IVR_SPEECH": "say", "IVR_RATE_LIMIT_CALLER": "off",
                           "IVR_RATE_LIMIT_ADDRESS": "off"})  # fmt: skip
         sink = open(os.devnull, "w")  # the log lines are formatted and written, unread
-        for handler in logging.getLogger("ivr").handlers:
-            handler.setStream(sink)
+        handlers = logging.getLogger("ivr").handlers
+        streams = [handler.setStream(sink) for handler in handlers]
         profiler = Profiler(interval=0.0002)
         for _ in range(calls):
             caller = Caller(FlaskTransport(app), auth_token=AUTH_TOKEN, fetch_audio=False,
@@ -51,6 +51,8 @@ def profile(calls: int) -> str:
                 caller.press("2")
                 caller.hangup()
         app.extensions["ivr"].engine.dispose()
+        for handler, stream in zip(handlers, streams, strict=True):
+            handler.setStream(stream)
         sink.close()
     return profiler.output_text(unicode=True, color=False)
 

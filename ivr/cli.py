@@ -20,10 +20,9 @@ from ivr.cli_db import db, upgrade_schema
 from ivr.cli_errors import database_errors
 from ivr.cli_phone import call_command
 from ivr.cli_prompts import prompts
-from ivr.config import PROJECT_ROOT, SHANGHAI
+from ivr.config import DEFAULT_THREADS, PROJECT_ROOT, SHANGHAI
 from ivr.errors import IdentityError, ImportFileError
 from ivr.identity import mask_id, validate_id_number
-from ivr.server import DEFAULT_THREADS
 from store import lockout, migrate
 from store.db import count_persons, create_schema
 from store.demo import demo_data

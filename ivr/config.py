@@ -14,6 +14,7 @@ from ivr.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+DEFAULT_THREADS = 4  # gunicorn threads per worker: steps that overlap a PIN check
 
 # name -> (default, one-line description); the README table is written from this.
 SETTINGS: dict[str, tuple[str, str]] = {

@@ -8,7 +8,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-DEFAULT_THREADS = 4
+from ivr.config import DEFAULT_THREADS
 
 
 class HotlineServer(BaseApplication):

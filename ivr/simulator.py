@@ -151,7 +151,8 @@ class Caller:
             self.text_since_last_input = "".join(self.heard[mark:])
             left, self._typeahead = self._typeahead, ""
         if left:
-            raise SimulatorError(f"keys {left!r} left over: no Gather took them")
+            # The keys may be the rest of a PIN or an ID: never in an error message as keyed.
+            raise SimulatorError(f"keys {mask_keyed(left)!r} left over: no Gather took them")
         return self.text_since_last_input
 
     def _finish_gather(self, spec: GatherSpec) -> _Hop:

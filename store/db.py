@@ -30,7 +30,8 @@ PG_CONNECT_SECONDS = 3
 PG_STATEMENT_MS = 5000
 PG_LOCK_MS = 3000
 READ_ONLY = "ivr_read_only"  # execution option: this connection never writes (health checks)
-WAIT_MS, WAL = "ivr_busy_ms", "ivr_wal"  # what a SQLite connection learnt when it opened
+# What a SQLite connection learnt when it opened, and whether a reader raised its timeout.
+WAIT_MS, WAL, READ_WAIT = "ivr_busy_ms", "ivr_wal", "ivr_read_wait"
 
 
 def make_engine(url: str, **options: Any) -> Engine:
@@ -80,7 +81,7 @@ def _use_wal(cursor: Any) -> bool:
 
     A commit then costs no fsync, and readers (audio fetches, PIN look-ups, health checks)
     never wait for a writer. An app crash loses nothing; a power cut may lose the last
-    call steps, which the caller repeats. The mode is kept in the file itself.
+    call steps (and wrong-PIN counts), which the caller repeats. The file keeps the mode.
     """
     mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
     if mode != "wal":
@@ -88,17 +89,26 @@ def _use_wal(cursor: Any) -> bool:
             mode = cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         except sqlite3.OperationalError:
             return False  # another connection holds a lock: a later connection switches
+    if mode != "wal":
+        return False  # e.g. in memory; rollback journals keep SQLite's full sync
     cursor.execute("PRAGMA synchronous=NORMAL")
-    return mode == "wal"
+    return True
 
 
 def _sqlite_begin(connection: Any) -> None:
     """Take SQLite's write lock when a transaction starts: one writer at a time, whole."""
+    info = connection.connection.info
     if connection.get_execution_options().get(READ_ONLY):
+        if info.get(WAL) and not info.get(READ_WAIT):
+            # A WAL reader is rarely refused (while another connection recovers the log),
+            # but then it should wait, as before, rather than fail at once.
+            connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(info[WAIT_MS])}")
+            info[READ_WAIT] = True
         connection.exec_driver_sql("BEGIN")
         return
-    info = connection.connection.info
     if info.get(WAL):
+        if info.pop(READ_WAIT, False):  # the handler back off: writers poll, see below
+            connection.exec_driver_sql("PRAGMA busy_timeout = 0")
         _begin_immediate(connection, info[WAIT_MS])
         return
     # Without WAL (a file system that cannot share memory), commits wait for readers with

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, make_url
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import StaticPool
 
 from store.db import PG_CONNECT_SECONDS, READ_ONLY, _with_pg_limits, create_schema, make_engine
 from store.demo import demo_data
@@ -136,4 +137,16 @@ def test_an_in_memory_database_keeps_the_busy_handler_for_commits() -> None:
         with connection.begin():
             connection.exec_driver_sql("CREATE TABLE t (n INTEGER)")
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+    engine.dispose()
+
+
+def test_a_reader_waits_its_timeout_and_the_next_writer_polls_again(tmp_path: Path) -> None:
+    """A read-only transaction raises the busy timeout; the next write BEGIN lowers it."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'wal.sqlite3'}", poolclass=StaticPool)
+    with engine.connect().execution_options(**{READ_ONLY: True}) as reader:
+        with reader.begin():
+            assert reader.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+    with engine.connect() as writer:
+        with writer.begin():
+            assert writer.exec_driver_sql("PRAGMA busy_timeout").scalar() == 0
     engine.dispose()

@@ -225,6 +225,16 @@ def test_keys_left_after_the_call_ends_are_an_error(hotline: Callable[..., Hotli
     assert caller.text_since_last_input == "menu 1got[23|]"
 
 
+def test_keys_left_over_are_masked_in_the_error(hotline: Callable[..., Hotline]) -> None:
+    """Left-over keys may be a PIN or an ID: the error shows them masked, never as keyed."""
+    caller = hotline(two_gathers(second_digits=2)).caller()
+    caller.dial()
+    with pytest.raises(SimulatorError) as raised:
+        caller.press("123" + "650102196803121095")
+    assert "650102196803121095" not in str(raised.value)
+    assert "'**************1095' left over" in str(raised.value)
+
+
 def dial_with_number() -> Dial:
     """Dial a nested <Number>."""
     dial = Dial()
