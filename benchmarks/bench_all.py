@@ -22,7 +22,6 @@ import json
 import os
 import platform
 import sys
-import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -32,25 +31,12 @@ sys.path.insert(0, str(HERE))
 
 from bench_report import console, plot_sweep, print_ratios, print_sweep  # noqa: E402
 from bench_servers import AUTH_TOKEN, database, load_demo, postgres_answers, running  # noqa: E402
+from inprocess_call import hash_cost  # noqa: E402
 from load import run_load  # noqa: E402
 from qa_batch import run_batch  # noqa: E402
 from rich.progress import Progress  # noqa: E402
 
 PARTS = ("saturation", "sweep", "callers", "qa", "soak")
-
-
-def pin_hash_ms(rounds: int = 5) -> float:
-    """The median time of one PIN check at the production scrypt cost."""
-    from werkzeug.security import check_password_hash
-
-    from store.lockout import hash_pin
-
-    stored, times = hash_pin("135790"), []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        check_password_hash(stored, "135790")
-        times.append((time.perf_counter() - started) * 1000)
-    return round(sorted(times)[len(times) // 2], 1)
 
 
 def warm(server, threads: int) -> None:
@@ -159,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     if "postgresql" in backends and not postgres_answers():
         console.print("[yellow]PostgreSQL does not answer: SQLite only.[/]")
         backends.remove("postgresql")
-    report: dict[str, Any] = {"machine": machine(), "pin_hash_ms": pin_hash_ms()}
+    report: dict[str, Any] = {"machine": machine(), "pin_hash_ms": round(hash_cost(5), 1)}
     console.print(f"One PIN check (production scrypt): {report['pin_hash_ms']} ms")
     parts = set(args.only.split(","))
     if "saturation" in parts:

@@ -12,21 +12,17 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
+from bench_servers import database, load_demo
 from rich.console import Console
 from rich.table import Table
 from werkzeug.security import check_password_hash
 
 from ivr import create_app
 from ivr.simulator import Caller, FlaskTransport
-from store.db import create_schema
-from store.demo import WANG_JIANGUO, demo_data
-from store.import_apply import import_data
-from store.importer import prepare
+from store.demo import WANG_JIANGUO
 from store.lockout import hash_pin
 
 STEPS = [
@@ -47,8 +43,8 @@ def percentile(values: list[float], q: float) -> float:
 
 def run(calls: int, overrides: dict[str, str] | None = None) -> dict[str, object]:
     """Drive `calls` complete calls and time each step (IVR_* settings in `overrides`)."""
-    with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
+    with database("sqlite") as url:
+        load_demo(url, fast_pins=False)
         config = {"IVR_DATABASE_URL": url, "IVR_AUTH_TOKEN": "bench-token", "IVR_SPEECH": "say",
                   # The limits are checked on every step, as deployed, but never reached: every
                   # call of the run comes from one number and one address.
@@ -57,9 +53,6 @@ def run(calls: int, overrides: dict[str, str] | None = None) -> dict[str, object
                   "IVR_REQUEST_LOG": False}  # fmt: skip
         app = create_app({**config, **(overrides or {})})
         hotline = app.extensions["ivr"]
-        create_schema(hotline.engine)
-        with hotline.sessions() as session:
-            import_data(session, prepare(demo_data(), date.today()))
         timings: dict[str, list[float]] = {name: [] for name, _ in STEPS}
         started = time.perf_counter()
         for _ in range(calls):

@@ -21,13 +21,11 @@ from bench_servers import database, load_demo  # noqa: E402
 
 from ivr import create_app  # noqa: E402
 from ivr.cli_calls import _in_process_dialer, run_all  # noqa: E402
+from ivr.cli_targets import IN_PROCESS_SETTINGS  # noqa: E402
 from ivr.script_load import load_scripts  # noqa: E402
 from ivr.script_model import Outcome  # noqa: E402
 
 SCRIPT = HERE / "calls" / "balance_family.yaml"
-# What `calls run` sets for its in-process app (ivr/cli_targets.in_process_app).
-QUIET = {"IVR_SPEECH": "say", "IVR_AUDIO_TEXT": "1", "IVR_REQUEST_LOG": False,
-         "IVR_RATE_LIMIT_CALLER": "off", "IVR_RATE_LIMIT_ADDRESS": "off"}  # fmt: skip
 
 
 def run_batch(calls: int, jobs: int, *, fast_pins: bool = True) -> dict[str, object]:
@@ -35,7 +33,9 @@ def run_batch(calls: int, jobs: int, *, fast_pins: bool = True) -> dict[str, obj
     (script,) = load_scripts([SCRIPT])
     with database("sqlite") as url:
         load_demo(url, fast_pins=fast_pins)
-        app = create_app({**QUIET, "IVR_DATABASE_URL": url, "IVR_AUTH_TOKEN": "bench-token"})
+        # What `calls run` sets for its in-process app, on this database, in say mode.
+        app = create_app({**IN_PROCESS_SETTINGS, "IVR_SPEECH": "say", "IVR_DATABASE_URL": url,
+                          "IVR_AUTH_TOKEN": "bench-token"})  # fmt: skip
         started = time.perf_counter()
         results = run_all([script] * calls, _in_process_dialer(app), jobs, False, lambda _r: None)
         seconds = time.perf_counter() - started

@@ -11,6 +11,9 @@ from ivr import create_app
 
 AUTH_TOKEN_ENV = ["IVR_QA_AUTH_TOKEN", "IVR_AUTH_TOKEN"]  # the first one set signs
 IN_PROCESS_VOICE = "http://localhost/voice"  # the simulator's default voice URL
+# What the in-process app changes (see in_process_app); benchmarks/qa_batch.py uses it too.
+IN_PROCESS_SETTINGS = {"IVR_AUDIO_TEXT": "1", "IVR_REQUEST_LOG": False,
+                       "IVR_RATE_LIMIT_CALLER": "off", "IVR_RATE_LIMIT_ADDRESS": "off"}  # fmt: skip
 
 
 def voice_url(url: str) -> str:
@@ -34,6 +37,4 @@ def in_process_app() -> Flask:
     address, so the rate limits, which guard a deployed hotline, are off. Dispose its
     engine when done.
     """
-    quiet = {"IVR_AUDIO_TEXT": "1", "IVR_REQUEST_LOG": False,
-             "IVR_RATE_LIMIT_CALLER": "off", "IVR_RATE_LIMIT_ADDRESS": "off"}  # fmt: skip
-    return create_app({**current_app.config, **quiet})
+    return create_app({**current_app.config, **IN_PROCESS_SETTINGS})
