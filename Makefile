@@ -8,9 +8,9 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 2
 
-.PHONY: install run test lint bench clean espeak chromium
+.PHONY: install run test lint bench clean espeak chromium graphviz
 
-install: $(STAMP) espeak chromium
+install: $(STAMP) espeak chromium graphviz
 
 # pyttsx3 loads libespeak-ng.so.1 through ctypes; espeak-ng brings the voices and the CLI.
 # Installed from apt when missing and we are root; otherwise the exact command is printed.
@@ -44,6 +44,23 @@ chromium:
 		echo "The softphone's browser tests need chromium; install it with:"; \
 		echo "    sudo apt-get install chromium fonts-noto-cjk"; \
 		echo "Until then those tests are skipped (CI fails instead)."; \
+	fi
+
+# `menu graph --format svg|png` runs Graphviz's dot (mermaid and dot text need nothing);
+# fonts-noto-cjk draws the menu's Chinese instead of empty boxes.
+graphviz:
+	@if command -v dot >/dev/null; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing graphviz for menu pictures (apt-get)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -q graphviz fonts-noto-cjk >/dev/null 2>&1 || \
+		{ apt-get update -q >/dev/null && apt-get install -y -q graphviz fonts-noto-cjk >/dev/null; } || \
+		echo "apt-get could not install graphviz; run: apt-get install graphviz fonts-noto-cjk"; \
+	else \
+		echo "Menu pictures in SVG or PNG need Graphviz; install it with:"; \
+		echo "    sudo apt-get install graphviz fonts-noto-cjk"; \
+		echo "Until then use menu graph --format mermaid or dot (the SVG/PNG tests are skipped; CI fails)."; \
 	fi
 
 $(STAMP): pyproject.toml

@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 from flask.cli import FlaskGroup
 
+from ivr.cli_menu import menu
 from ivr.errors import IvrError
 
 
@@ -27,6 +28,9 @@ def cli() -> None:
     Settings come from IVR_* environment variables (see README.md).
     """
 
+
+# Registered here, not only on the app: `menu check` must work when the menu stops the app.
+cli.add_command(menu)
 
 # FlaskGroup's --app/--debug/--env-file options mean nothing here: the app is always ours.
 cli.params = [p for p in cli.params if p.name not in {"app", "debug", "env_file"}]

@@ -21,7 +21,9 @@ from ivr.config import SHANGHAI, AgentHours, from_environ
 from ivr.errors import ConfigError
 from ivr.events import Env
 from ivr.menu import Menu, placeholders
-from ivr.menu_load import load_menu
+from ivr.menu_load import check_menu
+from ivr.menu_source import menu_error
+from ivr.menu_versions import Edition, Editions
 from ivr.ratelimit import RateLimits
 from ivr.readback import hours_text
 from ivr.twiml import Renderer, SayVoice
@@ -36,10 +38,8 @@ MAX_BODY_BYTES = 16 * 1024  # a Twilio webhook form is well under 2 KiB
 class Hotline:
     """What the views need, built once per app: menu, hours, renderer, database."""
 
-    menu: Menu
+    editions: Editions  # the menu, in each version calls in progress still use
     hours: AgentHours
-    hours_text: Mapping[str, str]  # by language
-    renderer: Renderer
     engine: Engine
     sessions: sessionmaker[Session]
     validator: RequestValidator | None
@@ -47,8 +47,6 @@ class Hotline:
     catalogue: Catalogue | None = None  # prompt audio; None speaks with <Say>
     audio_ttl: int = 300
     audio_text: bool = False  # read-backs' text in a header, for simulators (not production)
-    # (text, lang) of every fixed prompt -> its audio key, or None when not rendered
-    static_audio: dict[tuple[str, str], str | None] = field(default_factory=dict)
     warned: set[str] = field(default_factory=set)  # warnings this process has logged once
     rate_limits: RateLimits | None = None
     pin_limit: tuple[int, int] | None = None  # (wrong PINs, per seconds) per caller number
@@ -58,13 +56,33 @@ class Hotline:
         """`play` when prompt audio is served, else `say`."""
         return "play" if self.catalogue is not None else "say"
 
-    def env(self) -> Env:
-        """The outside facts for this moment of the call."""
+    @property
+    def menu(self) -> Menu:
+        """The newest menu (a call in progress uses its own: views ask `editions`)."""
+        return self.editions.current.menu
+
+    @property
+    def renderer(self) -> Renderer:
+        """The TwiML renderer of the newest menu."""
+        return self.editions.current.renderer
+
+    @property
+    def hours_text(self) -> Mapping[str, str]:
+        """The agent hours in words, by language of the newest menu."""
+        return self.editions.current.hours_text
+
+    @property
+    def static_audio(self) -> dict[tuple[str, str], str | None]:
+        """Every fixed prompt of the newest menu, (text, voice) -> audio key or None."""
+        return self.editions.current.static_audio
+
+    def env(self, edition: Edition | None = None) -> Env:
+        """The outside facts for this moment of the call (hours read in its menu's words)."""
         now = self.clock()
         return Env(
             today=now.astimezone(SHANGHAI).date(),
             agents_open=self.hours.is_open(now),
-            agent_hours_text=self.hours_text,
+            agent_hours_text=(edition or self.editions.current).hours_text,
         )
 
 
@@ -141,18 +159,24 @@ def _flag(config: Mapping[str, Any], name: str) -> bool:
 
 def build_hotline(config: Mapping[str, Any]) -> Hotline:
     """Load the menu, parse the settings and connect the database engine."""
-    menu = load_menu(config["IVR_MENU"])
-    catalogue, fixed_audio = load_catalogue(config, menu)
+    checked = check_menu(config["IVR_MENU"])
+    if checked.errors or checked.menu is None:
+        raise menu_error(checked.errors)
+    catalogue, _ = load_catalogue(config, checked.menu)
     hours = AgentHours.parse(config["IVR_AGENT_HOURS"])
-    renderer = Renderer(say_voices=_say_voices(config, menu),
-                        agent_number=config["IVR_AGENT_NUMBER"])  # fmt: skip
+
+    def edition(menu: Menu, version: str) -> Edition:
+        """What the views need of one version of the menu."""
+        renderer = Renderer(say_voices=_say_voices(config, menu),
+                            agent_number=config["IVR_AGENT_NUMBER"])  # fmt: skip
+        return Edition(version, menu, spoken_hours(menu, hours), renderer,
+                       static_audio(menu, catalogue))  # fmt: skip
+
     engine = make_engine(config["IVR_DATABASE_URL"])
     token = config["IVR_AUTH_TOKEN"]
     return Hotline(
-        menu=menu,
+        editions=Editions(checked, edition, reload=_flag(config, "IVR_MENU_RELOAD")),
         hours=hours,
-        hours_text=spoken_hours(menu, hours),
-        renderer=renderer,
         engine=engine,
         sessions=make_sessionmaker(engine),
         validator=RequestValidator(token) if token else None,
@@ -160,7 +184,6 @@ def build_hotline(config: Mapping[str, Any]) -> Hotline:
         catalogue=catalogue,
         audio_ttl=_whole_number(config, "IVR_AUDIO_TTL"),
         audio_text=_flag(config, "IVR_AUDIO_TEXT"),
-        static_audio=fixed_audio,
         rate_limits=ratelimit.build(config),
         pin_limit=_pin_limit(config),
     )

@@ -27,7 +27,10 @@ YEAR = 365 * 24 * 3600
 TEXT_HEADER = "X-Prompt-Text"  # what the audio says, for simulators; Twilio ignores it
 
 
-def play_links(session: Session | None, call_sid: str | None, seq: int) -> PlayUrl | None:
+def play_links(
+    session: Session | None, call_sid: str | None, seq: int,
+    static: dict[tuple[str, str], str | None] | None = None,
+) -> PlayUrl | None:  # fmt: skip
     """How this answer finds audio for a Say; None in say mode.
 
     Static prompts link to their rendered file. Other texts (read-backs) get a secret
@@ -38,11 +41,12 @@ def play_links(session: Session | None, call_sid: str | None, seq: int) -> PlayU
     catalogue = line.catalogue
     if catalogue is None:
         return None
+    fixed = line.static_audio if static is None else static  # the call's menu version's
 
     def play(say: Say) -> str | None:
         """The URL for one Say, or None to speak it with <Say>."""
-        if (say.text, say.lang) in line.static_audio:
-            key = line.static_audio[(say.text, say.lang)]
+        if (say.text, say.lang) in fixed:
+            key = fixed[(say.text, say.lang)]
             if key is not None:
                 return absolute(url_for("audio.prompt", key=key))
             _warn_once(line, f"prompt audio missing, spoken with <Say>: {say.lang} {say.text!r}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,7 @@ from ivr.events import (
 )
 from ivr.identity import mask_keyed
 from ivr.menu import Field, Menu, NodeType, Service
+from ivr.menu_versions import Edition
 from store import lockout, repo
 from store.lockout import PinVerdict
 from store.models import Call
@@ -58,13 +60,16 @@ class PinCheck:
 
 
 def pin_to_check(
-    session: Session, menu: Menu, call_sid: str
+    session: Session, menus: Callable[[str | None], Edition], call_sid: str
 ) -> tuple[int | None, str | None] | None:
-    """(person id, stored PIN hash) when the call waits at the PIN prompt for this person."""
+    """(person id, stored PIN hash) when the call waits at the PIN prompt for this person.
+
+    `menus` gives the menu version the call started with, by the version in its row.
+    """
     row = session.get(Call, call_sid)
     if row is None or row.ended or row.verified or not row.identified:
         return None
-    node = menu.nodes.get(row.node)
+    node = menus(row.menu_version).menu.nodes.get(row.node)
     if node is None or node.type != NodeType.INPUT or node.field != Field.PIN:
         return None
     return row.person_id, lockout.stored_hash(session, row.person_id)
@@ -116,13 +121,14 @@ def state_of(row: Any) -> CallState:
 
 def store_state(
     session: Session, row: Any | None, call_sid: str, from_number: str, state: CallState,
-    now: datetime,
+    now: datetime, menu_version: str | None = None,
 ) -> None:  # fmt: skip
-    """Write the engine state into the call row, creating it for a new call."""
+    """Write the engine state into the call row, creating it for a new call (with the
+    version of the menu it starts in, which it keeps to its end)."""
     values = {name: getattr(state, name) for name in STATE_FIELDS}
     values["updated_at"] = now
     if row is None:
-        values.update(from_number=from_number, started_at=now)
+        values.update(from_number=from_number, started_at=now, menu_version=menu_version)
     repo.save_call(session, call_sid, values, new=row is None)
 
 

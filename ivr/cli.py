@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -18,11 +19,13 @@ from ivr.app import hotline
 from ivr.cli_calls import calls
 from ivr.cli_db import db, upgrade_schema
 from ivr.cli_errors import database_errors
+from ivr.cli_menu import menu, print_problems
 from ivr.cli_phone import call_command
 from ivr.cli_prompts import prompts
 from ivr.config import DEFAULT_THREADS, PROJECT_ROOT, SHANGHAI
 from ivr.errors import IdentityError, ImportFileError
 from ivr.identity import mask_id, validate_id_number
+from ivr.menu_load import check_menu
 from store import lockout, migrate
 from store.db import count_persons, create_schema
 from store.demo import demo_data
@@ -36,7 +39,7 @@ DEMO_FILE = PROJECT_ROOT / "store" / "demo.json"
 def register(app: Flask) -> None:
     """Add every command to the app's CLI group."""
     commands = (serve, db, init_db, import_command, unlock, demo_data_command, prompts, calls,
-                call_command)  # fmt: skip
+                call_command, menu)  # fmt: skip
     for command in commands:
         app.cli.add_command(command)
 
@@ -138,6 +141,21 @@ def demo_data_command(output: Path, load_if_empty: bool) -> None:
         console.print("The database already has persons: demo data not loaded.")
 
 
+def _menu_note(reload: bool) -> None:
+    """Say which menu is served, list its lint warnings, and turn reloading on if asked."""
+    edition = hotline().editions.current
+    checked = check_menu(edition.menu.source)  # the app refused errors; warnings remain
+    print_problems(checked.warnings)
+    console.print(
+        f"Menu: {escape(str(edition.menu.source))} (version {edition.version},"
+        f" {len(checked.warnings)} warning(s); `menu check` lints it)",
+        soft_wrap=True,
+    )
+    if reload:
+        os.environ["IVR_MENU_RELOAD"] = "1"  # read by each worker's app
+        console.print("Reload: a new call takes the menu files as last saved.")
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
@@ -146,19 +164,24 @@ def demo_data_command(output: Path, load_if_empty: bool) -> None:
 @click.option("--threads", default=DEFAULT_THREADS, show_default=True,
               type=click.IntRange(1, 64),
               help="Threads per worker: requests that overlap a slow PIN check.")  # fmt: skip
+@click.option("--reload", "reload", is_flag=True,
+              help="Development: each new call takes the menu YAML as last saved (a call in "
+                   "progress keeps the version it started with; a broken edit is logged and "
+                   "ignored).")  # fmt: skip
 @with_appcontext
 @database_errors
-def serve(host: str, port: int, workers: int, threads: int) -> None:
+def serve(host: str, port: int, workers: int, threads: int, reload: bool) -> None:
     """Serve the hotline with gunicorn; point a Twilio number's voice webhook at /voice."""
     from ivr.server import run_gunicorn
 
     migrate.require_current(hotline().engine)
+    _menu_note(reload)
     shown = "localhost" if host in ("0.0.0.0", "127.0.0.1", "::") else host
     base = f"http://{shown}:{port}"
     url = f"{base}/voice"
     console.print(
-        f"[bold]12333 hotline[/] on {url}  ({workers} worker(s) × {threads} threads, "
-        f"menu {hotline().menu.source.name})\n"
+        f"[bold]{escape(hotline().menu.name)}[/] on {url}  ({workers} worker(s) × {threads}"
+        f" threads, menu {hotline().menu.source.name})\n"
         f"Twilio: set your number's 'A call comes in' webhook (HTTP POST) to "
         f"https://<your public host>/voice and IVR_PUBLIC_URL to https://<your public host>.\n"
         f"Try it:  curl -s -X POST {url} -d CallSid=CAdemo0001 -d From=+8613800138000\n"

@@ -55,6 +55,10 @@ SETTINGS: dict[str, tuple[str, str]] = {
         "Agent hours on weekdays, Asia/Shanghai; `always` or `never` also work.",
     ),
     "IVR_MENU": (str(PROJECT_ROOT / "prompts" / "12333.yaml"), "The menu file to serve."),
+    "IVR_MENU_RELOAD": (
+        "0",
+        "1: each new call takes the menu files' latest good version (serve --reload sets it).",
+    ),
     "IVR_RATE_LIMIT_CALLER": (
         "300/minute",
         "Webhook requests per caller number (`From`); over it the caller hears the busy"

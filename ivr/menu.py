@@ -128,7 +128,8 @@ class Language:
     prompts: Mapping[str, Prompt]
     words: Mapping[str, Mapping[str, str]]
     pieces: tuple[str, ...]
-    source: Path
+    source: Path  # the last of its files: the one a hotline's own prompts are in
+    files: tuple[Path, ...] = ()  # every prompt file, base first
 
 
 @dataclass(frozen=True)

@@ -1,275 +1,225 @@
-"""Load a menu YAML and the prompt file it names; check it once, loudly, at start-up."""
+"""Load a menu YAML and the prompt files it names; check it once, loudly, at start-up.
+
+Reading is fail-first: a file that is not the right shape stops at its first problem.
+The menu that reads is then linted (ivr.menu_lint), which reports every problem at once.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
-
 from ivr.errors import MenuError
-from ivr.menu import (
-    REPEAT,
-    Field,
-    Key,
-    Limits,
-    Menu,
-    Node,
-    NodeType,
-    Service,
-    placeholders,
-)
+from ivr.menu import Field, Key, Limits, Menu, Node, NodeType, Service
+from ivr.menu_lint import lint
+from ivr.menu_source import Problem, Severity, YamlFile, menu_error, read_yaml
 from ivr.prompt_load import load_language
-from ivr.readback import READERS
-from ivr.script_files import UniqueKeyLoader
 
 _NODE_KEYS = {"type", "prompt", "options", "next", "field", "service", "requires_identity",
               "timeout", "switch"}  # fmt: skip
-_NEEDS_NEXT = {NodeType.SAY, NodeType.SERVICE, NodeType.LANGUAGE}
 _LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 
 
-class _UniqueKeyLoader(UniqueKeyLoader):
-    """The call scripts' duplicate-refusing safe loader, failing with a MenuError."""
+@dataclass(frozen=True)
+class Checked:
+    """A menu file checked: the menu (None when it could not be read) and its problems."""
 
-    def duplicate(self, key: Any, line: int) -> Exception:
-        """The error for a key seen twice."""
-        return MenuError(f"{self.name}:{line}: duplicate key {key!r}")
+    path: Path
+    menu: Menu | None
+    problems: list[Problem] = field(default_factory=list)
+    files: tuple[Path, ...] = ()  # every file read: the menu and its prompt files
+
+    @property
+    def errors(self) -> list[Problem]:
+        """The problems that stop the menu from being served."""
+        return [p for p in self.problems if p.severity == Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        """The problems that are only reported."""
+        return [p for p in self.problems if p.severity == Severity.WARNING]
 
 
-def read_yaml(path: Path) -> dict[str, Any]:
-    """Read one YAML file safely into a mapping, naming the file on any error."""
+def check_menu(path: str | Path) -> Checked:
+    """Read a menu file and its prompt files, and lint them: every problem found."""
+    path = Path(path).resolve()
+    files: list[YamlFile] = []
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise MenuError(f"{path}: cannot read: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise MenuError(f"{path}: not UTF-8 text: {exc.reason} at byte {exc.start}") from exc
-    loader = _UniqueKeyLoader(text)
-    loader.name = str(path)
-    try:
-        data = loader.get_single_data()
-    except yaml.YAMLError as exc:
-        raise MenuError(f"{path}: not valid YAML: {exc}") from exc
-    finally:
-        loader.dispose()
-    if not isinstance(data, dict):
-        raise MenuError(f"{path}: expected a mapping at the top level")
-    return data
+        menu = _read_menu(path, files)
+    except MenuError as exc:
+        duplicates = [d for file in files for d in file.duplicates]
+        found = getattr(exc, "problems", None) or [Problem(path, None, "", str(exc))]
+        return Checked(path, None, [*duplicates, *found], tuple(f.path for f in files))
+    problems = [d for file in files for d in file.duplicates] + lint(menu, files)
+    return Checked(path, menu, problems, tuple(f.path for f in files))
 
 
 def load_menu(path: str | Path) -> Menu:
-    """Load and check a menu file and its prompt files; any problem names file and key."""
-    path = Path(path).resolve()
-    data = read_yaml(path)
+    """Load and check a menu file and its prompt files; any error names file, line and key."""
+    checked = check_menu(path)
+    if checked.errors or checked.menu is None:
+        raise menu_error(checked.errors)
+    return checked.menu
+
+
+def _read_menu(path: Path, files: list[YamlFile]) -> Menu:
+    """Build the Menu from its file and its prompt files, each file added to `files`."""
+    src = read_yaml(path)
+    files.append(src)
+    data = src.data
     default = data.get("language", "zh-CN")
-    languages = {
-        code: load_language(file, code, read_yaml(file))
-        for code, file in _prompt_files(path, data.get("prompts"), default).items()
-    }
+    languages = {}
+    for code, paths in _prompt_files(src, data.get("prompts"), default).items():
+        read = [read_yaml(file) for file in paths]
+        files.extend(read)
+        languages[code] = load_language(read, code)
     if default not in languages:
-        raise MenuError(f"{path}: language: {default!r} has no prompt file under `prompts`")
-    nodes = _load_nodes(path, data.get("nodes"))
-    menu = Menu(
+        hint = f"add `{default}: <file>` under `prompts`, or use one listed there"
+        raise src.fail("language", f"{default!r} has no prompt file under `prompts`", hint)
+    return Menu(
         name=str(data.get("name", path.stem)),
         language=default,
-        start=_node_ref(path, "start", data.get("start"), nodes),
-        identify=_node_ref(path, "identify", data.get("identify"), nodes),
-        limits=_load_limits(path, data.get("limits") or {}),
-        nodes=MappingProxyType(nodes),
+        start=_name(src, "start", data.get("start")),
+        identify=_name(src, "identify", data.get("identify")),
+        limits=_load_limits(src, data.get("limits") or {}),
+        nodes=MappingProxyType(_load_nodes(src, data.get("nodes"))),
         languages=MappingProxyType(languages),
         source=path,
     )
-    _check_graph(path, menu)
-    _check_languages(path, menu)
-    return menu
 
 
-def _prompt_files(path: Path, raw: Any, default: Any) -> dict[str, Path]:
-    """The prompt file of each language: one file name, or a mapping of language to file."""
+def _prompt_files(src: YamlFile, raw: Any, default: Any) -> dict[str, list[Path]]:
+    """The prompt files of each language: a file, or a list whose later files override."""
     if isinstance(raw, str) and isinstance(default, str):
         raw = {default: raw}
     if not isinstance(raw, dict) or not raw:
-        raise MenuError(
-            f"{path}: prompts: name the prompt file of each language (e.g. zh-CN: zh-CN.yaml)"
-        )
+        raise src.fail("prompts", "name the prompt file of each language",
+                       "write e.g. `prompts: {zh-CN: zh-CN.yaml}`")  # fmt: skip
     files = {}
-    for code, name in raw.items():
-        if not isinstance(name, str) or not _LANGUAGE.fullmatch(str(code)):
-            raise MenuError(f"{path}: prompts.{code}: expected a language code and a file name")
-        files[str(code)] = path.parent / name
+    for code, names in raw.items():
+        names = [names] if isinstance(names, str) else names
+        usable = isinstance(names, list) and names and all(isinstance(n, str) for n in names)
+        if not usable or not _LANGUAGE.fullmatch(str(code)):
+            raise src.fail(f"prompts.{code}", "expected a language code and a file name",
+                           "write `zh-CN: zh-CN.yaml`, or a list of files")  # fmt: skip
+        files[str(code)] = [src.path.parent / name for name in names]
     return files
 
 
-def _load_limits(path: Path, data: Any) -> Limits:
+def _name(src: YamlFile, where: str, value: Any) -> str:
+    """A node name the menu refers to at the top level (lint checks that it exists)."""
+    if not isinstance(value, str) or not value:
+        raise src.fail(where, "expected the name of a node", f"write `{where}: <node name>`")
+    return value
+
+
+def _load_limits(src: YamlFile, data: Any) -> Limits:
     """Read the failure limits, each a whole number of at least 1."""
     if not isinstance(data, dict):
-        raise MenuError(f"{path}: limits: expected a mapping")
+        raise src.fail("limits", "expected a mapping", "write e.g. `limits: {no_input: 3}`")
     values = {}
     for key, value in data.items():
         if key not in Limits.__dataclass_fields__:
-            raise MenuError(f"{path}: limits.{key}: unknown limit")
+            raise src.fail(f"limits.{key}", "unknown limit",
+                           f"use {', '.join(Limits.__dataclass_fields__)}")  # fmt: skip
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise MenuError(f"{path}: limits.{key}: expected a whole number of at least 1")
+            raise src.fail(f"limits.{key}", "expected a whole number of at least 1")
         values[key] = value
     return Limits(**values)
 
 
-def _load_nodes(path: Path, data: Any) -> dict[str, Node]:
+def _load_nodes(src: YamlFile, data: Any) -> dict[str, Node]:
     """Build every node from the `nodes` mapping."""
     if not isinstance(data, dict) or not data:
-        raise MenuError(f"{path}: nodes: expected a mapping of node name to node")
-    return {str(name): _load_node(path, str(name), raw) for name, raw in data.items()}
+        raise src.fail("nodes", "expected a mapping of node name to node")
+    return {str(name): _load_node(src, str(name), raw) for name, raw in data.items()}
 
 
-def _enum(path: Path, where: str, kind: type, value: Any) -> Any:
+def _enum(src: YamlFile, where: str, kind: type, value: Any) -> Any:
     """Convert a YAML value to an enum member, naming the allowed values on failure."""
     try:
         return kind(value)
     except ValueError:
         allowed = ", ".join(member.value for member in kind)
-        raise MenuError(f"{path}: {where}: {value!r} is not one of {allowed}") from None
+        raise src.fail(where, f"{value!r} is not one of {allowed}") from None
 
 
-def _load_node(path: Path, name: str, raw: Any) -> Node:
+def _load_node(src: YamlFile, name: str, raw: Any) -> Node:
     """Build one node, checking its keys and the fields its type needs."""
     where = f"nodes.{name}"
     if not isinstance(raw, dict):
-        raise MenuError(f"{path}: {where}: expected a mapping")
+        raise src.fail(where, "expected a mapping", "give the node at least a `type`")
     extra = set(raw) - _NODE_KEYS
     if extra:
-        raise MenuError(f"{path}: {where}.{sorted(extra)[0]}: unknown key")
-    kind = _enum(path, f"{where}.type", NodeType, raw.get("type"))
+        raise src.fail(f"{where}.{sorted(extra)[0]}", "unknown key",
+                       f"a node has {', '.join(sorted(_NODE_KEYS))}")  # fmt: skip
+    kind = _enum(src, f"{where}.type", NodeType, raw.get("type"))
     raw_options = raw.get("options") or {}
     if not isinstance(raw_options, dict):
-        raise MenuError(f"{path}: {where}.options: expected a mapping of key to target")
-    options = {}
-    for key, target in raw_options.items():
-        options[_enum(path, f"{where}.options", Key, str(key))] = str(target)
+        raise src.fail(f"{where}.options", "expected a mapping of key to target")
+    options = {_enum(src, f"{where}.options", Key, str(k)): str(t) for k, t in raw_options.items()}
     timeout = raw.get("timeout", 5)
     if not isinstance(timeout, int) or isinstance(timeout, bool) or not 1 <= timeout <= 60:
-        raise MenuError(f"{path}: {where}.timeout: expected whole seconds from 1 to 60")
+        raise src.fail(f"{where}.timeout", "expected whole seconds from 1 to 60")
     node = Node(
         name=name,
         type=kind,
-        prompts=_node_prompts(path, where, raw.get("prompt")),
+        prompts=_node_prompts(src, where, raw.get("prompt")),
         options=MappingProxyType(options),
-        next=raw.get("next"),
-        field=_enum(path, f"{where}.field", Field, raw["field"]) if "field" in raw else None,
-        service=_enum(path, f"{where}.service", Service, raw["service"])
+        next=_next(src, where, raw.get("next")),
+        field=_enum(src, f"{where}.field", Field, raw["field"]) if "field" in raw else None,
+        service=_enum(src, f"{where}.service", Service, raw["service"])
         if "service" in raw
         else None,
         requires_identity=bool(raw.get("requires_identity", False)),
         timeout=timeout,
-        switch=MappingProxyType(_switch(path, where, raw.get("switch") or {})),
+        switch=MappingProxyType(_switch(src, where, raw.get("switch") or {})),
     )
-    _check_node_shape(path, where, node)
+    _check_node_shape(src, where, node)
     return node
 
 
-def _node_prompts(path: Path, where: str, raw: Any) -> tuple[str, ...]:
+def _next(src: YamlFile, where: str, raw: Any) -> str | None:
+    """A node's `next`: a node name, or absent."""
+    if raw is not None and not isinstance(raw, str):
+        raise src.fail(f"{where}.next", "expected the name of a node")
+    return raw
+
+
+def _node_prompts(src: YamlFile, where: str, raw: Any) -> tuple[str, ...]:
     """A node's prompt: one prompt name, or a list spoken in order."""
     names = [raw] if isinstance(raw, str) else raw if raw is not None else []
     if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
-        raise MenuError(f"{path}: {where}.prompt: expected a prompt name or a list of names")
+        raise src.fail(f"{where}.prompt", "expected a prompt name or a list of names")
     return tuple(names)
 
 
-def _switch(path: Path, where: str, raw: Any) -> dict[str, str]:
+def _switch(src: YamlFile, where: str, raw: Any) -> dict[str, str]:
     """A language node's switch: the language a call moves to, by the one it is in."""
     if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
-        raise MenuError(f"{path}: {where}.switch: expected a mapping of language to language")
+        raise src.fail(f"{where}.switch", "expected a mapping of language to language",
+                       "write e.g. `switch: {zh-CN: en-US, en-US: zh-CN}`")  # fmt: skip
     return {str(k): v for k, v in raw.items()}
 
 
-def _check_node_shape(path: Path, where: str, node: Node) -> None:
-    """Check that a node has exactly what its type needs."""
+def _check_node_shape(src: YamlFile, where: str, node: Node) -> None:
+    """Check that a node has what its type needs (ways out are the lint's dead-end rule)."""
     needs_prompt = node.type in {NodeType.SAY, NodeType.MENU, NodeType.INPUT, NodeType.HANGUP}
     if needs_prompt and not node.prompts:
-        raise MenuError(f"{path}: {where}.prompt: a {node.type} node needs a prompt")
-    if node.type == NodeType.MENU and not node.options:
-        raise MenuError(f"{path}: {where}.options: a menu needs at least one option")
+        raise src.fail(f"{where}.prompt", f"a {node.type} node needs a prompt",
+                       "name a prompt of the prompt files")  # fmt: skip
     if node.type != NodeType.MENU and node.options:
-        raise MenuError(f"{path}: {where}.options: only a menu node has options")
-    if node.type in _NEEDS_NEXT and not node.next:
-        raise MenuError(f"{path}: {where}.next: a {node.type} node needs `next`")
+        raise src.fail(f"{where}.options", "only a menu node has options")
     if node.type == NodeType.INPUT and node.field is None:
-        raise MenuError(f"{path}: {where}.field: an input node needs `field` (id or pin)")
-    if node.type == NodeType.INPUT and node.field == Field.ID and not node.next:
-        raise MenuError(f"{path}: {where}.next: the ID input needs `next` (the PIN input)")
+        raise src.fail(f"{where}.field", "an input node needs `field` (id or pin)")
     if (node.type == NodeType.LANGUAGE) != bool(node.switch):
-        raise MenuError(f"{path}: {where}.switch: only a language node has, and needs, `switch`")
+        raise src.fail(f"{where}.switch", "only a language node has, and needs, `switch`")
     if node.type == NodeType.SERVICE and node.service is None:
-        raise MenuError(f"{path}: {where}.service: a service node needs `service`")
+        raise src.fail(f"{where}.service", "a service node needs `service`",
+                       f"use one of {', '.join(s.value for s in Service)}")  # fmt: skip
     if node.type == NodeType.SERVICE and not node.requires_identity:
-        raise MenuError(
-            f"{path}: {where}.requires_identity: a service node reads account data, "
-            "so it must be `true`"
-        )
-
-
-def _node_ref(path: Path, where: str, name: Any, nodes: dict[str, Node]) -> str:
-    """Check that a reference names an existing node."""
-    if name not in nodes:
-        raise MenuError(f"{path}: {where}: unknown target {name!r}")
-    return str(name)
-
-
-def _check_graph(path: Path, menu: Menu) -> None:
-    """Check every target and prompt reference, and the identity flow's shape."""
-    for node in menu.nodes.values():
-        where = f"nodes.{node.name}"
-        for key, target in node.options.items():
-            if target != REPEAT:
-                _node_ref(path, f"{where}.options[{key.value!r}]", target, dict(menu.nodes))
-        if node.next is not None:
-            _node_ref(path, f"{where}.next", node.next, dict(menu.nodes))
-        for code, language in menu.languages.items():
-            for name in node.prompts:
-                if name not in language.prompts:
-                    raise MenuError(
-                        f"{language.source}: prompts.{name}: missing in {code}"
-                        f" (nodes.{node.name}.prompt in {path.name} speaks it)"
-                    )
-                if placeholders(language.prompts[name].text):
-                    raise MenuError(
-                        f"{path}: {where}.prompt: a node prompt cannot have placeholders"
-                        f" ({name!r} in {language.source.name})"
-                    )
-    first = menu.nodes[menu.identify]
-    if first.field != Field.ID or menu.nodes[first.next or ""].field != Field.PIN:
-        raise MenuError(f"{path}: identify: must name an id input whose `next` is a pin input")
-    if menu.nodes[menu.start].requires_identity:
-        raise MenuError(f"{path}: start: the first node cannot require identity")
-
-
-def _check_languages(path: Path, menu: Menu) -> None:
-    """Every language has every prompt and a number reader; voices and switches are known."""
-    every = {name for language in menu.languages.values() for name in language.prompts}
-    for code, language in menu.languages.items():
-        missing = sorted(every - set(language.prompts))
-        if missing:
-            raise MenuError(
-                f"{language.source}: prompts.{missing[0]}: missing in {code}"
-                " (another language of the menu has it)"
-            )
-        if code.split("-")[0] not in READERS:
-            raise MenuError(
-                f"{path}: prompts.{code}: no reader for amounts and dates in this language"
-                f" (there are: {', '.join(sorted(READERS))})"
-            )
-        for name, prompt in language.prompts.items():
-            if prompt.lang not in menu.languages:
-                raise MenuError(
-                    f"{language.source}: prompts.{name}.lang: {prompt.lang!r} is not one of"
-                    f" this menu's languages ({', '.join(menu.languages)})"
-                )
-    for node in menu.nodes.values():
-        for old, new in node.switch.items():
-            if old not in menu.languages or new not in menu.languages:
-                raise MenuError(
-                    f"{path}: nodes.{node.name}.switch: {old} -> {new}: use the menu's languages"
-                    f" ({', '.join(menu.languages)})"
-                )
+        raise src.fail(f"{where}.requires_identity",
+                       "a service node reads account data, so it must be `true`")  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ivr.menu import REPEAT, Menu, Node, NodeType
+from ivr.menu_lint import depths
 
 LABEL_CHARS = 40  # the page shows a node's first words, not its whole prompt
 # Nodes that wait at a Gather: they have no-input and invalid-key paths of their own.
@@ -55,24 +56,12 @@ def _option_kind(menu: Menu, node: Node, target: str) -> str:
     """`agent` for a transfer, `back` for a key that returns towards the start."""
     if menu.nodes[target].type == NodeType.AGENT:
         return "agent"
-    depth = _depths(menu)
+    depth = depths(menu)
     # Menus name each other both ways (2 leads down, # leads up): only the key to a node
     # nearer the start is the way back.
     if target != node.name and depth.get(target, 0) < depth.get(node.name, 0):
         return "back"
     return "option"
-
-
-def _depths(menu: Menu) -> dict[str, int]:
-    """Each node's distance from the start along keys and `next` links (breadth first)."""
-    depth, queue = {menu.start: 0}, [menu.start]
-    for name in queue:
-        node = menu.nodes[name]
-        for target in [*node.options.values(), node.next]:
-            if target and target != REPEAT and target in menu.nodes and target not in depth:
-                depth[target] = depth[name] + 1
-                queue.append(target)
-    return depth
 
 
 def _edge(key: str, target: str, kind: str) -> dict[str, str]:

@@ -17,6 +17,8 @@ from ivr.calls import PinCheck, drive, mask_input, pin_to_check, state_of, store
 from ivr.engine import PIN_DIGITS
 from ivr.events import CallState, Event, Keys, Note, Resume, Say, Silence, Start
 from ivr.links import public_path, public_url
+from ivr.menu import Menu
+from ivr.menu_versions import Edition
 from store import lockout, repo
 from store.db import READ_ONLY
 from store.lockout import PinVerdict
@@ -120,9 +122,9 @@ def _field(name: str, limit: int) -> str:
     return "".join(ch if ch.isprintable() else "?" for ch in request.form.get(name, "")[:limit])
 
 
-def _event(kind: str, state: CallState | None, form: CallForm) -> Event:
+def _event(kind: str, state: CallState | None, form: CallForm, edition: Edition) -> Event:
     """What this request means, given where the call really is."""
-    env = hotline().env()
+    env = hotline().env(edition)
     if state is None:
         return Start(env)  # a new call, or an unknown CallSid: from the start
     expected = (request.args.get("node"), request.args.get("seq"))
@@ -142,20 +144,23 @@ def _answer(kind: str) -> Response:
         row = repo.load_call(session, form.call_sid)
         before = state_of(row) if row is not None else None
         g.call_lang = before.lang if before else None  # so an apology is in the caller's language
-        event = _event(kind, before, form)
+        # A call keeps the menu version it started with, whatever reload brings meanwhile.
+        edition = line.editions.for_call(row.menu_version if row is not None else None)
+        menu = edition.menu
+        event = _event(kind, before, form, edition)
         now = line.clock().astimezone(UTC)  # SQLite keeps no zone: always store UTC
         pins = _pin_check(form.from_number, now, verdict)
-        result = drive(session, line.menu, before or CallState(line.menu.start), event, pins)
+        result = drive(session, menu, before or CallState(menu.start), event, pins)
         state = replace(result.state, seq=(before.seq if before else 0) + 1)
-        store_state(session, row, form.call_sid, form.from_number, state, now)
-        _log(session, form, before, event, result.actions, now)
+        store_state(session, row, form.call_sid, form.from_number, state, now, edition.version)
+        _log(session, menu, form, before, event, result.actions, now)
         if state.ended and not (before and before.ended):
             observe.note_call_end(observe.call_outcome(g.step_outcomes))
         if line.catalogue is not None:
             _tidy_audio(session, form.call_sid, event, state, int(now.timestamp()))
-        play = play_links(session, form.call_sid, state.seq)
+        play = play_links(session, form.call_sid, state.seq, edition.static_audio)
         dialled = public_path(url_for("voice.dialled"))
-        document = line.renderer.render(
+        document = edition.renderer.render(
             result.actions, state.seq, _keys_url, _silence_url, dialled, play
         )
         session.commit()
@@ -176,7 +181,7 @@ def _verify_ahead(form: CallForm) -> PinVerdict | None:
     session = hotline().sessions()
     try:
         session.connection(execution_options={READ_ONLY: True})
-        found = pin_to_check(session, hotline().menu, form.call_sid)
+        found = pin_to_check(session, hotline().editions.for_call, form.call_sid)
     finally:
         session.close()  # even a read lock would hold up SQLite's writers during the hash
     return lockout.verify(found[0], form.digits, found[1]) if found else None
@@ -197,10 +202,11 @@ def _tidy_audio(session, call_sid: str, event: Event, state: CallState, now: int
         repo.drop_audio(session, call_sid, now)
 
 
-def _log(session, form: CallForm, before: CallState | None, event: Event, actions, now) -> None:
+def _log(session, menu: Menu, form: CallForm, before: CallState | None, event: Event, actions,
+         now) -> None:  # fmt: skip
     """Append the step to the call-event log and the app log, input masked."""
-    node = before.node if before else hotline().menu.start
-    masked = mask_input(hotline().menu, node, form.digits) if isinstance(event, Keys) else ""
+    node = before.node if before else menu.start
+    masked = mask_input(menu, node, form.digits) if isinstance(event, Keys) else ""
     outcome = "; ".join(a.outcome for a in actions if isinstance(a, Note))[:64] or "-"
     repo.add_event(session, form.call_sid, before.seq + 1 if before else 1, node, masked,
                    outcome, now)  # fmt: skip

@@ -132,6 +132,8 @@ class Call(Base):
     menu: Mapped[str | None] = mapped_column(String(64), nullable=True)
     ended: Mapped[bool] = mapped_column(Boolean, default=False)
     lang: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # The menu version the call started in: it keeps that menu when the YAML is reloaded.
+    menu_version: Mapped[str | None] = mapped_column(String(16), nullable=True)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

@@ -184,14 +184,16 @@ class Server:
             self.proc.wait(timeout=STOP_WAIT_S)
 
 
-def start_server(name: str, base: Path, env: dict[str, str], workers: int) -> Server:
+def start_server(
+    name: str, base: Path, env: dict[str, str], workers: int, extra: tuple[str, ...] = ()
+) -> Server:
     """Launch `run_ivr.py serve` on a free port in its own process group; do not wait."""
     port = free_port()
     out, err = base / f"{name}.out", base / f"{name}.err"
     with out.open("wb") as stdout, err.open("wb") as stderr:
         proc = subprocess.Popen(
             [sys.executable, "run_ivr.py", "serve", "--host", "127.0.0.1", "--port", str(port),
-             "--workers", str(workers)],
+             "--workers", str(workers), *extra],
             cwd=ROOT,
             env=env,
             stdin=subprocess.DEVNULL,

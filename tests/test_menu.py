@@ -153,7 +153,9 @@ def test_unchanged_copy_loads_like_the_original(tmp_path: Path) -> None:
     sources = {code: language.source for code, language in copy.languages.items()}
     assert sources == {"zh-CN": paths[P].resolve(), "en-US": paths[E].resolve()}
     languages = {
-        code: dataclasses.replace(language, source=original.languages[code].source)
+        code: dataclasses.replace(
+            language, source=original.languages[code].source, files=original.languages[code].files
+        )
         for code, language in copy.languages.items()
     }
     assert dataclasses.replace(copy, source=original.source, languages=languages) == original

@@ -23,7 +23,9 @@ from store.db import make_engine
 from store.models import Base, HotlineSecret
 
 ROOT = Path(__file__).resolve().parent.parent
-REVISIONS = ["0001_core", "0002_prompt_audio", "0003_caller_guards", "0004_phone_calls"]
+REVISIONS = [
+    "0001_core", "0002_prompt_audio", "0003_caller_guards", "0004_phone_calls", "0005_menu_version",
+]  # fmt: skip
 
 
 @pytest.fixture(params=BACKENDS)

@@ -1,0 +1,28 @@
+"""Each call row keeps the version of the menu it started in (serve --reload).
+
+Revision ID: 0005_menu_version
+Revises: 0004_phone_calls
+Create Date: 2026-11-26
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0005_menu_version"
+down_revision = "0004_phone_calls"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    """Add calls.menu_version; calls from before it go on in the menu being served."""
+    with op.batch_alter_table("calls") as batch:
+        batch.add_column(sa.Column("menu_version", sa.String(16), nullable=True))
+
+
+def downgrade() -> None:
+    """Drop calls.menu_version."""
+    with op.batch_alter_table("calls") as batch:
+        batch.drop_column("menu_version")

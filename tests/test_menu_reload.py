@@ -1,0 +1,188 @@
+"""Menu reload (`serve --reload`): an edit takes effect on the next call, never mid-call."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from lxml import etree
+from servers import cli_env, run_cli, sqlite_url, start_server
+from sqlalchemy import select, update
+
+from ivr.config import PROJECT_ROOT
+from ivr.menu_load import load_menu
+from ivr.menu_versions import digest
+from ivr.simulator import Caller
+from store.demo import WANG_JIANGUO
+from store.import_apply import import_data
+from store.models import Call
+
+SHIPPED = load_menu(PROJECT_ROOT / "prompts" / "12333.yaml")
+OLD_MENU = SHIPPED.text("main_menu")
+NEW_MENU = OLD_MENU.replace("社会保险查询", "社保查询")
+WANG_KEYED, WANG_PIN = WANG_JIANGUO[:-1] + "*", "135790"
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    """A copy of prompts/ that the tests edit."""
+    shutil.copytree(PROJECT_ROOT / "prompts", tmp_path / "prompts")
+    return tmp_path / "prompts"
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Replace text in a file, moving its mtime on even within the clock's resolution."""
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    before = path.stat().st_mtime_ns
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    if path.stat().st_mtime_ns == before:  # a coarse file-system clock
+        time.sleep(0.01)
+        path.touch()
+
+
+@pytest.fixture
+def reloading(make_app: Callable[..., Flask], demo_prepared, folder: Path) -> Flask:
+    """The app on the copied menu, reloading it for each new call."""
+    app = make_app(IVR_MENU=str(folder / "12333.yaml"), IVR_MENU_RELOAD="1")
+    with app.extensions["ivr"].sessions() as session:
+        import_data(session, demo_prepared)
+    return app
+
+
+def versions(app: Flask) -> dict[str, str | None]:
+    """Each call's stored menu version, by CallSid."""
+    with app.extensions["ivr"].sessions() as session:
+        return dict(session.execute(select(Call.call_sid, Call.menu_version)).all())
+
+
+def test_an_edit_reaches_the_next_call_and_not_the_one_in_progress(
+    reloading: Flask, make_caller: Callable[..., Caller], folder: Path
+) -> None:
+    first = make_caller(reloading)
+    assert OLD_MENU in first.dial()
+
+    edit(folder / "zh-CN.yaml", "社会保险查询请按一", "社保查询请按一")
+    second = make_caller(reloading)
+
+    assert NEW_MENU in second.dial() and OLD_MENU not in second.heard_text
+    assert first.press("*").startswith(OLD_MENU)  # the first call keeps its version
+    assert second.press("*").startswith(NEW_MENU)
+    stored = versions(reloading)
+    assert stored[first.call_sid] != stored[second.call_sid]
+    assert stored[second.call_sid] == reloading.extensions["ivr"].editions.current.version
+    edited = tuple(folder / name for name in ("12333.yaml", "zh-CN.yaml", "en-US.yaml"))
+    assert stored[second.call_sid] == digest(edited)  # the version is the files' digest
+
+
+def test_a_call_in_progress_keeps_a_node_the_edit_removed(
+    reloading: Flask, make_caller: Callable[..., Caller], folder: Path
+) -> None:
+    """The new version drops the medical menu; a call that began before still reaches it."""
+    first = make_caller(reloading)
+    first.dial()
+    menu_file = folder / "12333.yaml"
+    edit(menu_file, '      "2": medical\n', "")
+    edit(menu_file, '      "#": main\n', "")  # keep it valid: medical is now unreachable
+    edit(folder / "zh-CN.yaml", "医疗保险服务请按二；", "")
+    edit(folder / "en-US.yaml", " For medical insurance services, press two.", "")
+    later = make_caller(reloading)
+    later.dial()
+
+    assert first.press("2") == SHIPPED.text("ask_id")
+    first.press(WANG_KEYED + "#")
+    assert first.press(WANG_PIN + "#") == SHIPPED.text("medical_menu")
+    assert later.press("2").startswith(SHIPPED.text("invalid_key"))
+
+
+def test_a_broken_edit_is_logged_and_the_last_good_version_serves(
+    reloading: Flask, make_caller: Callable[..., Caller], folder: Path, caplog
+) -> None:
+    edit(folder / "12333.yaml", '"1": social', '"1": socail')
+    with caplog.at_level(logging.ERROR, logger="ivr.menu"):
+        caller = make_caller(reloading)
+        assert OLD_MENU in caller.dial()
+        make_caller(reloading).dial()
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1  # logged once per broken save, not once per call
+    assert "menu not reloaded" in errors[0] and "unknown target 'socail'" in errors[0]
+    assert "12333.yaml:" in errors[0]
+
+    edit(folder / "12333.yaml", '"1": socail', '"1": social')
+    edit(folder / "zh-CN.yaml", "社会保险查询请按一", "社保查询请按一")
+    assert NEW_MENU in make_caller(reloading).dial()
+
+
+def test_without_reload_an_edit_waits_for_a_restart(
+    make_app: Callable[..., Flask], make_caller: Callable[..., Caller], folder: Path
+) -> None:
+    app = make_app(IVR_MENU=str(folder / "12333.yaml"))
+    edit(folder / "zh-CN.yaml", "社会保险查询请按一", "社保查询请按一")
+    assert OLD_MENU in make_caller(app).dial()
+
+
+def test_a_forgotten_version_goes_on_in_the_newest(
+    reloading: Flask, make_caller: Callable[..., Caller], caplog
+) -> None:
+    """After a restart the versions calls began in are gone: the call is not dropped."""
+    caller = make_caller(reloading)
+    caller.dial()
+    with reloading.extensions["ivr"].sessions() as session:
+        session.execute(update(Call).values(menu_version="0123456789ab"))
+        session.commit()
+    with caplog.at_level(logging.WARNING, logger="ivr.menu"):
+        assert caller.press("*").startswith(OLD_MENU)
+    assert any("0123456789ab" in r.getMessage() for r in caplog.records)
+
+
+def test_an_undone_edit_returns_to_the_same_version(
+    reloading: Flask, make_caller: Callable[..., Caller], folder: Path
+) -> None:
+    make_caller(reloading).dial()
+    edit(folder / "zh-CN.yaml", "社会保险查询请按一", "社保查询请按一")
+    make_caller(reloading).dial()
+    edit(folder / "zh-CN.yaml", "社保查询请按一", "社会保险查询请按一")
+    make_caller(reloading).dial()
+    first, second, third = (v for _, v in sorted(versions(reloading).items()))
+    assert first == third != second
+
+
+# --- the real server ----------------------------------------------------------------------------
+
+
+def post(base: str, path: str, form: dict[str, str]) -> str:
+    """POST a form to the server; the TwiML's spoken text."""
+    data = urllib.parse.urlencode(form).encode()
+    with urllib.request.urlopen(f"{base}{path}", data=data, timeout=10) as reply:
+        root = etree.fromstring(reply.read())
+    return "".join(say.text or "" for say in root.iter("Say"))
+
+
+def test_serve_reload_across_workers(tmp_path: Path, folder: Path) -> None:
+    """`serve --reload` with two workers: a new call hears the edit, the old call does not."""
+    database = sqlite_url(tmp_path / "reload.db")
+    env = cli_env(tmp_path, database, IVR_MENU=str(folder / "12333.yaml"), IVR_SPEECH="say",
+                  IVR_RATE_LIMIT_CALLER="off", IVR_RATE_LIMIT_ADDRESS="off")  # fmt: skip
+    assert run_cli(["db", "upgrade"], env).returncode == 0
+    server = start_server("reload", tmp_path, env, workers=2, extra=("--reload",))
+    try:
+        server.wait_healthy()
+        assert "Reload: a new call takes the menu files as last saved." in server.output()
+        assert OLD_MENU in post(server.base, "/voice", {"CallSid": "CAold", "From": "+86138"})
+        edit(folder / "zh-CN.yaml", "社会保险查询请按一", "社保查询请按一")
+        for attempt in range(4):  # the requests land on either worker
+            heard = post(server.base, "/voice", {"CallSid": f"CAnew{attempt}", "From": "+86139"})
+            assert NEW_MENU in heard, heard
+            again = post(server.base, "/voice/keys?node=main&seq=1",
+                         {"CallSid": "CAold", "From": "+86138", "Digits": "*"})  # fmt: skip
+            assert OLD_MENU in again, again
+    finally:
+        server.stop()
+    assert not [w for w in server.warnings() if "Traceback" in w], server.log()
