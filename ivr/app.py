@@ -21,9 +21,8 @@ from ivr.config import SHANGHAI, AgentHours, from_environ
 from ivr.errors import ConfigError
 from ivr.events import Env
 from ivr.menu import Menu, placeholders
-from ivr.menu_load import check_menu
 from ivr.menu_source import menu_error
-from ivr.menu_versions import Edition, Editions
+from ivr.menu_versions import Edition, Editions, snapshot
 from ivr.ratelimit import RateLimits
 from ivr.readback import hours_text
 from ivr.twiml import Renderer, SayVoice
@@ -159,7 +158,7 @@ def _flag(config: Mapping[str, Any], name: str) -> bool:
 
 def build_hotline(config: Mapping[str, Any]) -> Hotline:
     """Load the menu, parse the settings and connect the database engine."""
-    checked = check_menu(config["IVR_MENU"])
+    checked, texts = snapshot(config["IVR_MENU"])
     if checked.errors or checked.menu is None:
         raise menu_error(checked.errors)
     catalogue, _ = load_catalogue(config, checked.menu)
@@ -175,7 +174,7 @@ def build_hotline(config: Mapping[str, Any]) -> Hotline:
     engine = make_engine(config["IVR_DATABASE_URL"])
     token = config["IVR_AUTH_TOKEN"]
     return Hotline(
-        editions=Editions(checked, edition, reload=_flag(config, "IVR_MENU_RELOAD")),
+        editions=Editions(checked, texts, edition, reload=_flag(config, "IVR_MENU_RELOAD")),
         hours=hours,
         engine=engine,
         sessions=make_sessionmaker(engine),

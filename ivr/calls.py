@@ -26,7 +26,6 @@ from ivr.events import (
 )
 from ivr.identity import mask_keyed
 from ivr.menu import Field, Menu, NodeType, Service
-from ivr.menu_versions import Edition
 from store import lockout, repo
 from store.lockout import PinVerdict
 from store.models import Call
@@ -60,16 +59,16 @@ class PinCheck:
 
 
 def pin_to_check(
-    session: Session, menus: Callable[[str | None], Edition], call_sid: str
+    session: Session, menu_of: Callable[[Call], Menu], call_sid: str
 ) -> tuple[int | None, str | None] | None:
     """(person id, stored PIN hash) when the call waits at the PIN prompt for this person.
 
-    `menus` gives the menu version the call started with, by the version in its row.
+    `menu_of` gives the menu a call's row started with (its menu version).
     """
     row = session.get(Call, call_sid)
     if row is None or row.ended or row.verified or not row.identified:
         return None
-    node = menus(row.menu_version).menu.nodes.get(row.node)
+    node = menu_of(row).nodes.get(row.node)
     if node is None or node.type != NodeType.INPUT or node.field != Field.PIN:
         return None
     return row.person_id, lockout.stored_hash(session, row.person_id)

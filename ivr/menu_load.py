@@ -15,7 +15,15 @@ from typing import Any
 from ivr.errors import MenuError
 from ivr.menu import Field, Key, Limits, Menu, Node, NodeType, Service
 from ivr.menu_lint import lint
-from ivr.menu_source import Problem, Severity, YamlFile, menu_error, read_yaml
+from ivr.menu_source import (
+    Problem,
+    Reader,
+    Severity,
+    YamlFile,
+    menu_error,
+    read_text,
+    read_yaml,
+)
 from ivr.prompt_load import load_language
 
 _NODE_KEYS = {"type", "prompt", "options", "next", "field", "service", "requires_identity",
@@ -43,12 +51,15 @@ class Checked:
         return [p for p in self.problems if p.severity == Severity.WARNING]
 
 
-def check_menu(path: str | Path) -> Checked:
-    """Read a menu file and its prompt files, and lint them: every problem found."""
+def check_menu(path: str | Path, read: Reader = read_text) -> Checked:
+    """Read a menu file and its prompt files, and lint them: every problem found.
+
+    `read` gives each file's text; a stored menu version reads its own copies.
+    """
     path = Path(path).resolve()
     files: list[YamlFile] = []
     try:
-        menu = _read_menu(path, files)
+        menu = _read_menu(path, files, read)
     except MenuError as exc:
         duplicates = [d for file in files for d in file.duplicates]
         found = getattr(exc, "problems", None) or [Problem(path, None, "", str(exc))]
@@ -65,17 +76,17 @@ def load_menu(path: str | Path) -> Menu:
     return checked.menu
 
 
-def _read_menu(path: Path, files: list[YamlFile]) -> Menu:
+def _read_menu(path: Path, files: list[YamlFile], read: Reader) -> Menu:
     """Build the Menu from its file and its prompt files, each file added to `files`."""
-    src = read_yaml(path)
+    src = read_yaml(path, read)
     files.append(src)
     data = src.data
     default = data.get("language", "zh-CN")
     languages = {}
     for code, paths in _prompt_files(src, data.get("prompts"), default).items():
-        read = [read_yaml(file) for file in paths]
-        files.extend(read)
-        languages[code] = load_language(read, code)
+        parsed = [read_yaml(file, read) for file in paths]
+        files.extend(parsed)
+        languages[code] = load_language(parsed, code)
     if default not in languages:
         hint = f"add `{default}: <file>` under `prompts`, or use one listed there"
         raise src.fail("language", f"{default!r} has no prompt file under `prompts`", hint)

@@ -7,7 +7,7 @@ operator who edits a menu is told at once and precisely what is wrong.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -91,10 +91,18 @@ def key_path(where: str) -> KeyPath:
     )
 
 
-def read_yaml(path: Path) -> YamlFile:
+Reader = Callable[[Path], str]  # a file's text: from disk, or from a stored menu version
+
+
+def read_text(path: Path) -> str:
+    """A file's text from disk."""
+    return path.read_text(encoding="utf-8")
+
+
+def read_yaml(path: Path, read: Reader = read_text) -> YamlFile:
     """Read one YAML file safely, with the line of every key; name the file on any error."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read(path)
     except OSError as exc:
         raise _whole(path, f"cannot read: {exc.strerror}", "check the file name") from exc
     except UnicodeDecodeError as exc:

@@ -1,132 +1,176 @@
 """Menu versions: the menu a call started with stays its menu, even when the YAML changes.
 
-With reload on (`serve --reload`), each new call first looks at the menu's files; when they
-changed and still pass the check, the new version serves every call that starts from then
-on, while calls in progress keep the version stored in their row. A broken edit is logged
-and the last good version goes on serving.
+A version is the text of every file the menu read (the menu and its prompt files), named by
+their digest. Each call row stores its version, and the database keeps each version's
+files, so that any worker, after a reload or a restart, goes on with the version the call
+started in. With reload on (`serve --reload`), each new call first looks at the files:
+when they changed and still pass the check, the new version serves the calls that start
+from then on. A broken edit is logged once and the last good version goes on serving.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from ivr.menu import Menu
 from ivr.menu_load import Checked, check_menu
+from ivr.menu_source import Reader, read_text
 from ivr.twiml import Renderer
 
 log = logging.getLogger("ivr.menu")
-KEEP = 16  # versions kept for calls in progress; a call outlives at most a few edits
+KEEP = 16  # versions kept in memory; older ones come back from the database when needed
+Texts = Mapping[str, str]  # a version's files: absolute path -> text
+Stored = Callable[[str], Texts | None]  # a version's files from the database, if stored
 
 
 @dataclass(frozen=True)
 class Edition:
     """One version of the menu, and what the hotline builds from it."""
 
-    version: str  # a digest of the menu's files: the same files give the same version
+    version: str
     menu: Menu
     hours_text: Mapping[str, str]
     renderer: Renderer
     # (text, voice language) of every fixed prompt -> its audio key, None when not rendered
     static_audio: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    texts: Texts = field(default_factory=dict, repr=False)
 
 
-def digest(paths: tuple[Path, ...]) -> str:
-    """A short digest of the files' names and bytes: a menu version's id."""
+def digest(texts: Texts) -> str:
+    """A version's id: a short digest of its files' names and texts (not their folder)."""
     sha = hashlib.sha256()
-    for path in paths:
-        sha.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in sorted(texts):
+        sha.update(f"{Path(path).name}\0{texts[path]}\0".encode())
     return sha.hexdigest()[:12]
 
 
-def stamp(paths: tuple[Path, ...]) -> tuple[tuple[int, int], ...]:
-    """What changes when a file is saved: each file's mtime and size (gone: -1)."""
-    found = []
+def snapshot(path: Path | str, read: Reader = read_text) -> tuple[Checked, dict[str, str]]:
+    """Check a menu, keeping the text of every file as it was read for the check."""
+    texts: dict[str, str] = {}
+
+    def keep(file: Path) -> str:
+        """Read a file and remember its text."""
+        texts[str(file)] = text = read(file)
+        return text
+
+    return check_menu(path, keep), texts
+
+
+def on_disk(paths: list[str]) -> dict[str, str]:
+    """The files' texts now ("" for one that cannot be read)."""
+    found = {}
     for path in paths:
         try:
-            info = path.stat()
-            found.append((info.st_mtime_ns, info.st_size))
-        except OSError:
-            found.append((-1, -1))
-    return tuple(found)
+            found[path] = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            found[path] = ""
+    return found
+
+
+def _from(texts: Texts) -> Reader:
+    """A reader of a stored version's files: a file it lacks cannot be read."""
+
+    def read(path: Path) -> str:
+        """The stored text of one file."""
+        if str(path) not in texts:
+            raise FileNotFoundError(errno.ENOENT, "not in the stored menu version", str(path))
+        return texts[str(path)]
+
+    return read
 
 
 class Editions:
     """The menu versions this process knows: the newest for new calls, older ones by id."""
 
-    def __init__(self, checked: Checked, build: Callable[[Menu, str], Edition],
+    def __init__(self, checked: Checked, texts: Texts, build: Callable[[Menu, str], Edition],
                  reload: bool = False) -> None:  # fmt: skip
-        """Start from a checked menu; `build` makes an Edition of a menu and its version."""
-        assert checked.menu is not None
-        self._build, self.reload = build, reload
+        """Start from a checked menu and its texts; `build` makes an Edition of a menu."""
+        assert checked.menu is not None and not checked.errors
+        self._build, self.reload, self._path = build, reload, checked.path
         self._lock = threading.Lock()
-        self._files, self._stamp = checked.files, stamp(checked.files)
-        self._path = checked.path
         self._known: OrderedDict[str, Edition] = OrderedDict()
-        self._current = self._add(checked.menu, digest(checked.files))
-        self._refused: tuple[Any, ...] | None = None  # the broken edit already logged
+        self._current = self._add(checked.menu, texts, digest(texts))
+        self._refused: str | None = None  # the digest of the broken save last logged
+        self.saved: set[str] = set()  # versions this process has seen stored in the database
 
     @property
     def current(self) -> Edition:
         """The newest good version (without looking at the files)."""
         return self._current
 
-    def for_call(self, version: str | None) -> Edition:
-        """The version a call in progress started with; a new call's (None) is the newest."""
+    def for_call(self, version: str | None, stored: Stored | None = None) -> Edition:
+        """The version a call started with (a new call's, None, is the newest).
+
+        Looked for in memory, then in the files (another worker may have reloaded first),
+        then in the database; failing all three, the call goes on in the newest version.
+        """
         if version is None:
             return self.refresh()
         found = self._known.get(version)
-        if found is None:  # another worker may have loaded an edit this one has not seen
-            found = self._known.get(version) if self.refresh().version != version else None
+        if found is None and self.refresh().version == version:
+            found = self._current
+        if found is None and stored is not None:
+            found = self._restore(version, stored(version))
         if found is not None:
             return found
-        if self._current.version == version:
-            return self._current
-        # A restart forgets older versions: the call goes on in the newest one.
-        log.warning("menu version %s is not loaded; the call goes on in %s",
+        log.warning("menu version %s is not known; the call goes on in %s",
                     version, self._current.version)  # fmt: skip
         return self._current
 
     def refresh(self) -> Edition:
         """With reload on, load the menu again when its files changed; the newest version."""
-        if not self.reload or stamp(self._files) == self._stamp:
+        if not self.reload:
+            return self._current
+        # Texts, not mtimes: a save between a worker's read and its stat is still seen.
+        disk = on_disk(list(self._current.texts))
+        if disk == self._current.texts:
             return self._current
         with self._lock:
-            now = stamp(self._files)
-            if now != self._stamp and now != self._refused:
-                self._load(now)
+            if disk != self._current.texts and digest(disk) != self._refused:
+                self._reload(disk)
         return self._current
 
-    def _load(self, before: tuple[tuple[int, int], ...]) -> None:
+    def _reload(self, seen: Texts) -> None:
         """Check the changed files; take them when they pass, else log why and keep the old."""
-        checked = check_menu(self._path)
+        checked, texts = snapshot(self._path)
         if checked.errors or checked.menu is None:
-            self._refused = before
+            self._refused = digest(seen)
             problems = "\n".join(str(p) for p in checked.errors)
-            log.error("menu not reloaded, calls go on with version %s:\n%s",
+            log.error("menu not reloaded, new calls still get version %s:\n%s",
                       self._current.version, problems)  # fmt: skip
             return
-        if stamp(self._files) != before:
-            return  # saved again while being read: the next call looks again
-        self._files, self._stamp = checked.files, stamp(checked.files)
-        version = digest(checked.files)
-        if version in self._known:  # an edit undone: the version calls may still be on
-            self._known.move_to_end(version)
-            self._current = self._known[version]
-        else:
-            self._current = self._add(checked.menu, version)
+        version = digest(texts)
+        self._current = self._known.get(version) or self._add(checked.menu, texts, version)
+        self._known.move_to_end(version)
         log.info("menu reloaded: version %s from %s", version, self._path)
 
-    def _add(self, menu: Menu, version: str) -> Edition:
-        """Build and keep a version, forgetting the oldest beyond KEEP."""
-        edition = self._build(menu, version)
+    def _restore(self, version: str, texts: Texts | None) -> Edition | None:
+        """A version from the database, built again from its stored files."""
+        if not texts:
+            return None
+        checked = check_menu(self._path, _from(texts))
+        if checked.errors or checked.menu is None:
+            log.warning("stored menu version %s no longer loads: %s", version,
+                        "; ".join(str(p) for p in checked.errors[:3]))  # fmt: skip
+            return None
+        with self._lock:
+            self.saved.add(version)
+            return self._add(checked.menu, texts, version)
+
+    def _add(self, menu: Menu, texts: Texts, version: str) -> Edition:
+        """Build and keep a version, forgetting the oldest beyond KEEP (never the newest)."""
+        edition = replace(self._build(menu, version), texts=dict(texts))
         self._known[version] = edition
         while len(self._known) > KEEP:
-            self._known.popitem(last=False)
+            oldest = next(iter(self._known))
+            if oldest == getattr(self, "_current", edition).version:
+                self._known.move_to_end(oldest)
+            self._known.pop(next(iter(self._known)))
         return edition

@@ -145,7 +145,7 @@ def _answer(kind: str) -> Response:
         before = state_of(row) if row is not None else None
         g.call_lang = before.lang if before else None  # so an apology is in the caller's language
         # A call keeps the menu version it started with, whatever reload brings meanwhile.
-        edition = line.editions.for_call(row.menu_version if row is not None else None)
+        edition = _edition(session, row)
         menu = edition.menu
         event = _event(kind, before, form, edition)
         now = line.clock().astimezone(UTC)  # SQLite keeps no zone: always store UTC
@@ -153,6 +153,8 @@ def _answer(kind: str) -> Response:
         result = drive(session, menu, before or CallState(menu.start), event, pins)
         state = replace(result.state, seq=(before.seq if before else 0) + 1)
         store_state(session, row, form.call_sid, form.from_number, state, now, edition.version)
+        if edition.version not in line.editions.saved:  # a new version's first call
+            repo.save_menu_version(session, edition.version, edition.texts, now)
         _log(session, menu, form, before, event, result.actions, now)
         if state.ended and not (before and before.ended):
             observe.note_call_end(observe.call_outcome(g.step_outcomes))
@@ -164,6 +166,7 @@ def _answer(kind: str) -> Response:
             result.actions, state.seq, _keys_url, _silence_url, dialled, play
         )
         session.commit()
+        line.editions.saved.add(edition.version)
     except DBAPIError as exc:
         session.rollback()
         current_app.logger.warning("database error, caller told the system is busy: %s",
@@ -174,6 +177,12 @@ def _answer(kind: str) -> Response:
     return _xml(document)
 
 
+def _edition(session, row) -> Edition:
+    """The menu version of a call: the one its row names, or the newest for a new call."""
+    version = row.menu_version if row is not None else None
+    return hotline().editions.for_call(version, lambda v: repo.menu_version(session, v))
+
+
 def _verify_ahead(form: CallForm) -> PinVerdict | None:
     """A keyed PIN checked before the request's transaction, so the slow hash holds no lock."""
     if not PIN_DIGITS.fullmatch(form.digits):
@@ -181,7 +190,7 @@ def _verify_ahead(form: CallForm) -> PinVerdict | None:
     session = hotline().sessions()
     try:
         session.connection(execution_options={READ_ONLY: True})
-        found = pin_to_check(session, hotline().editions.for_call, form.call_sid)
+        found = pin_to_check(session, lambda row: _edition(session, row).menu, form.call_sid)
     finally:
         session.close()  # even a read lock would hold up SQLite's writers during the hash
     return lockout.verify(found[0], form.digits, found[1]) if found else None

@@ -43,7 +43,7 @@ def _insert(session: Session, model: type, **values: Any) -> Any:
     return dialect.insert(model).values(**values)
 
 
-def _insert_ignore(session: Session, model: type, **values: Any) -> None:
+def insert_ignore(session: Session, model: type, **values: Any) -> None:
     """INSERT a row unless its primary key exists (SQLite and PostgreSQL alike)."""
     session.execute(_insert(session, model, **values).on_conflict_do_nothing())
 
@@ -53,7 +53,7 @@ def probe_key(session: Session, kind: str, number: str) -> str:
     query = select(HotlineSecret.value).where(HotlineSecret.name == PROBE_SECRET)
     secret = session.scalar(query)
     if secret is None:  # the first unknown number this database has seen
-        _insert_ignore(session, HotlineSecret, name=PROBE_SECRET, value=secrets.token_hex(32))
+        insert_ignore(session, HotlineSecret, name=PROBE_SECRET, value=secrets.token_hex(32))
         secret = session.scalars(query).one()
     return hmac.new(secret.encode(), f"{kind}:{number}".encode(), hashlib.sha256).hexdigest()
 
@@ -126,7 +126,7 @@ def attempt_pin(
     if person is None:
         if probe is None:
             return PinOutcome.WRONG, False
-        _insert_ignore(session, ProbeGuard, key=probe, failed_pins=0, locked=False)
+        insert_ignore(session, ProbeGuard, key=probe, failed_pins=0, locked=False)
         return _count_wrong(session, ProbeGuard, ProbeGuard.key == probe), False
     if matches:
         reset = session.execute(
@@ -164,7 +164,7 @@ def caller_throttled(session: Session, caller: str, limit: int, window: int, now
     one number take turns: none of them can slip past the limit on a stale count.
     """
     key = probe_key(session, "caller", caller)
-    _insert_ignore(session, CallerGuard, key=key, window_start=now, failed_pins=0)
+    insert_ignore(session, CallerGuard, key=key, window_start=now, failed_pins=0)
     guard = session.scalars(
         select(CallerGuard)
         .where(CallerGuard.key == key)

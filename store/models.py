@@ -182,3 +182,14 @@ class PhoneCall(Base):
     call_sid: Mapped[str] = mapped_column(String(64), primary_key=True)
     state: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class MenuVersion(Base):
+    """The menu files as a call began with them, so that any worker, even after a restart
+    or a reload, goes on with the version that call started in."""
+
+    __tablename__ = "menu_versions"
+
+    version: Mapped[str] = mapped_column(String(16), primary_key=True)
+    files: Mapped[str] = mapped_column(Text)  # JSON: {absolute path: text}
+    saved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -10,7 +12,8 @@ from sqlalchemy import Row, bindparam, case, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from ivr.domain import BalanceData, BindingInfo, FamilyData, InsuredData
-from store.models import Binding, Call, CallAudio, CallEvent, Person
+from store.lockout import insert_ignore
+from store.models import Binding, Call, CallAudio, CallEvent, MenuVersion, Person
 
 # The webhook's statements are built once: building a select costs more than running it.
 _PERSONS, _BINDINGS, _CALLS = Person.__table__, Binding.__table__, Call.__table__
@@ -116,3 +119,17 @@ def drop_audio(session: Session, call_sid: str, now: int) -> None:
     session.execute(
         delete(CallAudio).where(or_(CallAudio.call_sid == call_sid, CallAudio.expires_at <= now))
     )
+
+
+def save_menu_version(
+    session: Session, version: str, texts: Mapping[str, str], now: datetime
+) -> None:
+    """Keep the files of a menu version, once: calls that start in it may outlive this process."""
+    files = json.dumps(dict(texts), ensure_ascii=False, sort_keys=True)
+    insert_ignore(session, MenuVersion, version=version, files=files, saved_at=now)
+
+
+def menu_version(session: Session, version: str) -> dict[str, str] | None:
+    """The files of a stored menu version, by path, or None when it was never stored."""
+    files = session.scalar(select(MenuVersion.files).where(MenuVersion.version == version))
+    return json.loads(files) if files is not None else None
