@@ -66,6 +66,15 @@ def play_links(
     return play
 
 
+def tidy_audio(session: Session, call_sid: str, starts: bool, ends: bool, now: int) -> None:
+    """Delete read-backs no longer playable: expired ones when a call starts, and an ending
+    call's earlier ones (what this last step says is added after, and lives until the end)."""
+    if starts:
+        repo.drop_expired_audio(session, now)
+    if ends:
+        repo.drop_audio(session, call_sid, now)
+
+
 def _forget(line: Hotline, key: str) -> None:
     """A prompt file deleted since start-up: speak that prompt with <Say> from now on."""
     for said, known in list(line.static_audio.items()):

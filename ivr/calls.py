@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -26,6 +26,7 @@ from ivr.events import (
 )
 from ivr.identity import mask_keyed
 from ivr.menu import Field, Menu, NodeType, Service
+from ivr.menu_versions import Edition, Editions
 from store import lockout, repo
 from store.lockout import PinVerdict
 from store.models import Call
@@ -120,15 +121,26 @@ def state_of(row: Any) -> CallState:
 
 def store_state(
     session: Session, row: Any | None, call_sid: str, from_number: str, state: CallState,
-    now: datetime, menu_version: str | None = None,
+    now: datetime, edition: Edition | None = None, saved: Container[str] = (),
 ) -> None:  # fmt: skip
-    """Write the engine state into the call row, creating it for a new call (with the
-    version of the menu it starts in, which it keeps to its end)."""
+    """Write the engine state into the call row, creating it for a new call with the
+    version of the menu it starts in, which it keeps to its end."""
     values = {name: getattr(state, name) for name in STATE_FIELDS}
     values["updated_at"] = now
     if row is None:
-        values.update(from_number=from_number, started_at=now, menu_version=menu_version)
+        version = edition.version if edition else None
+        values.update(from_number=from_number, started_at=now, menu_version=version)
+    if row is None and edition is not None and edition.version not in saved:
+        # The version's first call here: its files go in with the call, in one transaction.
+        repo.save_menu_version(session, edition.version, edition.stored(), now)
     repo.save_call(session, call_sid, values, new=row is None)
+
+
+def edition_of(session: Session, editions: Editions, row: Any | None) -> Edition:
+    """The menu version of a call: the one its row names (from the database when this
+    process never loaded it), or the newest for a new call (row None)."""
+    version = row.menu_version if row is not None else None
+    return editions.for_call(version, lambda v: repo.menu_version(session, v))
 
 
 def mask_input(menu: Menu, node_name: str, digits: str) -> str:

@@ -133,7 +133,8 @@ def show(file: Path | None) -> None:
 
 def menu_tree(menu: Menu) -> Tree:
     """The menu as a rich Tree: each node once, under the node that reaches it first."""
-    home = _homes(menu)
+    gated = any(node.requires_identity for node in menu.nodes.values())
+    home = _homes(menu, gated)
     root = Tree(f"[bold]{escape(menu.name)}[/]  [dim]({escape(_shown(menu.source))})[/]")
 
     def grow(branch: Tree, name: str, path: tuple[str, ...] = ()) -> None:
@@ -150,7 +151,7 @@ def menu_tree(menu: Menu) -> Tree:
                 grow(branch.add(key + _node_text(menu, target)), target, (*path, name))
 
     grow(root.add(_node_text(menu, menu.start)), menu.start)
-    if home[menu.identify] is None and menu.identify != menu.start:
+    if gated and home[menu.identify] is None and menu.identify != menu.start:
         gate = root.add("[magenta]identity check[/], before the nodes marked 🔒:")
         grow(gate.add(_node_text(menu, menu.identify)), menu.identify)
     for name in (n for n in menu.nodes if n not in home):
@@ -158,11 +159,11 @@ def menu_tree(menu: Menu) -> Tree:
     return root
 
 
-def _homes(menu: Menu) -> dict[str, str | None]:
+def _homes(menu: Menu, gated: bool) -> dict[str, str | None]:
     """The node that reaches each node first by keys and `next` (breadth first; None at the
     start and at `identify`, which the engine itself sends unverified callers to)."""
     home: dict[str, str | None] = {}
-    for first in (menu.start, menu.identify):
+    for first in (menu.start, menu.identify) if gated else (menu.start,):
         if first in home:
             continue
         home[first], queue = None, [first]

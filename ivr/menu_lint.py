@@ -96,6 +96,10 @@ def _dead_ends(lint: _Linter) -> None:
             said = "a menu needs at least one option" if not node.options else "only repeats"
             lint.add("dead-end", f"{where}.options", f"{said}: the caller cannot leave it",
                      "add an option that leads to another node")  # fmt: skip
+    if _leads_to_agent(lint.menu, lint.menu.start):
+        lint.add("dead-end", "start", "the call reaches the agent before any menu: outside agent"
+                 " hours it is sent back to the start, and round again forever",
+                 "put a menu between the start and the agent")  # fmt: skip
     for name in _loops(lint.menu):
         lint.add(
             "dead-end",
@@ -121,17 +125,30 @@ def _loops(menu: Menu) -> list[str]:
 
 
 def _parents(menu: Menu) -> dict[str, set[str]]:
-    """For each menu node, the menus one level up: nearer the start, with a key down to it."""
+    """For each menu node, the menus one level up: those with a key leading down to it."""
     up: dict[str, set[str]] = {}
-    depth = depths(menu)
     for node in menu.nodes.values():
         if node.type != NodeType.MENU:
             continue
         for key, target in node.options.items():
             below = _next_menu(menu, target) if key not in (Key.HASH, Key.STAR) else None
-            if below is not None and depth.get(node.name, 0) < depth.get(below, 0):
+            if below is not None and below != node.name:
                 up.setdefault(below, set()).add(node.name)
     return up
+
+
+def _leads_to_agent(menu: Menu, name: str) -> bool:
+    """True when a call at `name` reaches an agent node along `next` links, before a menu."""
+    seen: set[str] = set()
+    while name in menu.nodes and name not in seen:
+        seen.add(name)
+        node = menu.nodes[name]
+        if node.type == NodeType.AGENT:
+            return True
+        if node.type in (NodeType.MENU, NodeType.INPUT, NodeType.HANGUP):
+            return False
+        name = node.next or ""
+    return False
 
 
 def _next_menu(menu: Menu, name: str) -> str | None:
@@ -159,8 +176,7 @@ def _reserved_keys(lint: _Linter) -> None:
                 f"* leads to {star!r}, but * repeats the menu (重听) on every hotline",
                 'write `"*": repeat`, and move this to a digit',
             )
-        target = menu.nodes.get(zero or "")
-        if target is not None and target.type != NodeType.AGENT:
+        if zero in menu.nodes and not _leads_to_agent(menu, zero):
             lint.add(
                 "reserved-key",
                 f"{where}['0']",

@@ -60,11 +60,15 @@ def check_menu(path: str | Path, read: Reader = read_text) -> Checked:
     files: list[YamlFile] = []
     try:
         menu = _read_menu(path, files, read)
+        problems = [d for file in files for d in file.duplicates] + lint(menu, files)
     except MenuError as exc:
         duplicates = [d for file in files for d in file.duplicates]
         found = getattr(exc, "problems", None) or [Problem(path, None, "", str(exc))]
         return Checked(path, None, [*duplicates, *found], tuple(f.path for f in files))
-    problems = [d for file in files for d in file.duplicates] + lint(menu, files)
+    except Exception as exc:  # a shape no rule foresaw: reported, never a crash of serve
+        message = f"cannot be loaded: {type(exc).__name__}: {exc}"
+        found = [Problem(path, None, "", message, "check the types of its values")]
+        return Checked(path, None, found, tuple(f.path for f in files))
     return Checked(path, menu, problems, tuple(f.path for f in files))
 
 
@@ -82,6 +86,8 @@ def _read_menu(path: Path, files: list[YamlFile], read: Reader) -> Menu:
     files.append(src)
     data = src.data
     default = data.get("language", "zh-CN")
+    if not isinstance(default, str) or not _LANGUAGE.fullmatch(default):
+        raise src.fail("language", "expected the language calls start in", "e.g. `language: zh-CN`")
     languages = {}
     for code, paths in _prompt_files(src, data.get("prompts"), default).items():
         parsed = [read_yaml(file, read) for file in paths]
@@ -171,7 +177,10 @@ def _load_node(src: YamlFile, name: str, raw: Any) -> Node:
     raw_options = raw.get("options") or {}
     if not isinstance(raw_options, dict):
         raise src.fail(f"{where}.options", "expected a mapping of key to target")
-    options = {_enum(src, f"{where}.options", Key, str(k)): str(t) for k, t in raw_options.items()}
+    options = {
+        _enum(src, f"{where}.options[{str(k)!r}]", Key, str(k)): str(t)
+        for k, t in raw_options.items()
+    }
     timeout = raw.get("timeout", 5)
     if not isinstance(timeout, int) or isinstance(timeout, bool) or not 1 <= timeout <= 60:
         raise src.fail(f"{where}.timeout", "expected whole seconds from 1 to 60")

@@ -18,6 +18,7 @@ import yaml
 from ivr.errors import MenuError
 
 KeyPath = tuple[str, ...]
+MAX_DEPTH = 32  # far deeper than any menu; stops a recursive alias
 _PART = re.compile(r"\[([^\]]*)\]|([^.\[]+)")  # nodes.main.options['1'] -> nodes, main, …
 
 
@@ -83,6 +84,15 @@ class YamlFile:
         return menu_error([self.problem(where, message, hint)])
 
 
+def key_text(parts: KeyPath) -> str:
+    """("nodes", "main", "options", "1") as nodes.main.options['1'], as the lint names keys."""
+    text = ""
+    for index, part in enumerate(parts):
+        keyed = index and parts[index - 1] == "options"
+        text += f"[{part!r}]" if keyed else f".{part}" if text else part
+    return text
+
+
 def key_path(where: str) -> KeyPath:
     """nodes.main.options['1'] as ("nodes", "main", "options", "1")."""
     return tuple(
@@ -108,10 +118,14 @@ def read_yaml(path: Path, read: Reader = read_text) -> YamlFile:
     except UnicodeDecodeError as exc:
         raise _whole(path, f"not UTF-8 text: {exc.reason} at byte {exc.start}",
                      "save the file as UTF-8") from exc  # fmt: skip
+    lines: dict[KeyPath, int] = {}
+    seen: list[tuple[KeyPath, int]] = []
     loader = yaml.SafeLoader(text)
     try:
         root = loader.get_single_node()
         data = loader.construct_document(root) if root is not None else None
+        if root is not None:
+            _walk(root, (), lines, seen)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -120,14 +134,11 @@ def read_yaml(path: Path, read: Reader = read_text) -> YamlFile:
         loader.dispose()
     if not isinstance(data, dict):
         raise _whole(path, "expected a mapping at the top level", "start with `key: value` lines")
-    lines: dict[KeyPath, int] = {}
-    seen: list[tuple[KeyPath, int]] = []
-    _walk(root, (), lines, seen)
     duplicates = tuple(
         Problem(
             path,
             line,
-            ".".join(key),
+            key_text(key),
             f"duplicate key {key[-1]!r}",
             "keep only one of them",
             rule="duplicate-key",
@@ -142,17 +153,21 @@ def _whole(path: Path, message: str, hint: str) -> MenuError:
     return menu_error([Problem(path, None, "", message, hint)])
 
 
-def _walk(node: yaml.Node, prefix: KeyPath, lines: dict, seen: list) -> None:
+def _walk(node: yaml.Node, prefix: KeyPath, lines: dict, seen: list, depth: int = 0) -> None:
     """Note the 1-based line of every mapping key and list item, and every key seen twice."""
+    if depth > MAX_DEPTH:  # an alias that contains itself: YAML itself refuses to build it
+        raise yaml.YAMLError(f"nested deeper than {MAX_DEPTH} levels (a recursive alias?)")
     if isinstance(node, yaml.MappingNode):
         for key_node, value in node.value:
             path = (*prefix, str(key_node.value))
             line = key_node.start_mark.line + 1
             if path in lines:
                 seen.append((path, line))  # YAML keeps the last; the operator meant one of them
+                for older in [p for p in lines if p[: len(path)] == path]:
+                    del lines[older]  # the kept copy's keys are not duplicates of the dropped one
             lines[path] = line
-            _walk(value, path, lines, seen)
+            _walk(value, path, lines, seen, depth + 1)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             lines[(*prefix, str(index))] = item.start_mark.line + 1
-            _walk(item, (*prefix, str(index)), lines, seen)
+            _walk(item, (*prefix, str(index)), lines, seen, depth + 1)

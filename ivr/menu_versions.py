@@ -18,6 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from ivr.menu import Menu
 from ivr.menu_load import Checked, check_menu
@@ -27,7 +28,7 @@ from ivr.twiml import Renderer
 log = logging.getLogger("ivr.menu")
 KEEP = 16  # versions kept in memory; older ones come back from the database when needed
 Texts = Mapping[str, str]  # a version's files: absolute path -> text
-Stored = Callable[[str], Texts | None]  # a version's files from the database, if stored
+Stored = Callable[[str], Mapping[str, Any] | None]  # a version as the database keeps it
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,18 @@ class Edition:
     # (text, voice language) of every fixed prompt -> its audio key, None when not rendered
     static_audio: dict[tuple[str, str], str | None] = field(default_factory=dict)
     texts: Texts = field(default_factory=dict, repr=False)
+
+    def stored(self) -> dict[str, Any]:
+        """The version as the database keeps it: files by path relative to the menu's folder
+        (so that a copy of the folder elsewhere restores it), and which one is the menu."""
+        base = self.menu.source.parent
+        files = {_relative(Path(path), base): text for path, text in self.texts.items()}
+        return {"menu": self.menu.source.name, "files": files}
+
+
+def _relative(path: Path, base: Path) -> str:
+    """A path relative to `base` when it is below it, else absolute."""
+    return str(path.relative_to(base)) if path.is_relative_to(base) else str(path)
 
 
 def digest(texts: Texts) -> str:
@@ -56,7 +69,9 @@ def snapshot(path: Path | str, read: Reader = read_text) -> tuple[Checked, dict[
     texts: dict[str, str] = {}
 
     def keep(file: Path) -> str:
-        """Read a file and remember its text."""
+        """Read a file and remember its text ("" when it cannot be read, so a reload can
+        tell when it appears)."""
+        texts[str(file)] = ""
         texts[str(file)] = text = read(file)
         return text
 
@@ -97,7 +112,8 @@ class Editions:
         self._lock = threading.Lock()
         self._known: OrderedDict[str, Edition] = OrderedDict()
         self._current = self._add(checked.menu, texts, digest(texts))
-        self._refused: str | None = None  # the digest of the broken save last logged
+        self._seen = dict(texts)  # the files' texts when last looked at (reload compares)
+        self._lost: set[str] = set()  # versions neither in memory nor restorable
         self.saved: set[str] = set()  # versions this process has seen stored in the database
 
     @property
@@ -114,14 +130,17 @@ class Editions:
         if version is None:
             return self.refresh()
         found = self._known.get(version)
-        if found is None and self.refresh().version == version:
-            found = self._current
-        if found is None and stored is not None:
+        if found is None:
+            newest = self.refresh()
+            found = newest if newest.version == version else None
+        if found is None and stored is not None and version not in self._lost:
             found = self._restore(version, stored(version))
         if found is not None:
             return found
-        log.warning("menu version %s is not known; the call goes on in %s",
-                    version, self._current.version)  # fmt: skip
+        if version not in self._lost:
+            self._lost.add(version)
+            log.warning("menu version %s is not known; its calls go on in %s",
+                        version, self._current.version)  # fmt: skip
         return self._current
 
     def refresh(self) -> Edition:
@@ -129,19 +148,17 @@ class Editions:
         if not self.reload:
             return self._current
         # Texts, not mtimes: a save between a worker's read and its stat is still seen.
-        disk = on_disk(list(self._current.texts))
-        if disk == self._current.texts:
-            return self._current
-        with self._lock:
-            if disk != self._current.texts and digest(disk) != self._refused:
-                self._reload(disk)
+        if on_disk(list(self._seen)) != self._seen:
+            with self._lock:
+                if on_disk(list(self._seen)) != self._seen:
+                    self._reload()
         return self._current
 
-    def _reload(self, seen: Texts) -> None:
+    def _reload(self) -> None:
         """Check the changed files; take them when they pass, else log why and keep the old."""
         checked, texts = snapshot(self._path)
+        self._seen = texts  # what this check read: a save after it differs, and is seen
         if checked.errors or checked.menu is None:
-            self._refused = digest(seen)
             problems = "\n".join(str(p) for p in checked.errors)
             log.error("menu not reloaded, new calls still get version %s:\n%s",
                       self._current.version, problems)  # fmt: skip
@@ -151,11 +168,13 @@ class Editions:
         self._known.move_to_end(version)
         log.info("menu reloaded: version %s from %s", version, self._path)
 
-    def _restore(self, version: str, texts: Texts | None) -> Edition | None:
+    def _restore(self, version: str, data: Mapping[str, Any] | None) -> Edition | None:
         """A version from the database, built again from its stored files."""
-        if not texts:
+        if not data or not isinstance(data.get("files"), dict):
             return None
-        checked = check_menu(self._path, _from(texts))
+        base = self._path.parent
+        texts = {str(base / name): text for name, text in data["files"].items()}
+        checked = check_menu(base / str(data.get("menu", self._path.name)), _from(texts))
         if checked.errors or checked.menu is None:
             log.warning("stored menu version %s no longer loads: %s", version,
                         "; ".join(str(p) for p in checked.errors[:3]))  # fmt: skip

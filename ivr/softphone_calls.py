@@ -18,14 +18,16 @@ from flask import Flask, current_app, request
 from sqlalchemy import delete, select
 
 from ivr.app import hotline
+from ivr.calls import edition_of
 from ivr.cli_targets import IN_PROCESS_VOICE, status_url
+from ivr.menu import Menu
 from ivr.sim_state import StateError, restore, snapshot
 from ivr.simulator import Caller
 from ivr.softphone_json import call_json, mask_entries, node_of
 from ivr.softphone_lock import held
 from ivr.transport import FlaskTransport, Reply, SimulatorError, WebhookError
 from ivr.twiml_schema import TwimlInvalid, TwimlSchema, find_default
-from store.models import PhoneCall
+from store.models import Call, PhoneCall
 
 EXTENSION = "softphone"  # the in-process hotline, on current_app.extensions
 MAX_AGE = timedelta(hours=1)  # older calls are deleted when a new one starts
@@ -160,12 +162,19 @@ def _act(call_sid: str, what: str, action: Callable[[Caller], object], *,
         waited_at = node_of(caller.waiting.action) if caller.waiting else None
         problem = _run(caller, action)
         added = caller.transcript[mark:]
-        mask_entries(hotline().menu, added, waited_at)
+        mask_entries(_call_menu(call_sid), added, waited_at)
         call.save({"caller": snapshot(caller)})
         reply = _json(caller, added)
     if problem is not None:  # raised once the turns so far are saved, for GET to show
         raise problem
     return reply
+
+
+def _call_menu(call_sid: str) -> Menu:
+    """The menu version the hotline serves this call in: masking must know its PIN node."""
+    with hotline().sessions() as session:
+        row = session.get(Call, call_sid)
+        return edition_of(session, hotline().editions, row).menu
 
 
 def _rebuild(saved: dict[str, Any]) -> Caller:

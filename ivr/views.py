@@ -12,8 +12,16 @@ from werkzeug.exceptions import HTTPException
 
 from ivr import observe
 from ivr.app import CALL_SID, get_session, hotline
-from ivr.audio_views import play_links
-from ivr.calls import PinCheck, drive, mask_input, pin_to_check, state_of, store_state
+from ivr.audio_views import play_links, tidy_audio
+from ivr.calls import (
+    PinCheck,
+    drive,
+    edition_of,
+    mask_input,
+    pin_to_check,
+    state_of,
+    store_state,
+)
 from ivr.engine import PIN_DIGITS
 from ivr.events import CallState, Event, Keys, Note, Resume, Say, Silence, Start
 from ivr.links import public_path, public_url
@@ -145,21 +153,21 @@ def _answer(kind: str) -> Response:
         before = state_of(row) if row is not None else None
         g.call_lang = before.lang if before else None  # so an apology is in the caller's language
         # A call keeps the menu version it started with, whatever reload brings meanwhile.
-        edition = _edition(session, row)
+        edition = edition_of(session, line.editions, row)
         menu = edition.menu
         event = _event(kind, before, form, edition)
         now = line.clock().astimezone(UTC)  # SQLite keeps no zone: always store UTC
         pins = _pin_check(form.from_number, now, verdict)
         result = drive(session, menu, before or CallState(menu.start), event, pins)
         state = replace(result.state, seq=(before.seq if before else 0) + 1)
-        store_state(session, row, form.call_sid, form.from_number, state, now, edition.version)
-        if edition.version not in line.editions.saved:  # a new version's first call
-            repo.save_menu_version(session, edition.version, edition.texts, now)
+        store_state(session, row, form.call_sid, form.from_number, state, now, edition,
+                    line.editions.saved)  # fmt: skip
         _log(session, menu, form, before, event, result.actions, now)
         if state.ended and not (before and before.ended):
             observe.note_call_end(observe.call_outcome(g.step_outcomes))
         if line.catalogue is not None:
-            _tidy_audio(session, form.call_sid, event, state, int(now.timestamp()))
+            tidy_audio(session, form.call_sid, isinstance(event, Start), state.ended,
+                       int(now.timestamp()))  # fmt: skip
         play = play_links(session, form.call_sid, state.seq, edition.static_audio)
         dialled = public_path(url_for("voice.dialled"))
         document = edition.renderer.render(
@@ -177,12 +185,6 @@ def _answer(kind: str) -> Response:
     return _xml(document)
 
 
-def _edition(session, row) -> Edition:
-    """The menu version of a call: the one its row names, or the newest for a new call."""
-    version = row.menu_version if row is not None else None
-    return hotline().editions.for_call(version, lambda v: repo.menu_version(session, v))
-
-
 def _verify_ahead(form: CallForm) -> PinVerdict | None:
     """A keyed PIN checked before the request's transaction, so the slow hash holds no lock."""
     if not PIN_DIGITS.fullmatch(form.digits):
@@ -190,7 +192,9 @@ def _verify_ahead(form: CallForm) -> PinVerdict | None:
     session = hotline().sessions()
     try:
         session.connection(execution_options={READ_ONLY: True})
-        found = pin_to_check(session, lambda row: _edition(session, row).menu, form.call_sid)
+        found = pin_to_check(
+            session, lambda row: edition_of(session, hotline().editions, row).menu, form.call_sid
+        )
     finally:
         session.close()  # even a read lock would hold up SQLite's writers during the hash
     return lockout.verify(found[0], form.digits, found[1]) if found else None
@@ -200,15 +204,6 @@ def _pin_check(caller: str, now: datetime, verdict: PinVerdict | None) -> PinChe
     """How this request checks a PIN: the verdict, and the per-number throttle if set."""
     # Callers who withhold their number share one count: hiding it must not escape the limit.
     return PinCheck(verdict, caller or "anonymous", hotline().pin_limit, int(now.timestamp()))
-
-
-def _tidy_audio(session, call_sid: str, event: Event, state: CallState, now: int) -> None:
-    """Delete read-backs no longer playable: expired ones when a call starts, and an ending
-    call's earlier ones (what this last step says is added after, and lives until the end)."""
-    if isinstance(event, Start):
-        repo.drop_expired_audio(session, now)
-    if state.ended:
-        repo.drop_audio(session, call_sid, now)
 
 
 def _log(session, menu: Menu, form: CallForm, before: CallState | None, event: Event, actions,

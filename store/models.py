@@ -191,5 +191,6 @@ class MenuVersion(Base):
     __tablename__ = "menu_versions"
 
     version: Mapped[str] = mapped_column(String(16), primary_key=True)
-    files: Mapped[str] = mapped_column(Text)  # JSON: {absolute path: text}
+    # JSON: {"menu": its file name, "files": {path relative to the menu's folder: text}}
+    files: Mapped[str] = mapped_column(Text)
     saved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -122,14 +122,14 @@ def drop_audio(session: Session, call_sid: str, now: int) -> None:
 
 
 def save_menu_version(
-    session: Session, version: str, texts: Mapping[str, str], now: datetime
+    session: Session, version: str, stored: Mapping[str, Any], now: datetime
 ) -> None:
-    """Keep the files of a menu version, once: calls that start in it may outlive this process."""
-    files = json.dumps(dict(texts), ensure_ascii=False, sort_keys=True)
+    """Keep a menu version's files, once: calls that start in it may outlive this process."""
+    files = json.dumps(dict(stored), ensure_ascii=False, sort_keys=True)
     insert_ignore(session, MenuVersion, version=version, files=files, saved_at=now)
 
 
-def menu_version(session: Session, version: str) -> dict[str, str] | None:
-    """The files of a stored menu version, by path, or None when it was never stored."""
+def menu_version(session: Session, version: str) -> dict[str, Any] | None:
+    """A stored menu version ({"menu": file name, "files": {path: text}}), or None."""
     files = session.scalar(select(MenuVersion.files).where(MenuVersion.version == version))
     return json.loads(files) if files is not None else None

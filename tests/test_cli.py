@@ -51,7 +51,8 @@ BALANCE_WORDS = "一千二百三十四元五角六分"
 MENU = load_menu(SETTINGS["IVR_MENU"][0])  # the menu the servers serve
 WELCOME = MENU.text("welcome")
 UNKNOWN_ID = "110101199003074477"  # valid check digit, not in the demo data
-COMMANDS = ("serve", "db", "init-db", "import", "unlock", "demo-data", "prompts", "calls", "call")
+COMMANDS = ("serve", "db", "init-db", "import", "unlock", "demo-data", "prompts", "calls", "call",
+            "menu")  # fmt: skip
 
 
 # --------------------------------------------------------------------------- helpers

@@ -120,10 +120,15 @@ CASES = [
                       + "  b: {type: say, prompt: welcome, next: a}\n", z, e),
      "dead-end", "error", "tiny.yaml", "  a: {", "nodes.a.next",
      "loops back to itself without waiting for a key", "end the `next` chain"),
+    ("the agent before any menu",
+     lambda m, z, e: (m.replace("prompt: welcome, next: main", "prompt: welcome, next: agent"),
+                      z, e),
+     "dead-end", "error", "tiny.yaml", "start: welcome", "start",
+     "the call reaches the agent before any menu", "put a menu between"),
     ("duplicate option key",
      lambda m, z, e: (m.replace('      "0": agent\n', '      "0": agent\n      "0": agent\n', 1),
                       z, e),
-     "duplicate-key", "error", "tiny.yaml", None, "nodes.main.options.0", "duplicate key '0'",
+     "duplicate-key", "error", "tiny.yaml", None, "nodes.main.options['0']", "duplicate key '0'",
      "keep only one"),
     ("duplicate prompt",
      lambda m, z, e: (m, z + "  tiny_menu: 余额查询请按一；人工服务请按零；重听请按星号键。\n", e),
@@ -194,6 +199,51 @@ def test_each_rule_names_file_line_and_fix(
 def test_hash_back_to_the_menu_above_is_fine(tmp_path: Path) -> None:
     """The convention kept: # in a sub-menu leads to the menu that leads down to it."""
     assert check_menu(write_tiny(tmp_path, *_sub_menu("main"))).problems == []
+
+
+def test_zero_through_a_message_to_the_agent_is_fine(tmp_path: Path) -> None:
+    """0 may say something first ("正在为您转接") on its way to the agent."""
+    menu = TINY.replace('"0": agent', '"0": hold', 1) + (
+        "  hold: {type: say, prompt: welcome, next: agent}\n"
+    )
+    assert check_menu(write_tiny(tmp_path, menu)).problems == []
+
+
+def test_hash_back_to_either_of_two_menus_above_is_fine(tmp_path: Path) -> None:
+    """A sub-menu reached from two menus may go back to either of them with #."""
+    menu, zh, en = _sub_menu("other")
+    menu = menu.replace('      "2": sub\n', '      "2": sub\n      "3": other\n', 1) + (
+        '  other:\n    type: menu\n    prompt: tiny_menu\n    options: {"1": sub, "0": agent,'
+        ' "*": repeat, "#": main}\n'
+    )
+    zh = zh.replace("下级菜单请按二；", "下级菜单请按二；其他请按三；")
+    en = en.replace("press two.", "press two. For others, press three.")
+    problems = check_menu(write_tiny(tmp_path, menu, zh, en)).problems
+    assert [p for p in problems if p.rule == "reserved-key"] == []
+
+
+ODD = [
+    ("a list as the language", "language: [zh-CN]\nnodes: {}\n", "language"),
+    ("an alias that contains itself", "x: &a [*a]\nnodes: {}\n", "recursive alias"),
+    (
+        "a number as a node's next",
+        f"prompts: {{zh-CN: {PROMPTS / 'zh-CN.yaml'}}}\nstart: a\nidentify: a\n"
+        "nodes:\n  a: {type: say, prompt: p, next: 5}\n",
+        "nodes.a.next: expected the name of a node",
+    ),
+    ("an empty file", "", "expected a mapping at the top level"),
+    ("a list at the top", "- a\n- b\n", "expected a mapping at the top level"),
+    ("prompt files as numbers", "prompts: {zh-CN: [1, 2]}\nnodes: {}\n", "prompts.zh-CN"),
+]
+
+
+@pytest.mark.parametrize(("text", "said"), [pytest.param(t, s, id=n) for n, t, s in ODD])
+def test_odd_yaml_is_a_problem_never_a_crash(tmp_path: Path, text: str, said: str) -> None:
+    path = tmp_path / "odd.yaml"
+    path.write_text(text, encoding="utf-8")
+    checked = check_menu(path)
+    assert checked.menu is None and len(checked.errors) == 1
+    assert said in str(checked.errors[0]) and str(checked.errors[0]).startswith(str(path))
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:

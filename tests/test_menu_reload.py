@@ -82,7 +82,11 @@ def test_an_edit_reaches_the_next_call_and_not_the_one_in_progress(
     files = [folder / name for name in ("12333.yaml", "zh-CN.yaml", "en-US.yaml")]
     texts = {str(path.resolve()): path.read_text(encoding="utf-8") for path in files}
     assert stored[second.call_sid] == digest(texts)  # the version is the files' digest
-    assert stored_files(reloading, stored[second.call_sid]) == texts
+    kept = stored_files(reloading, stored[second.call_sid])
+    assert kept == {
+        "menu": "12333.yaml",
+        "files": {p.name: t for p, t in zip(files, texts.values(), strict=True)},
+    }
 
 
 def test_a_call_in_progress_keeps_a_node_the_edit_removed(
@@ -131,8 +135,8 @@ def test_without_reload_an_edit_waits_for_a_restart(
     assert OLD_MENU in make_caller(app).dial()
 
 
-def stored_files(app: Flask, version: str) -> dict[str, str]:
-    """The files the database keeps for a menu version."""
+def stored_files(app: Flask, version: str) -> dict:
+    """What the database keeps of a menu version: the menu's file name and every file."""
     with app.extensions["ivr"].sessions() as session:
         row = session.get(MenuVersion, version)
         assert row is not None, f"menu version {version} not stored"
@@ -163,18 +167,52 @@ def test_a_restarted_worker_goes_on_with_the_stored_version(
 
 
 def test_a_forgotten_version_goes_on_in_the_newest(
-    reloading: Flask, make_caller: Callable[..., Caller], caplog
+    reloading: Flask, make_caller: Callable[..., Caller], folder: Path, caplog
 ) -> None:
     """A version neither loaded nor stored (a database restored from elsewhere): the call
-    is not dropped, it goes on in the newest version."""
+    is not dropped, it goes on in the newest version, and that is logged once."""
     caller = make_caller(reloading)
     caller.dial()
     with reloading.extensions["ivr"].sessions() as session:
         session.execute(update(Call).values(menu_version="0123456789ab"))
         session.commit()
+    edit(folder / "zh-CN.yaml", "社会保险查询请按一", "社保查询请按一")
     with caplog.at_level(logging.WARNING, logger="ivr.menu"):
-        assert caller.press("*").startswith(OLD_MENU)
-    assert any("0123456789ab" in r.getMessage() for r in caplog.records)
+        assert caller.press("*").startswith(NEW_MENU)
+        assert caller.press("*").startswith(NEW_MENU)
+    lost = [r for r in caplog.records if "0123456789ab" in r.getMessage()]
+    assert len(lost) == 1
+
+
+def test_a_restart_in_another_folder_restores_the_version(
+    make_app: Callable[..., Flask], demo_prepared, make_caller: Callable[..., Caller],
+    folder: Path, tmp_path: Path,
+) -> None:  # fmt: skip
+    """The stored files are kept relative to the menu's folder: a deploy to a new folder
+    (with a changed menu) still finishes the calls that began before it."""
+    before = make_app(IVR_MENU=str(folder / "12333.yaml"))
+    with before.extensions["ivr"].sessions() as session:
+        import_data(session, demo_prepared)
+    caller = make_caller(before)
+    caller.dial()
+    moved = shutil.copytree(folder, tmp_path / "release-2")
+    shutil.rmtree(folder)
+    edit(moved / "zh-CN.yaml", "社会保险查询请按一", "社保查询请按一")
+    after = make_app(IVR_MENU=str(moved / "12333.yaml"))
+    caller.transport = make_caller(after).transport
+
+    assert caller.press("*").startswith(OLD_MENU)
+    assert NEW_MENU in make_caller(after).dial()
+
+
+def test_a_fixed_edit_is_taken_once_a_missing_file_appears(
+    reloading: Flask, make_caller: Callable[..., Caller], folder: Path
+) -> None:
+    """The menu names a prompt file before it exists: refused; once written, taken."""
+    edit(folder / "12333.yaml", "  zh-CN: zh-CN.yaml\n", "  zh-CN: [zh-CN.yaml, extra-zh.yaml]\n")
+    assert OLD_MENU in make_caller(reloading).dial()
+    (folder / "extra-zh.yaml").write_text(f"prompts:\n  main_menu: {NEW_MENU}\n", "utf-8")
+    assert NEW_MENU in make_caller(reloading).dial()
 
 
 def test_an_undone_edit_returns_to_the_same_version(
