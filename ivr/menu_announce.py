@@ -17,13 +17,12 @@ _EN = {
     "7": "seven|7", "8": "eight|8", "9": "nine|9", "0": "zero|oh|0",
     "*": r"star|asterisk|\*", "#": "pound|hash|hash key|#",
 }  # fmt: skip
-_PATTERNS = {
-    key: (
-        re.compile(rf"按\s*(?:键\s*)?(?:{_ZH[key]})"),
-        re.compile(rf"\bpress(?:\s+the)?\s+(?:{_EN[key]})(?![a-z])", re.IGNORECASE),
-    )
-    for key in _ZH
-}
+# What follows 按 or "press", up to the end of its clause: "按一或二", "press one or two".
+_ZH_PHRASE = re.compile(r"按([^。；;！!？?，,]*)")
+_EN_PHRASE = re.compile(r"\bpress\b([^.;:!?]*)", re.IGNORECASE)
+_ZH_WORDS = {key: re.compile(forms) for key, forms in _ZH.items()}
+_EN_WORDS = {key: re.compile(rf"(?<![a-z0-9])(?:{forms})(?![a-z0-9])", re.IGNORECASE)
+             for key, forms in _EN.items()}  # fmt: skip
 _SAY = {
     "zh": {"*": "按星号键", "#": "按井号键", **{k: f"按{v.split('|')[0]}" for k, v in _ZH.items()
                                           if k.isdigit()}},
@@ -34,7 +33,11 @@ _SAY = {
 
 def announces(text: str, key: Key) -> bool:
     """True when the text tells the caller to press `key`, in Mandarin or in English."""
-    return any(pattern.search(text) for pattern in _PATTERNS[key.value])
+    # "按一下" is "press once", not "press one".
+    zh = (phrase.replace("一下", "") for phrase in _ZH_PHRASE.findall(text))
+    if any(_ZH_WORDS[key.value].search(phrase) for phrase in zh):
+        return True
+    return any(_EN_WORDS[key.value].search(phrase) for phrase in _EN_PHRASE.findall(text))
 
 
 def spoken_key(key: Key, code: str) -> str:

@@ -194,12 +194,19 @@ def _load_node(src: YamlFile, name: str, raw: Any) -> Node:
         service=_enum(src, f"{where}.service", Service, raw["service"])
         if "service" in raw
         else None,
-        requires_identity=bool(raw.get("requires_identity", False)),
+        requires_identity=_flag(src, f"{where}.requires_identity", raw.get("requires_identity")),
         timeout=timeout,
         switch=MappingProxyType(_switch(src, where, raw.get("switch") or {})),
     )
     _check_node_shape(src, where, node)
     return node
+
+
+def _flag(src: YamlFile, where: str, raw: Any) -> bool:
+    """A true/false key (YAML's "no" in quotes is text, and text is not false)."""
+    if raw is not None and not isinstance(raw, bool):
+        raise src.fail(where, f"expected true or false, not {raw!r}")
+    return bool(raw)
 
 
 def _next(src: YamlFile, where: str, raw: Any) -> str | None:
@@ -233,6 +240,8 @@ def _check_node_shape(src: YamlFile, where: str, node: Node) -> None:
                        "name a prompt of the prompt files")  # fmt: skip
     if node.type != NodeType.MENU and node.options:
         raise src.fail(f"{where}.options", "only a menu node has options")
+    if node.type != NodeType.INPUT and node.field is not None:
+        raise src.fail(f"{where}.field", "only an input node has `field`")
     if node.type == NodeType.INPUT and node.field is None:
         raise src.fail(f"{where}.field", "an input node needs `field` (id or pin)")
     if (node.type == NodeType.LANGUAGE) != bool(node.switch):
