@@ -98,6 +98,7 @@ bench: install
 	$(BIN)/python benchmarks/profile_step.py
 	$(BIN)/python benchmarks/inprocess_call.py --calls 50
 	$(BIN)/python benchmarks/prompt_audio.py --calls 30 --json benchmarks/prompt_audio.json
+	$(BIN)/python benchmarks/menu_check.py --json benchmarks/menu_check.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
