@@ -77,10 +77,11 @@ def tidy_audio(session: Session, call_sid: str, starts: bool, ends: bool, now: i
 
 def _forget(line: Hotline, key: str) -> None:
     """A prompt file deleted since start-up: speak that prompt with <Say> from now on."""
-    for said, known in list(line.static_audio.items()):
-        if known == key:
-            line.static_audio[said] = None
-            _warn_once(line, f"prompt audio {key}.wav is gone; spoken with <Say>: {said[0]!r}")
+    for edition in line.editions.all():  # calls in older menu versions play it too
+        for said, known in list(edition.static_audio.items()):
+            if known == key:
+                edition.static_audio[said] = None
+                _warn_once(line, f"prompt audio {key}.wav is gone; spoken with <Say>: {said[0]!r}")
 
 
 def _warn_once(line: Hotline, message: str) -> None:

@@ -10,17 +10,20 @@ from ivr.menu import Key
 _ZH = {
     "1": "一|幺|1", "2": "二|两|2", "3": "三|3", "4": "四|4", "5": "五|5", "6": "六|6",
     "7": "七|7", "8": "八|8", "9": "九|9", "0": "零|0",
-    "*": r"星号|星键|米字|\*", "#": "井号|井字|#",
+    "*": r"星号|星键|米字|\*|＊", "#": "井号|井字|#|＃",
 }  # fmt: skip
 _EN = {
     "1": "one|1", "2": "two|2", "3": "three|3", "4": "four|4", "5": "five|5", "6": "six|6",
     "7": "seven|7", "8": "eight|8", "9": "nine|9", "0": "zero|oh|0",
     "*": r"star|asterisk|\*", "#": "pound|hash|hash key|#",
 }  # fmt: skip
-# What follows 按 or "press", up to the end of its clause: "按一或二", "press one or two".
-_ZH_PHRASE = re.compile(r"按([^。；;！!？?，,]*)")
-_EN_PHRASE = re.compile(r"\bpress\b([^.;:!?]*)", re.IGNORECASE)
-_ZH_WORDS = {key: re.compile(forms) for key, forms in _ZH.items()}
+# The keys said after 按 / 拨 (not 按照, 按时): a run of key words and 或/和/、 ("按一或二").
+_ZH_RUN = re.compile(
+    r"[按拨](?![照时])\s*(?:数字)?\s*([一幺二两三四五六七八九零0-9#*＃＊星号井字米键或者和、及\s]+)"
+)
+# What follows "press" / "dial" / "select", to the end of its clause ("press one or two").
+_EN_PHRASE = re.compile(r"\b(?:press|dial|select)\b([^.;:!?]*)", re.IGNORECASE)
+_ZH_WORDS = {key: re.compile(rf"(?<![0-9])(?:{forms})(?![0-9])") for key, forms in _ZH.items()}
 _EN_WORDS = {key: re.compile(rf"(?<![a-z0-9])(?:{forms})(?![a-z0-9])", re.IGNORECASE)
              for key, forms in _EN.items()}  # fmt: skip
 _SAY = {
@@ -34,8 +37,8 @@ _SAY = {
 def announces(text: str, key: Key) -> bool:
     """True when the text tells the caller to press `key`, in Mandarin or in English."""
     # "按一下" is "press once", not "press one".
-    zh = (phrase.replace("一下", "") for phrase in _ZH_PHRASE.findall(text))
-    if any(_ZH_WORDS[key.value].search(phrase) for phrase in zh):
+    zh = _ZH_RUN.findall(text.replace("一下", ""))
+    if any(_ZH_WORDS[key.value].search(run) for run in zh):
         return True
     return any(_EN_WORDS[key.value].search(phrase) for phrase in _EN_PHRASE.findall(text))
 

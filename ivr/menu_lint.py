@@ -9,15 +9,24 @@ are warnings: the hotline still works, but a caller cannot find or cannot hear s
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-from ivr.menu import REPEAT, SYSTEM_PROMPTS, Field, Key, Menu, Node, NodeType, placeholders
+from ivr.menu import REPEAT, SYSTEM_PROMPTS, Field, Key, Menu, NodeType, placeholders
 from ivr.menu_announce import announces, spoken_key
+from ivr.menu_paths import (
+    PASSING,
+    ancestors,
+    chain_end,
+    depths,
+    leads_to_agent,
+    loops,
+    next_menu,
+    parents,
+    targets,
+)
 from ivr.menu_source import Problem, Severity, YamlFile
 from ivr.readback import READERS
-
-_PASSING = (NodeType.SAY, NodeType.SERVICE, NodeType.LANGUAGE)  # speak, then go on by `next`
 
 
 class _Linter:
@@ -58,21 +67,11 @@ def lint(menu: Menu, files: Sequence[YamlFile]) -> list[Problem]:
     return linter.problems
 
 
-def _targets(node: Node) -> Iterator[tuple[str, str]]:
-    """(key path, target) of every link out of a node: its options, then its `next`."""
-    where = f"nodes.{node.name}"
-    for key, target in node.options.items():
-        if target != REPEAT:
-            yield f"{where}.options[{key.value!r}]", target
-    if node.next is not None:
-        yield f"{where}.next", node.next
-
-
 def _unknown_targets(lint: _Linter) -> None:
     """Every link names a node that exists."""
     menu = lint.menu
     links = [("start", menu.start), ("identify", menu.identify)]
-    links += [link for node in menu.nodes.values() for link in _targets(node)]
+    links += [link for node in menu.nodes.values() for link in targets(node)]
     for where, target in links:
         if target not in menu.nodes:
             close = difflib.get_close_matches(target, list(menu.nodes), n=1)
@@ -86,7 +85,7 @@ def _dead_ends(lint: _Linter) -> None:
     """Every node has a way out, and no chain of spoken nodes loops without waiting."""
     for node in lint.menu.nodes.values():
         where = f"nodes.{node.name}"
-        if node.type in _PASSING and not node.next:
+        if node.type in PASSING and not node.next:
             lint.add("dead-end", f"{where}.next", f"a {node.type} node needs `next`",
                      "name the node the call goes on to")  # fmt: skip
         if node.type == NodeType.INPUT and node.field == Field.ID and not node.next:
@@ -96,11 +95,21 @@ def _dead_ends(lint: _Linter) -> None:
             said = "a menu needs at least one option" if not node.options else "only repeats"
             lint.add("dead-end", f"{where}.options", f"{said}: the caller cannot leave it",
                      "add an option that leads to another node")  # fmt: skip
-    if _leads_to_agent(lint.menu, lint.menu.start):
+    if leads_to_agent(lint.menu, lint.menu.start):
         lint.add("dead-end", "start", "the call reaches the agent before any menu: outside agent"
                  " hours it is sent back to the start, and round again forever",
                  "put a menu between the start and the agent")  # fmt: skip
-    for name in _loops(lint.menu):
+    menu = lint.menu
+    gate = {menu.identify, getattr(menu.nodes.get(menu.identify), "next", None)}
+    if chain_end(menu, menu.start) in gate:
+        lint.add(
+            "dead-end",
+            "start",
+            "the call reaches the identity check before any menu: once"
+            " verified it has no service to go on to, and is sent back to the start",
+            "put a menu first; nodes that need the caller's ID set requires_identity",
+        )
+    for name in loops(lint.menu):
         lint.add(
             "dead-end",
             f"nodes.{name}.next",
@@ -109,63 +118,9 @@ def _dead_ends(lint: _Linter) -> None:
         )
 
 
-def _loops(menu: Menu) -> list[str]:
-    """The first node of each chain of say/service/language nodes that comes back round."""
-    found: dict[frozenset[str], str] = {}
-    for name, node in menu.nodes.items():
-        seen, current = [name], node
-        while current.type in _PASSING and current.next in menu.nodes:
-            if current.next in seen:
-                if current.next == name:  # each loop once, named by its first node
-                    found.setdefault(frozenset(seen), name)
-                break
-            seen.append(current.next)
-            current = menu.nodes[current.next]
-    return list(found.values())
-
-
-def _parents(menu: Menu) -> dict[str, set[str]]:
-    """For each menu node, the menus one level up: those with a key leading down to it."""
-    up: dict[str, set[str]] = {}
-    for node in menu.nodes.values():
-        if node.type != NodeType.MENU:
-            continue
-        for key, target in node.options.items():
-            below = _next_menu(menu, target) if key not in (Key.HASH, Key.STAR) else None
-            if below is not None and below != node.name:
-                up.setdefault(below, set()).add(node.name)
-    return up
-
-
-def _leads_to_agent(menu: Menu, name: str) -> bool:
-    """True when a call at `name` reaches an agent node along `next` links, before a menu."""
-    seen: set[str] = set()
-    while name in menu.nodes and name not in seen:
-        seen.add(name)
-        node = menu.nodes[name]
-        if node.type == NodeType.AGENT:
-            return True
-        if node.type in (NodeType.MENU, NodeType.INPUT, NodeType.HANGUP):
-            return False
-        name = node.next or ""
-    return False
-
-
-def _next_menu(menu: Menu, name: str) -> str | None:
-    """The menu a call reaches from `name` along `next` links (itself, when a menu)."""
-    seen: set[str] = set()
-    while name in menu.nodes and name not in seen:
-        seen.add(name)
-        node = menu.nodes[name]
-        if node.type == NodeType.MENU:
-            return name
-        name = node.next or ""
-    return None
-
-
 def _reserved_keys(lint: _Linter) -> None:
     """In menus, * repeats, # goes back one level and 0 reaches an agent, or they are unused."""
-    menu, parents = lint.menu, _parents(lint.menu)
+    menu, above = lint.menu, parents(lint.menu)
     for node in menu.nodes.values():
         where = f"nodes.{node.name}.options"
         star, zero, hash_ = (node.options.get(k) for k in (Key.STAR, Key.ZERO, Key.HASH))
@@ -176,7 +131,7 @@ def _reserved_keys(lint: _Linter) -> None:
                 f"* leads to {star!r}, but * repeats the menu (重听) on every hotline",
                 'write `"*": repeat`, and move this to a digit',
             )
-        if zero in menu.nodes and not _leads_to_agent(menu, zero):
+        if zero in menu.nodes and not leads_to_agent(menu, zero):
             lint.add(
                 "reserved-key",
                 f"{where}['0']",
@@ -184,12 +139,17 @@ def _reserved_keys(lint: _Linter) -> None:
                 "point 0 at an agent node, or use another digit",
             )
         if hash_ is not None and hash_ in menu.nodes:
-            up = parents.get(node.name, set())
-            if _next_menu(menu, hash_) not in up:
+            up, back = above.get(node.name, set()), next_menu(menu, hash_)
+            if back not in up:
                 level = f"one of {', '.join(sorted(up))}" if up else "nothing: it is a top menu"
-                lint.add("reserved-key", f"{where}['#']", f"# leads to {hash_!r}, but # goes back"
-                         f" one level (返回上一级); the level above is {level}",
-                         "point # at the menu above, or drop it")  # fmt: skip
+                lint.add(
+                    "reserved-key",
+                    f"{where}['#']",
+                    f"# leads to {hash_!r}, but # goes back"
+                    f" one level (返回上一级); the level above is {level}",
+                    "point # at the menu above, or drop it",
+                    warning=back in ancestors(above, node.name),
+                )  # back, if not one level
 
 
 def _missing_prompts(lint: _Linter) -> None:
@@ -197,8 +157,13 @@ def _missing_prompts(lint: _Linter) -> None:
     menu = lint.menu
     every = {name for language in menu.languages.values() for name in language.prompts}
     spoken = {name: node for node in menu.nodes.values() for name in node.prompts}
+    for name in sorted(set(spoken) - every):  # in no file at all: a slip in the menu, likely
+        close = difflib.get_close_matches(name, sorted(every), n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"add `{name}:` to each prompt file"
+        lint.add("missing-prompt", f"nodes.{spoken[name].name}.prompt",
+                 f"no prompt file has {name!r}", hint)  # fmt: skip
     for code, language in menu.languages.items():
-        for name in sorted((every | set(SYSTEM_PROMPTS) | set(spoken)) - set(language.prompts)):
+        for name in sorted((every | set(SYSTEM_PROMPTS)) - set(language.prompts)):
             why = (f"nodes.{spoken[name].name}.prompt in {menu.source.name} speaks it"
                    if name in spoken else "the engine speaks it" if name in SYSTEM_PROMPTS
                    else "another language of the menu has it")  # fmt: skip
@@ -214,6 +179,10 @@ def _engine_needs(lint: _Linter) -> None:
     then = menu.nodes.get(first.next or "") if first else None
     if first and (first.field != Field.ID or then is None or then.field != Field.PIN):
         lint.add("menu", "identify", "must name an id input whose `next` is a pin input")
+    if any(node is not None and node.requires_identity for node in (first, then)):
+        lint.add("menu", "identify", "the identity check cannot itself require identity: the"
+                 " caller would be sent to it again and again",
+                 "drop requires_identity from the ID and PIN inputs")  # fmt: skip
     if menu.start in menu.nodes and menu.nodes[menu.start].requires_identity:
         lint.add("menu", "start", "the first node cannot require identity",
                  "start at a welcome or a menu open to every caller")  # fmt: skip
@@ -253,23 +222,6 @@ def _languages(lint: _Linter) -> None:
                 )
 
 
-def depths(menu: Menu) -> dict[str, int]:
-    """Each node a call can reach, by its distance from the start (breadth first).
-
-    Links are keys and `next`; a menu with identity-gated nodes also reaches `identify`.
-    """
-    depth, queue = {menu.start: 0}, [menu.start]
-    if any(node.requires_identity for node in menu.nodes.values()):
-        depth.setdefault(menu.identify, 1)  # the engine sends an unverified caller there
-        queue.append(menu.identify)
-    for name in queue:
-        for _, target in _targets(menu.nodes[name]) if name in menu.nodes else ():
-            if target not in depth:
-                depth[target] = depth[name] + 1
-                queue.append(target)
-    return depth
-
-
 def _unreachable(lint: _Linter) -> None:
     """Every node can be reached from the start (a warning: it is dead weight, or a slip)."""
     found = depths(lint.menu)
@@ -289,7 +241,9 @@ def _unannounced(lint: _Linter) -> None:
     menu = lint.menu
     for node in (n for n in menu.nodes.values() if n.type == NodeType.MENU and n.prompts):
         for code, language in menu.languages.items():
-            texts = [language.prompts[p].text for p in node.prompts if p in language.prompts]
+            if not all(p in language.prompts for p in node.prompts):
+                continue  # reported as missing; every key would look unannounced
+            texts = [language.prompts[p].text for p in node.prompts]
             for key in node.options:
                 if not any(announces(text, key) for text in texts):
                     path, where = lint.prompt_file(code, node.prompts[0])

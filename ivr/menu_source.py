@@ -123,9 +123,9 @@ def read_yaml(path: Path, read: Reader = read_text) -> YamlFile:
     loader = yaml.SafeLoader(text)
     try:
         root = loader.get_single_node()
-        data = loader.construct_document(root) if root is not None else None
-        if root is not None:
+        if root is not None:  # before constructing, which flattens `<<` merges in place
             _walk(root, (), lines, seen)
+        data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None

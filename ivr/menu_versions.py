@@ -116,6 +116,10 @@ class Editions:
         self._lost: set[str] = set()  # versions neither in memory nor restorable
         self.saved: set[str] = set()  # versions this process has seen stored in the database
 
+    def all(self) -> list[Edition]:
+        """Every version in memory, oldest first."""
+        return list(self._known.values())
+
     @property
     def current(self) -> Edition:
         """The newest good version (without looking at the files)."""
@@ -130,6 +134,8 @@ class Editions:
         if version is None:
             return self.refresh()
         found = self._known.get(version)
+        if found is not None and version != self._current.version:
+            self._known.move_to_end(version)  # kept by use: evicted are the versions unused
         if found is None:
             newest = self.refresh()
             found = newest if newest.version == version else None
@@ -175,10 +181,13 @@ class Editions:
         base = self._path.parent
         texts = {str(base / name): text for name, text in data["files"].items()}
         checked = check_menu(base / str(data.get("menu", self._path.name)), _from(texts))
-        if checked.errors or checked.menu is None:
+        if checked.menu is None:
             log.warning("stored menu version %s no longer loads: %s", version,
                         "; ".join(str(p) for p in checked.errors[:3]))  # fmt: skip
             return None
+        if checked.errors:  # it was served once: a stricter check must not switch its calls
+            log.warning("stored menu version %s has problems now, and finishes its calls: %s",
+                        version, "; ".join(str(p) for p in checked.errors[:3]))  # fmt: skip
         with self._lock:
             self.saved.add(version)
             return self._add(checked.menu, texts, version)

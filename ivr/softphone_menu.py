@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ivr.menu import REPEAT, Menu, Node, NodeType
-from ivr.menu_lint import depths
+from ivr.menu_paths import depths
 
 LABEL_CHARS = 40  # the page shows a node's first words, not its whole prompt
 # Nodes that wait at a Gather: they have no-input and invalid-key paths of their own.

@@ -174,7 +174,8 @@ def _answer(kind: str) -> Response:
             result.actions, state.seq, _keys_url, _silence_url, dialled, play
         )
         session.commit()
-        line.editions.saved.add(edition.version)
+        if row is None:  # store_state offered this version's files with the new call
+            line.editions.saved.add(edition.version)
     except DBAPIError as exc:
         session.rollback()
         current_app.logger.warning("database error, caller told the system is busy: %s",

@@ -188,7 +188,8 @@ def test_random_walks_on_one_call(
     agent_play_app: Flask, twiml_schema: TwimlSchema, clock: Clock
 ) -> None:
     """Steps on one CallSid, mostly where the last answer pointed, reach deep nodes safely."""
-    seen: set[str] = set()
+    seen: set[str] = set()  # by the explicit walks
+    drawn: set[str] = set()  # by the walks Hypothesis draws
     calls = count()
 
     # Hypothesis draws from the literals of the modules loaded (its constant pool), so which
@@ -197,14 +198,19 @@ def test_random_walks_on_one_call(
 
     @settings(max_examples=60, **FUZZ)
     @given(time=TIMES, prefix=st.just([]) | knowing_the_way(),
-           walk_steps=st.lists(steps(node_names(agent_play_app)), max_size=16))  # fmt: skip
-    @example(time="2026-11-25T20:00", prefix=["2", first, PIN_OF[first], "2"], walk_steps=[])
-    @example(time="2026-11-25T20:00", prefix=["9", "2", first, PIN_OF[first], "1"], walk_steps=[])
-    @example(time="2026-11-25T10:00", prefix=["2", first, PIN_OF[first], "0"], walk_steps=[])
-    def run(time: str, prefix: list[str], walk_steps: list[Step]) -> None:
+           walk_steps=st.lists(steps(node_names(agent_play_app)), max_size=16),
+           explicit=st.just(False))  # fmt: skip
+    @example(time="2026-11-25T20:00", prefix=["2", first, PIN_OF[first], "2"], walk_steps=[],
+             explicit=True)  # fmt: skip
+    @example(time="2026-11-25T20:00", prefix=["9", "2", first, PIN_OF[first], "1"],
+             walk_steps=[], explicit=True)  # fmt: skip
+    @example(time="2026-11-25T10:00", prefix=["2", first, PIN_OF[first], "0"], walk_steps=[],
+             explicit=True)  # fmt: skip
+    def run(time: str, prefix: list[str], walk_steps: list[Step], explicit: bool) -> None:
         clock.set(time)
         # A new call each time, so that a replayed example does not find its call moved on.
-        walk = Walk(agent_play_app, twiml_schema, f"CAwalk{next(calls):05d}", seen)
+        call_sid = f"CAwalk{next(calls):05d}"
+        walk = Walk(agent_play_app, twiml_schema, call_sid, seen if explicit else drawn)
         walk.post("/voice", [])
         for digits in prefix:
             if walk.action:
@@ -214,5 +220,8 @@ def test_random_walks_on_one_call(
 
     run()
     # The walks must reach what needs a verified caller; else the fuzz tested only the surface.
+    # The drawn walks alone must get past the identity check and into the services.
+    assert {"ask_pin", "medical", "read-back"} <= drawn, sorted(drawn)
+    seen |= drawn
     deep = {"ask_pin", "medical", "main 9", "medical 1", "medical 2", "read-back", "dial"}
     assert deep <= seen, sorted(seen)

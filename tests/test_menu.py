@@ -186,8 +186,8 @@ BROKEN = [
     ("id input without next", M, change("nodes", "ask_id", "next", to=DELETE), M,
      ["nodes.ask_id.next"]),
     # prompts referenced by nodes: a missing one is named in the prompt file that lacks it
-    ("node prompt not in the prompt file", M, change("nodes", "welcome", "prompt", to="hello"),
-     P, ["prompts.hello: missing in zh-CN", "nodes.welcome.prompt in 12333.yaml"]),
+    ("node prompt in no prompt file", M, change("nodes", "welcome", "prompt", to="hello"),
+     M, ["nodes.welcome.prompt: no prompt file has 'hello'"]),
     ("node prompt deleted from the prompt file", P, change("prompts", "main_menu", to=DELETE),
      P, ["prompts.main_menu: missing in zh-CN", "nodes.main.prompt in 12333.yaml"]),
     ("node prompt missing in English", E, change("prompts", "main_menu", to=DELETE), E,

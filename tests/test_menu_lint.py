@@ -125,6 +125,20 @@ CASES = [
                       z, e),
      "dead-end", "error", "tiny.yaml", "start: welcome", "start",
      "the call reaches the agent before any menu", "put a menu between"),
+    ("the identity check first",
+     lambda m, z, e: (m.replace("prompt: welcome, next: main", "prompt: welcome, next: ask_id"),
+                      z, e),
+     "dead-end", "error", "tiny.yaml", "start: welcome", "start",
+     "the call reaches the identity check before any menu", "put a menu first"),
+    ("an identity check that needs identity",
+     lambda m, z, e: (m.replace("field: pin, prompt: ask_pin}",
+                                "field: pin, prompt: ask_pin, requires_identity: true}"), z, e),
+     "menu", "error", "tiny.yaml", "identify: ask_id", "identify",
+     "the identity check cannot itself require identity", "drop requires_identity"),
+    ("a misspelt prompt name",
+     lambda m, z, e: (m.replace("prompt: tiny_menu", "prompt: tiny_mneu"), z, e),
+     "missing-prompt", "error", "tiny.yaml", "prompt: tiny_mneu", "nodes.main.prompt",
+     "no prompt file has 'tiny_mneu'", "did you mean 'tiny_menu'?"),
     ("duplicate option key",
      lambda m, z, e: (m.replace('      "0": agent\n', '      "0": agent\n      "0": agent\n', 1),
                       z, e),
@@ -199,6 +213,39 @@ def test_each_rule_names_file_line_and_fix(
 def test_hash_back_to_the_menu_above_is_fine(tmp_path: Path) -> None:
     """The convention kept: # in a sub-menu leads to the menu that leads down to it."""
     assert check_menu(write_tiny(tmp_path, *_sub_menu("main"))).problems == []
+
+
+def test_a_misspelt_prompt_is_one_error_not_a_warning_per_key(tmp_path: Path) -> None:
+    menu = TINY.replace("prompt: tiny_menu", "prompt: tiny_mneu")
+    problems = check_menu(write_tiny(tmp_path, menu)).problems
+    assert [(p.rule, p.key) for p in problems] == [("missing-prompt", "nodes.main.prompt")]
+
+
+def test_hash_to_a_menu_two_levels_up_is_a_warning(tmp_path: Path) -> None:
+    """# to the main menu from a third level ("返回主菜单") works, but is not one level back."""
+    menu, zh, en = _sub_menu("main")
+    menu = menu.replace('      "#": main\n', '      "2": deep\n      "#": main\n', 1) + (
+        '  deep:\n    type: menu\n    prompt: tiny_menu\n    options: {"1": balance,'
+        ' "0": agent, "*": repeat, "#": main}\n'
+    )
+    problems = check_menu(write_tiny(tmp_path, menu, zh, en)).problems
+    hashes = [p for p in problems if p.rule == "reserved-key"]
+    assert [(p.key, p.severity) for p in hashes] == [("nodes.deep.options['#']", Severity.WARNING)]
+    assert "the level above is one of sub" in hashes[0].message
+
+
+def test_merge_keys_are_not_duplicates(tmp_path: Path) -> None:
+    """YAML's `<<` merge shares a node's common keys: nothing in it is written twice."""
+    menu = TINY.replace(
+        "  balance: {type: service, service: balance, requires_identity: true, next: main}\n",
+        "  balance: &service {type: service, service: balance, requires_identity: true,"
+        " next: main}\n  family: {<<: *service, service: family}\n",
+    ).replace('      "0": agent\n', '      "2": family\n      "0": agent\n', 1)
+    zh = TINY_ZH.replace("请按一；", "请按一；家庭共济请按二；")
+    en = TINY_EN.replace("press one.", "press one. For your family, press two.")
+    checked = check_menu(write_tiny(tmp_path, menu, zh, en))
+    assert checked.problems == [] and checked.menu is not None
+    assert checked.menu.nodes["family"].service == "family"
 
 
 def test_zero_through_a_message_to_the_agent_is_fine(tmp_path: Path) -> None:
@@ -293,6 +340,11 @@ ANNOUNCED = [
     ("请按一下井号键", Key.ONE, False),
     ("请按一下井号键", Key.HASH, True),
     ("Press one for the 2026 report.", Key.TWO, False),
+    ("按照一定比例扣款", Key.ONE, False),
+    ("请按2查询近12个月", Key.ONE, False),
+    ("请按2查询近12个月", Key.TWO, True),
+    ("请拨1转人工", Key.ONE, True),
+    ("To hear it again, select 1.", Key.ONE, True),
     ("余额查询请按一。", Key.TWO, False),
     ("Press nineteen.", Key.NINE, False),
     ("For an agent, say zero.", Key.ZERO, False),

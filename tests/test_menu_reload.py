@@ -15,7 +15,7 @@ import pytest
 from flask import Flask
 from lxml import etree
 from servers import cli_env, run_cli, sqlite_url, start_server
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from ivr.config import PROJECT_ROOT
 from ivr.menu_load import load_menu
@@ -166,6 +166,32 @@ def test_a_restarted_worker_goes_on_with_the_stored_version(
     assert NEW_MENU in make_caller(after).dial()
 
 
+def test_a_version_is_marked_stored_only_when_it_was(
+    make_app: Callable[..., Flask], demo_prepared, make_caller: Callable[..., Caller],
+    folder: Path,
+) -> None:  # fmt: skip
+    """A call from before versions existed (no version, nothing stored) goes on in the newest
+    version; that must not count as storing it, or the next new call would skip it."""
+    before = make_app(IVR_MENU=str(folder / "12333.yaml"))
+    with before.extensions["ivr"].sessions() as session:
+        import_data(session, demo_prepared)
+    old = make_caller(before)
+    old.dial()
+    with before.extensions["ivr"].sessions() as session:  # as a database from before 0005
+        session.execute(update(Call).values(menu_version=None))
+        session.execute(delete(MenuVersion))
+        session.commit()
+    after = make_app(IVR_MENU=str(folder / "12333.yaml"))  # a restart
+    old.transport = make_caller(after).transport
+    assert old.press("*").startswith(OLD_MENU)
+
+    new = make_caller(after)
+    new.dial()
+
+    version = versions(after)[new.call_sid]
+    assert stored_files(after, version)["menu"] == "12333.yaml"
+
+
 def test_a_forgotten_version_goes_on_in_the_newest(
     reloading: Flask, make_caller: Callable[..., Caller], folder: Path, caplog
 ) -> None:
@@ -238,26 +264,36 @@ def post(base: str, path: str, form: dict[str, str]) -> str:
     return "".join(say.text or "" for say in root.iter("Say"))
 
 
-def test_serve_reload_across_workers(tmp_path: Path, folder: Path) -> None:
-    """`serve --reload` with two workers: a new call hears the edit, the old call does not."""
-    database = sqlite_url(tmp_path / "reload.db")
-    env = cli_env(tmp_path, database, IVR_MENU=str(folder / "12333.yaml"), IVR_SPEECH="say",
+def test_serve_reload_across_workers_and_a_restart(tmp_path: Path, folder: Path) -> None:
+    """Real servers: a call begun before a restart and two edits keeps its first menu in both
+    workers of the new server (neither ever loaded it), while each new call hears the edit."""
+    env = cli_env(tmp_path, sqlite_url(tmp_path / "reload.db"),
+                  IVR_MENU=str(folder / "12333.yaml"), IVR_SPEECH="say",
                   IVR_RATE_LIMIT_CALLER="off", IVR_RATE_LIMIT_ADDRESS="off")  # fmt: skip
     assert run_cli(["db", "upgrade"], env).returncode == 0
+    first = start_server("first", tmp_path, env, workers=1)
+    try:
+        first.wait_healthy()
+        assert OLD_MENU in post(first.base, "/voice", {"CallSid": "CAold", "From": "+86138"})
+    finally:
+        first.stop()
+    edit(folder / "zh-CN.yaml", "社会保险查询请按一", "社保查询请按一")
     server = start_server("reload", tmp_path, env, workers=2, extra=("--reload",))
     try:
         server.wait_healthy()
         assert "Reload: a new call takes the menu files as last saved." in server.output()
-        assert OLD_MENU in post(server.base, "/voice", {"CallSid": "CAold", "From": "+86138"})
-        edit(folder / "zh-CN.yaml", "社会保险查询请按一", "社保查询请按一")
-        for attempt in range(4):  # the requests land on either worker
+        for attempt in range(6):  # the requests land on either worker
             heard = post(server.base, "/voice", {"CallSid": f"CAnew{attempt}", "From": "+86139"})
             assert NEW_MENU in heard, heard
             again = post(server.base, "/voice/keys?node=main&seq=1",
                          {"CallSid": "CAold", "From": "+86138", "Digits": "*"})  # fmt: skip
             assert OLD_MENU in again, again
+        edit(folder / "zh-CN.yaml", "社保查询请按一", "社保业务查询请按一")
+        assert "社保业务查询请按一" in post(
+            server.base, "/voice", {"CallSid": "CAlast", "From": "+86"}
+        )
         log = server.stderr.read_text(encoding="utf-8")
     finally:
         server.stop()
-    assert "menu reloaded: version" in log  # each worker says so, in its JSON log
+    assert "menu reloaded: version" in log  # in the worker that saw the second edit first
     assert '"level": "error"' not in log, log
