@@ -380,7 +380,7 @@ def test_unlock_of_a_malformed_id_is_a_usage_error(app: Flask, typed: str, probl
 def test_group_help_lists_every_command(
     run_ivr: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`--help` of the group describes the tool and lists all six commands."""
+    """`--help` of the group describes the tool and lists every command."""
     monkeypatch.delenv("FLASK_RUN_FROM_CLI", raising=False)  # FlaskGroup sets it; restored
     env = {"IVR_DATABASE_URL": sqlite_url(tmp_path / "help.sqlite3"), "IVR_AUTH_TOKEN": ""}
     result = CliRunner().invoke(run_ivr.cli, ["--help"], env=env, prog_name="run_ivr.py")
