@@ -96,10 +96,8 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def load_catalogue(
-    config: Mapping[str, Any], menu: Menu
-) -> tuple[Catalogue | None, dict[tuple[str, str], str | None]]:
-    """The prompt audio to play (None: speak with <Say>), by IVR_SPEECH, and static_audio.
+def load_catalogue(config: Mapping[str, Any], menu: Menu) -> Catalogue | None:
+    """The prompt audio to play (None: speak with <Say>), by IVR_SPEECH.
 
     `auto` plays once every fixed prompt of every language is rendered; `play` plays
     whatever is rendered and speaks the rest with <Say>, warning once per missing prompt.
@@ -108,13 +106,12 @@ def load_catalogue(
     if mode not in SPEECH_MODES:
         raise ConfigError(f"IVR_SPEECH={mode!r}: use one of {', '.join(SPEECH_MODES)}")
     if mode == "say":
-        return None, static_audio(menu, None)
+        return None
     catalogue = Catalogue.load(Path(config["IVR_AUDIO_DIR"]))
-    keys = static_audio(menu, catalogue)
     # A render cut short, or a prompt edited since, would mix two voices in one menu.
-    if all(keys.values()) or mode == "play":
-        return catalogue, keys
-    return None, static_audio(menu, None)
+    if mode == "play" or all(static_audio(menu, catalogue).values()):
+        return catalogue
+    return None
 
 
 def static_audio(menu: Menu, catalogue: Catalogue | None) -> dict[tuple[str, str], str | None]:
@@ -161,7 +158,7 @@ def build_hotline(config: Mapping[str, Any]) -> Hotline:
     checked, texts = snapshot(config["IVR_MENU"])
     if checked.errors or checked.menu is None:
         raise menu_error(checked.errors)
-    catalogue, _ = load_catalogue(config, checked.menu)
+    catalogue = load_catalogue(config, checked.menu)
     hours = AgentHours.parse(config["IVR_AGENT_HOURS"])
 
     def edition(menu: Menu, version: str) -> Edition:

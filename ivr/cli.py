@@ -25,7 +25,6 @@ from ivr.cli_prompts import prompts
 from ivr.config import DEFAULT_THREADS, PROJECT_ROOT, SHANGHAI
 from ivr.errors import IdentityError, ImportFileError
 from ivr.identity import mask_id, validate_id_number
-from ivr.menu_load import check_menu
 from store import lockout, migrate
 from store.db import count_persons, create_schema
 from store.demo import demo_data
@@ -143,12 +142,12 @@ def demo_data_command(output: Path, load_if_empty: bool) -> None:
 
 def _menu_note(reload: bool) -> None:
     """Say which menu is served, list its lint warnings, and turn reloading on if asked."""
-    edition = hotline().editions.current
-    checked = check_menu(edition.menu.source)  # the app refused errors; warnings remain
-    print_problems(checked.warnings)
+    editions = hotline().editions
+    edition = editions.current
+    print_problems(list(editions.warnings))  # the app's start-up check refused any error
     console.print(
         f"Menu: {escape(str(edition.menu.source))} (version {edition.version},"
-        f" {len(checked.warnings)} warning(s); `menu check` lints it)",
+        f" {len(editions.warnings)} warning(s); `menu check` lints it)",
         soft_wrap=True,
     )
     if reload:

@@ -114,6 +114,7 @@ class Editions:
         self._current = self._add(checked.menu, texts, digest(texts))
         self._seen = dict(texts)  # the files' texts when last looked at (reload compares)
         self._lost: set[str] = set()  # versions neither in memory nor restorable
+        self.warnings = tuple(checked.warnings)  # the start-up check's, for `serve` to show
         self.saved: set[str] = set()  # versions this process has seen stored in the database
 
     def all(self) -> list[Edition]:
