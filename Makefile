@@ -81,6 +81,7 @@ run: export IVR_RATE_LIMIT_CALLER ?= off
 run: export IVR_RATE_LIMIT_ADDRESS ?= off
 run: export IVR_SOFTPHONE ?= 1
 run: install
+	$(BIN)/python run_ivr.py pin-key new --if-missing
 	$(BIN)/python run_ivr.py db upgrade
 	$(BIN)/python run_ivr.py demo-data --load-if-empty
 	$(BIN)/python run_ivr.py prompts render || echo "Prompt audio not rendered: prompts are spoken with <Say>."

@@ -27,6 +27,7 @@ from ivr.ratelimit import RateLimits
 from ivr.readback import hours_text
 from ivr.twiml import Renderer, SayVoice
 from store.db import make_engine, make_sessionmaker
+from store.pins import HOW_TO, PinKeyError, PinKeyring, load_keyring
 
 SPEECH_MODES = ("auto", "play", "say")
 CALL_SID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what the webhooks accept as a Twilio CallSid
@@ -49,6 +50,13 @@ class Hotline:
     warned: set[str] = field(default_factory=set)  # warnings this process has logged once
     rate_limits: RateLimits | None = None
     pin_limit: tuple[int, int] | None = None  # (wrong PINs, per seconds) per caller number
+    pins: PinKeyring | None = None  # None: no key set; serve and import refuse to start
+
+    def require_pins(self) -> PinKeyring:
+        """The PIN keyring, or a PinKeyError that says how to make a key."""
+        if self.pins is None:
+            raise PinKeyError(f"no PIN key is set; {HOW_TO}")
+        return self.pins
 
     @property
     def speech(self) -> str:
@@ -182,7 +190,19 @@ def build_hotline(config: Mapping[str, Any]) -> Hotline:
         audio_text=_flag(config, "IVR_AUDIO_TEXT"),
         rate_limits=ratelimit.build(config),
         pin_limit=_pin_limit(config),
+        pins=pin_keyring(config),
     )
+
+
+def pin_keyring(config: Mapping[str, Any]) -> PinKeyring | None:
+    """The PIN keys from the settings; None when none is set and the key file is absent.
+
+    A key that is set but malformed stops the app at once, whatever the command.
+    """
+    key_file = str(config["IVR_PIN_KEY_FILE"]).strip()
+    if not str(config["IVR_PIN_KEY"]).strip() and not (key_file and Path(key_file).exists()):
+        return None
+    return load_keyring(config["IVR_PIN_KEY"], config["IVR_PIN_OLD_KEYS"], key_file)
 
 
 def _pin_limit(config: Mapping[str, Any]) -> tuple[int, int] | None:

@@ -30,6 +30,7 @@ from ivr.menu_versions import Edition, Editions
 from store import lockout, repo
 from store.lockout import PinVerdict
 from store.models import Call
+from store.pins import HOW_TO, PinKeyError, PinKeyring
 
 STATE_FIELDS = tuple(f.name for f in fields(CallState))
 MAX_EFFECTS = 8  # one step needs at most identify, check PIN, fetch; more is a bug
@@ -44,10 +45,13 @@ class PinCheck:
     caller: str = ""
     limit: tuple[int, int] | None = None  # (wrong PINs, window seconds); None: no throttle
     now: int = 0  # Unix seconds
+    keys: PinKeyring | None = None  # None: no PIN key set, so no PIN can be checked
 
     def check(self, session: Session, effect: CheckPin) -> PinOutcome:
         """Refuse a throttled number, else check the PIN and count a wrong one."""
-        args = (effect.person_id, effect.probe, effect.pin, self.verdict)
+        if self.keys is None:  # the caller hears an apology; nothing is counted
+            raise PinKeyError(f"a PIN was keyed but no PIN key is set; {HOW_TO}")
+        args = (self.keys, effect.person_id, effect.probe, effect.pin, self.verdict)
         if self.limit is None:
             return lockout.check_pin(session, *args)
         count, window = self.limit

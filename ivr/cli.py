@@ -21,6 +21,7 @@ from ivr.cli_db import db, upgrade_schema
 from ivr.cli_errors import database_errors
 from ivr.cli_menu import menu, print_problems
 from ivr.cli_phone import call_command
+from ivr.cli_pinkey import pin_key
 from ivr.cli_prompts import prompts
 from ivr.config import DEFAULT_THREADS, PROJECT_ROOT, SHANGHAI
 from ivr.errors import IdentityError, ImportFileError
@@ -30,6 +31,7 @@ from store.db import count_persons, create_schema
 from store.demo import demo_data
 from store.import_apply import import_data
 from store.importer import prepare, read_import_file
+from store.pins import PinKeyError
 
 console = Console()
 DEMO_FILE = PROJECT_ROOT / "store" / "demo.json"
@@ -38,7 +40,7 @@ DEMO_FILE = PROJECT_ROOT / "store" / "demo.json"
 def register(app: Flask) -> None:
     """Add every command to the app's CLI group."""
     commands = (serve, db, init_db, import_command, unlock, demo_data_command, prompts, calls,
-                call_command, menu)  # fmt: skip
+                call_command, menu, pin_key)  # fmt: skip
     for command in commands:
         app.cli.add_command(command)
 
@@ -75,12 +77,16 @@ def init_db() -> None:
 def import_command(file: Path) -> None:
     """Load accounts from an import FILE (JSON): all records, or none at all."""
     try:
+        pins = hotline().require_pins()
         data = read_import_file(file)
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("Hashing PINs", total=len(data.get("persons", [])))
-            prepared = prepare(data, _today(), lambda: progress.advance(task))
+            advance = lambda: progress.advance(task)  # noqa: E731
+            prepared = prepare(data, _today(), advance, hash_pin=pins.hash)
         with hotline().sessions() as session:
             summary = import_data(session, prepared)
+    except PinKeyError as exc:
+        raise click.ClickException(str(exc)) from None
     except ImportFileError as exc:
         console.print(f"[red]Import rejected:[/] {escape(str(exc))}", soft_wrap=True)
         console.print("Nothing was changed in the database.")
@@ -174,6 +180,10 @@ def serve(host: str, port: int, workers: int, threads: int, reload: bool) -> Non
     from ivr.server import run_gunicorn
 
     migrate.require_current(hotline().engine)
+    try:
+        keys = hotline().require_pins()
+    except PinKeyError as exc:
+        raise click.ClickException(str(exc)) from None
     _menu_note(reload)
     shown = "localhost" if host in ("0.0.0.0", "127.0.0.1", "::") else host
     base = f"http://{shown}:{port}"
@@ -193,5 +203,7 @@ def serve(host: str, port: int, workers: int, threads: int, reload: bool) -> Non
     if not current_app.config["IVR_AUTH_TOKEN"]:
         console.print("[yellow]IVR_AUTH_TOKEN is not set: webhook signatures are not checked.[/]")
     _speech_note()
+    older = f", {len(keys.ids) - 1} older still accepted" if len(keys.ids) > 1 else ""
+    console.print(f"PIN key: {keys.current_id} from {escape(keys.source)}{older}", soft_wrap=True)
     json_logs = str(current_app.config["IVR_LOG_FORMAT"]).strip().lower() == "json"
     run_gunicorn(host, port, workers, threads=threads, json_logs=json_logs)

@@ -22,6 +22,21 @@ SETTINGS: dict[str, tuple[str, str]] = {
         f"sqlite:///{PROJECT_ROOT / 'store' / 'ivr.sqlite3'}",
         "Any SQLAlchemy URL (e.g. postgresql+psycopg://user@host/db).",
     ),
+    "IVR_PIN_KEY": (
+        "",
+        "The secret PIN hashes are keyed with: 64 hex characters (32 random bytes). Keep it"
+        " out of the database and its backups. When set, IVR_PIN_KEY_FILE is not read.",
+    ),
+    "IVR_PIN_OLD_KEYS": (
+        "",
+        "With IVR_PIN_KEY: older keys, comma-separated, still accepted until no hash uses"
+        " them (`pin-key status`).",
+    ),
+    "IVR_PIN_KEY_FILE": (
+        str(PROJECT_ROOT / "instance" / "pin.key"),
+        "A file of PIN keys, one per line, the current one first (`pin-key new` writes it);"
+        " read when IVR_PIN_KEY is empty. `serve` and `import` refuse to start without a key.",
+    ),
     "IVR_AUTH_TOKEN": ("", "Twilio auth token; when set, every webhook needs a valid signature."),
     "IVR_PUBLIC_URL": ("", "Public base URL Twilio calls (for signatures behind a proxy)."),
     "IVR_SPEECH": (

@@ -187,8 +187,9 @@ def _answer(kind: str) -> Response:
 
 
 def _verify_ahead(form: CallForm) -> PinVerdict | None:
-    """A keyed PIN checked before the request's transaction, so the slow hash holds no lock."""
-    if not PIN_DIGITS.fullmatch(form.digits):
+    """A keyed PIN checked before the request's transaction, so the hash holds no lock."""
+    keys = hotline().pins
+    if keys is None or not PIN_DIGITS.fullmatch(form.digits):
         return None  # most keys are no PIN: no extra connection for them
     session = hotline().sessions()
     try:
@@ -198,13 +199,15 @@ def _verify_ahead(form: CallForm) -> PinVerdict | None:
         )
     finally:
         session.close()  # even a read lock would hold up SQLite's writers during the hash
-    return lockout.verify(found[0], form.digits, found[1]) if found else None
+    return lockout.verify(keys, found[0], form.digits, found[1]) if found else None
 
 
 def _pin_check(caller: str, now: datetime, verdict: PinVerdict | None) -> PinCheck:
     """How this request checks a PIN: the verdict, and the per-number throttle if set."""
     # Callers who withhold their number share one count: hiding it must not escape the limit.
-    return PinCheck(verdict, caller or "anonymous", hotline().pin_limit, int(now.timestamp()))
+    line = hotline()
+    return PinCheck(verdict, caller or "anonymous", line.pin_limit, int(now.timestamp()),
+                    line.pins)  # fmt: skip
 
 
 def _log(session, menu: Menu, form: CallForm, before: CallState | None, event: Event, actions,

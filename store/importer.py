@@ -14,7 +14,6 @@ from typing import Any
 from ivr.domain import BINDING_STATUSES, INSURED_STATUSES, RELATIONS, SCHEMES
 from ivr.errors import IdentityError, ImportFileError
 from ivr.identity import mask_id, validate_id_number
-from store.lockout import hash_pin
 
 _DIGITS = {n: re.compile(rf"[0-9]{{{n}}}") for n in (6, 9)}  # ASCII: \d takes ６
 _MONEY = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")  # below 1万亿 yuan: fits BIGINT 分, and is read
@@ -202,7 +201,11 @@ def _binding(index: int, raw: Any, today: date) -> BindingRecord:
 
 
 def prepare(
-    data: dict[str, Any], today: date, on_hash: Callable[[], None] | None = None
+    data: dict[str, Any],
+    today: date,
+    on_hash: Callable[[], None] | None = None,
+    *,
+    hash_pin: Callable[[str], str],
 ) -> PreparedImport:
     """Validate every record (the first bad one rejects the file), then hash the PINs."""
     persons, pins, seen_ids, seen_cards = [], [], set(), set()
@@ -226,14 +229,16 @@ def prepare(
         bindings.append(binding)
     hashed = []
     for person, pin in zip(persons, pins, strict=True):
-        hashed.append(_with_hash(person, pin))
+        hashed.append(_with_hash(person, pin, hash_pin))
         if on_hash is not None:
             on_hash()
     return PreparedImport(tuple(hashed), tuple(bindings))
 
 
-def _with_hash(person: PersonRecord, pin: str | None) -> PersonRecord:
-    """The record with its PIN replaced by a salted slow hash."""
+def _with_hash(
+    person: PersonRecord, pin: str | None, hash_pin: Callable[[str], str]
+) -> PersonRecord:
+    """The record with its PIN replaced by its keyed hash."""
     if pin is None:
         return person
     return PersonRecord(**{**person.__dict__, "pin_hash": hash_pin(pin)})

@@ -11,30 +11,19 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, delete, or_, select, update
+from sqlalchemy import ColumnElement, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from ivr.domain import PinOutcome
+from store import pins
 from store.models import CallerGuard, HotlineSecret, Person, ProbeGuard
+from store.pins import PinKeyring
 
 PIN_LOCK_AFTER = 3  # consecutive wrong PINs that lock self-service
 PROBE_SECRET = "probe-hmac"
-
-
-def hash_pin(pin: str) -> str:
-    """A salted slow hash of a PIN (werkzeug's scrypt)."""
-    return generate_password_hash(pin, method="scrypt")
-
-
-@cache
-def _dummy_hash() -> str:
-    """A hash to check unknown callers against, so they take as long as known ones."""
-    return hash_pin("000000")
 
 
 def _insert(session: Session, model: type, **values: Any) -> Any:
@@ -71,8 +60,8 @@ def identify(session: Session, kind: str, number: str) -> tuple[int | None, str 
 class PinVerdict:
     """A PIN checked ahead of the request's write transaction, against one stored hash.
 
-    The slow hash check then holds no lock: on SQLite every worker's writes wait while
-    one transaction is open, and a 135 ms hash inside it starves the others.
+    The check then holds no lock, even for a hash from before keyed hashing (werkzeug's
+    scrypt, about 135 ms), which would otherwise hold up every SQLite writer.
     """
 
     person_id: int | None
@@ -88,13 +77,15 @@ def stored_hash(session: Session, person_id: int | None) -> str | None:
     return session.scalar(select(Person.pin_hash).where(Person.id == person_id))
 
 
-def verify(person_id: int | None, pin: str, pin_hash: str | None) -> PinVerdict:
-    """Check `pin` against a stored hash (the dummy one for unknown numbers): slow."""
-    ok = check_password_hash(pin_hash or _dummy_hash(), pin) and pin_hash is not None
+def verify(keys: PinKeyring, person_id: int | None, pin: str, pin_hash: str | None) -> PinVerdict:
+    """Check `pin` against a stored hash; a number not on file costs the same and fails."""
+    ok = keys.verify(pin, pin_hash) if pin_hash is not None else keys.dummy_check(pin)
     return PinVerdict(person_id, pin, pin_hash, ok)
 
 
-def _pin_matches(person: Person | None, pin: str, verdict: PinVerdict | None) -> bool:
+def _pin_matches(
+    keys: PinKeyring, person: Person | None, pin: str, verdict: PinVerdict | None
+) -> bool:
     """The verdict, when it was reached for this person, PIN and hash; else check now."""
     person_id, stored = (person.id, person.pin_hash) if person is not None else (None, None)
     if verdict is None or (verdict.person_id, verdict.pin, verdict.pin_hash) != (
@@ -102,27 +93,27 @@ def _pin_matches(person: Person | None, pin: str, verdict: PinVerdict | None) ->
         pin,
         stored,
     ):
-        verdict = verify(person_id, pin, stored)  # as slow for unknown numbers as known
+        verdict = verify(keys, person_id, pin, stored)
     return verdict.ok
 
 
 def check_pin(
-    session: Session, person_id: int | None, probe: str | None, pin: str,
+    session: Session, keys: PinKeyring, person_id: int | None, probe: str | None, pin: str,
     verdict: PinVerdict | None = None,
 ) -> PinOutcome:  # fmt: skip
     """Check a PIN; count a wrong one exactly, for persons and unknown numbers alike."""
-    return attempt_pin(session, person_id, probe, pin, verdict)[0]
+    return attempt_pin(session, keys, person_id, probe, pin, verdict)[0]
 
 
 def attempt_pin(
-    session: Session, person_id: int | None, probe: str | None, pin: str,
+    session: Session, keys: PinKeyring, person_id: int | None, probe: str | None, pin: str,
     verdict: PinVerdict | None = None,
 ) -> tuple[PinOutcome, bool]:  # fmt: skip
     """check_pin's outcome, and whether the PIN itself was right (locked or not)."""
-    # No row lock around the slow hash check: each write below is one atomic conditional
+    # No row lock around the hash check: each write below is one atomic conditional
     # UPDATE, so racing attempts still all count, and a right PIN never beats a lock.
     person = session.get(Person, person_id) if person_id is not None else None
-    matches = _pin_matches(person, pin, verdict)
+    matches = _pin_matches(keys, person, pin, verdict)
     if person is None:
         if probe is None:
             return PinOutcome.WRONG, False
@@ -135,8 +126,21 @@ def attempt_pin(
             .values(failed_pins=0)
             .execution_options(synchronize_session=False)
         )
+        if keys.needs_rehash(person.pin_hash):
+            rehash(session, keys, person.id, pin, person.pin_hash)
         return (PinOutcome.OK if reset.rowcount else PinOutcome.LOCKED), True
     return _count_wrong(session, Person, Person.id == person_id), False
+
+
+def rehash(session: Session, keys: PinKeyring, person_id: int, pin: str, old: str) -> None:
+    """Re-make a right PIN's hash under the current key (an old key's, or werkzeug's)."""
+    # Only if the hash is still the one checked: an import may have set a new PIN meanwhile.
+    session.execute(
+        update(Person)
+        .where(Person.id == person_id, Person.pin_hash == old)
+        .values(pin_hash=keys.hash(pin))
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _count_wrong(session: Session, model: Any, where: ColumnElement[bool]) -> PinOutcome:
@@ -197,3 +201,11 @@ def unlock(session: Session, id_number: str) -> bool:
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)
+
+
+def hashes_by_key(session: Session) -> dict[str, int]:
+    """How many stored PIN hashes each key id made (`legacy`: werkzeug's, unkeyed)."""
+    keyed = Person.pin_hash.like(f"{pins.SCHEME}$%")
+    kind = case((keyed, func.substr(Person.pin_hash, 5, pins.KEY_ID_LEN)), else_=pins.LEGACY)
+    rows = session.execute(select(kind, func.count()).group_by(kind)).all()
+    return {name: count for name, count in rows}

@@ -17,7 +17,7 @@ import pytest
 from fake_tts import FakeSynthesizer
 from flask import Flask
 from flask.testing import FlaskClient
-from servers import Server
+from servers import PIN_KEY, Server
 from sqlalchemy import delete, make_url, text
 from twilio.request_validator import RequestValidator
 from worker_helpers import Launcher, play_env
@@ -34,14 +34,21 @@ from store.demo import demo_data
 from store.import_apply import import_data
 from store.importer import PreparedImport, prepare
 from store.models import Base
+from store.pins import PinKeyring
 
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
+TEST_KEYS = PinKeyring((bytes.fromhex(PIN_KEY),), "the tests' key")
 PG_URL = os.environ.get("IVR_TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 FAKE_CHOICES = {
     "zh-CN": VoiceChoice("fake/cmn-latn-pinyin", 165),
     "en-US": VoiceChoice("fake/en-us", 165),
 }
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every app the suite builds, in-process or in a child process, uses the tests' key."""
+    os.environ.update(IVR_PIN_KEY=PIN_KEY, IVR_PIN_OLD_KEYS="", IVR_PIN_KEY_FILE="")
 
 
 class Clock:
@@ -82,8 +89,8 @@ def post_status(app: Flask, call_sid: str, status: str = "completed") -> int:
 
 @pytest.fixture(scope="session")
 def demo_prepared() -> PreparedImport:
-    """The demo accounts, validated and PIN-hashed once for the whole run (hashing is slow)."""
-    return prepare(demo_data(), datetime(2026, 11, 25).date())
+    """The demo accounts, validated and PIN-hashed under the tests' key once for the run."""
+    return prepare(demo_data(), datetime(2026, 11, 25).date(), hash_pin=TEST_KEYS.hash)
 
 
 @contextmanager

@@ -19,6 +19,10 @@ from pathlib import Path
 
 import pytest
 
+# The suite's PIN key: every app, CLI run and server the tests start hashes PINs with it,
+# so a key in the developer's instance/ folder cannot change what the tests see.
+PIN_KEY = "0123456789abcdef" * 4
+
 ROOT = Path(__file__).resolve().parent.parent
 HEALTH_WAIT_S = 20.0
 STOP_WAIT_S = 10.0
@@ -47,6 +51,8 @@ def cli_env(base: Path, database_url: str, **settings: str) -> dict[str, str]:
     env.update(
         IVR_DATABASE_URL=database_url,
         IVR_AUTH_TOKEN="",
+        IVR_PIN_KEY=PIN_KEY,  # the key the suite's demo hashes are made with (conftest)
+        IVR_PIN_KEY_FILE="",
         IVR_AUDIO_DIR=str(base / "audio"),
         HOME=str(home),
         XDG_RUNTIME_DIR=str(runtime),

@@ -52,7 +52,7 @@ MENU = load_menu(SETTINGS["IVR_MENU"][0])  # the menu the servers serve
 WELCOME = MENU.text("welcome")
 UNKNOWN_ID = "110101199003074477"  # valid check digit, not in the demo data
 COMMANDS = ("serve", "db", "init-db", "import", "unlock", "demo-data", "prompts", "calls", "call",
-            "menu")  # fmt: skip
+            "menu", "pin-key")  # fmt: skip
 
 
 # --------------------------------------------------------------------------- helpers

@@ -242,7 +242,7 @@ def test_racing_wrong_pins_from_one_number_cannot_pass_the_throttle(
     def attempt(_: int) -> PinOutcome:
         """One request's PIN check, in its own transaction, as a worker makes it."""
         with line.sessions() as session:
-            pins = PinCheck(None, "+8613711115555", (2, 3600), 1_800_000_000)
+            pins = PinCheck(None, "+8613711115555", (2, 3600), 1_800_000_000, line.pins)
             start.wait()
             outcome = pins.check(session, CheckPin(victim, None, "000000"))
             session.commit()

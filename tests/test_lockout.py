@@ -13,6 +13,7 @@ from ivr.domain import PinOutcome
 from store import lockout
 from store.demo import WANG_JIANGUO
 from store.models import Person
+from store.pins import PinKeyring
 
 RIGHT, WRONG = "135790", "000000"
 
@@ -21,6 +22,11 @@ def person_id(app) -> int:
     """王建国's row id."""
     with app.extensions["ivr"].sessions() as session:
         return session.scalar(select(Person.id).where(Person.id_number == WANG_JIANGUO))
+
+
+def keys(app) -> PinKeyring:
+    """The app's PIN keyring."""
+    return app.extensions["ivr"].pins
 
 
 def set_failures(app, failed: int) -> None:
@@ -37,7 +43,7 @@ def attempt_together(app, pins: list[str]) -> list[PinOutcome]:
     def attempt(pin: str) -> PinOutcome:
         with app.extensions["ivr"].sessions() as session:
             start.wait()
-            outcome = lockout.check_pin(session, pid, None, pin)
+            outcome = lockout.check_pin(session, keys(app), pid, None, pin)
             session.commit()
             return outcome
 
@@ -81,14 +87,14 @@ def test_a_right_and_a_wrong_pin_at_once_never_verify_a_locked_person(app, round
 def hash_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Count the slow hash checks lockout makes (each one's PIN)."""
     checked: list[str] = []
-    real = lockout.check_password_hash
+    real = PinKeyring.verify
 
-    def counting(pin_hash: str, pin: str) -> bool:
+    def counting(self: PinKeyring, pin: str, pin_hash: str) -> bool:
         """The real check, counted."""
         checked.append(pin)
-        return real(pin_hash, pin)
+        return real(self, pin, pin_hash)
 
-    monkeypatch.setattr(lockout, "check_password_hash", counting)
+    monkeypatch.setattr(PinKeyring, "verify", counting)
     return checked
 
 
@@ -96,7 +102,7 @@ def verdict_for(app, pin: str, **changes: object) -> lockout.PinVerdict:
     """A verdict reached for 王建国 and `pin`, then altered as the test says."""
     with app.extensions["ivr"].sessions() as session:
         pid = person_id(app)
-        found = lockout.verify(pid, pin, lockout.stored_hash(session, pid))
+        found = lockout.verify(keys(app), pid, pin, lockout.stored_hash(session, pid))
     return replace(found, **changes)
 
 
@@ -105,7 +111,7 @@ def test_a_matching_verdict_is_used_without_hashing_again(app, hash_checks, pin:
     verdict = verdict_for(app, pin)
     hash_checks.clear()
     with app.extensions["ivr"].sessions() as session:
-        outcome = lockout.check_pin(session, person_id(app), None, pin, verdict)
+        outcome = lockout.check_pin(session, keys(app), person_id(app), None, pin, verdict)
     assert outcome == (PinOutcome.OK if pin == RIGHT else PinOutcome.WRONG)
     assert hash_checks == []
 
@@ -124,5 +130,5 @@ def test_a_verdict_for_something_else_is_checked_again(
     verdict = verdict_for(app, RIGHT, **changes)
     hash_checks.clear()
     with app.extensions["ivr"].sessions() as session:
-        outcome = lockout.check_pin(session, person_id(app), None, keyed, verdict)
+        outcome = lockout.check_pin(session, keys(app), person_id(app), None, keyed, verdict)
     assert outcome == expected and hash_checks == [keyed]

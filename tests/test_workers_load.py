@@ -19,10 +19,11 @@ from threading import Barrier
 
 import pytest
 from flask import Flask
-from servers import Server
+from servers import PIN_KEY, Server
 from sqlalchemy import func, select
 from stdnum.cn import ric
-from werkzeug.security import check_password_hash
+from test_call_flow import set_person
+from werkzeug.security import check_password_hash, generate_password_hash
 from worker_helpers import (
     MENU,
     SIGNAL_WAIT_S,
@@ -38,8 +39,8 @@ from ivr.simulator import Caller, TurnKind
 from ivr.speech import read_count, read_money
 from ivr.twiml_schema import TwimlSchema
 from store.demo import WANG_JIANGUO
-from store.lockout import hash_pin
 from store.models import Call, CallEvent, Person
+from store.pins import PinKeyring
 
 CROWD_TIMEOUT_S = 180.0  # on SQLite the crowd's ~200 PIN checks (~0.14 s each) queue up
 RACERS = 20
@@ -98,7 +99,7 @@ def crowd(make_app: Callable[..., Flask]) -> list[Member]:
     # The hotline's own check (stdnum's is_valid knows the region codes of one era only).
     assert all(validate_id_number(m.id_number, date.today()) for m in members)
     assert len({m.id_number for m in members}) == len({m.words for m in members}) == CROWD
-    pin_hash = hash_pin(CROWD_PIN)
+    pin_hash = PinKeyring((bytes.fromhex(PIN_KEY),)).hash(CROWD_PIN)
     app = make_app()
     with app.extensions["ivr"].sessions() as session:
         session.add_all(
@@ -228,9 +229,12 @@ def test_a_pin_check_does_not_hold_up_other_callers_in_its_worker(
 ) -> None:  # fmt: skip
     """With one worker, a new caller hears the welcome while three PIN checks still hash.
 
-    The scrypt check lets go of the GIL, and gunicorn's gthread workers serve other requests
-    meanwhile. Under the old `sync` workers the welcome waited for all three hashes.
+    Wang's hash is one from before keyed hashing (werkzeug's scrypt, slow on purpose): its
+    check lets go of the GIL, and gunicorn's gthread workers serve other requests meanwhile.
+    Under the old `sync` workers the welcome waited for all three hashes.
     """
+    stored = generate_password_hash(WANG_PIN, "scrypt")
+    set_person(app, WANG_JIANGUO, pin_hash=stored)
     (server,) = launch(serve_env(), workers=1)
     verifying = [new_caller(server.base, twiml_schema) for _ in range(3)]
     for caller in verifying:
@@ -246,7 +250,6 @@ def test_a_pin_check_does_not_hold_up_other_callers_in_its_worker(
 
     # The three PINs must reach the worker first, and still be hashing when the welcome
     # is asked for: a third of one check's time on this machine, whatever its speed.
-    stored = hash_pin(WANG_PIN)
     started = time.monotonic()
     check_password_hash(stored, WANG_PIN)
     head_start = (time.monotonic() - started) / 3
