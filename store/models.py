@@ -33,7 +33,8 @@ class Person(Base):
     id_number: Mapped[str] = mapped_column(String(18), unique=True)
     card_number: Mapped[str] = mapped_column(String(9), unique=True)
     name: Mapped[str] = mapped_column(String(64))
-    # A salted slow hash (werkzeug scrypt); the PIN itself is never stored.
+    # A salted HMAC under a key kept outside the database (store/pins.py), or a werkzeug
+    # hash from before keyed hashing; the PIN itself is never stored.
     pin_hash: Mapped[str] = mapped_column(String(256))
     insured_region: Mapped[str] = mapped_column(String(6))
     scheme: Mapped[str] = mapped_column(String(16))

@@ -44,8 +44,8 @@ AGENT = "+8613912345678"  # so a transfer is a <Dial> whose action is /voice/dia
 NO_LIMITS = {"IVR_RATE_LIMIT_CALLER": "off", "IVR_RATE_LIMIT_ADDRESS": "off"}
 # derandomize=True: CI runs the same examples every time, so a red build is reproducible
 # from its log and never flaky, and the coverage assertion of the walks test is stable.
-# database=None: no .hypothesis folder in the checkout. deadline=None: a PIN check runs a
-# deliberate ~100 ms scrypt, and PostgreSQL round trips vary.
+# database=None: no .hypothesis folder in the checkout. deadline=None: PostgreSQL round
+# trips vary, and so does a shared CI machine.
 FUZZ = {
     "deadline": None,
     "database": None,
