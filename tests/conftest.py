@@ -33,6 +33,7 @@ from store.db import create_schema, make_engine
 from store.demo import demo_data
 from store.import_apply import import_data
 from store.importer import PreparedImport, prepare
+from store.lockout import hash_pin
 from store.models import Base
 
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
@@ -83,7 +84,7 @@ def post_status(app: Flask, call_sid: str, status: str = "completed") -> int:
 @pytest.fixture(scope="session")
 def demo_prepared() -> PreparedImport:
     """The demo accounts, validated and PIN-hashed once for the whole run (hashing is slow)."""
-    return prepare(demo_data(), datetime(2026, 11, 25).date())
+    return prepare(demo_data(), datetime(2026, 11, 25).date(), hash_pin)
 
 
 @contextmanager
