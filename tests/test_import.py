@@ -14,8 +14,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, inspect, select, update
 
-from ivr.errors import ImportFileError
+from ivr.errors import IdentityError, ImportFileError
+from ivr.identity import validate_id_number
 from store import lockout
+from store.city import city_id, city_person, write_city
 from store.demo import (
     CHEN_GANG,
     LI_XIUYING,
@@ -27,6 +29,7 @@ from store.demo import (
     demo_data,
 )
 from store.import_apply import import_file
+from store.import_ids import IdChecker
 from store.import_read import ImportFile
 from store.importer import ImportSummary
 from store.models import Base, Binding, Person
@@ -380,7 +383,19 @@ FILE_REJECTED = [
     ("unknown top-level key", '{"persons": [], "accounts": []}', "expected an object"),
     ("persons not a list", '{"persons": {"a": 1}}', "`persons` must be a list"),
     ("bindings not a list", '{"bindings": "none"}', "`bindings` must be a list"),
-]
+    # Streamed: shapes json.loads never had to say no to, each a one-line error.
+    ("persons null", '{"persons": null}', "`persons` must be a list"),
+    ("a list twice", '{"persons": [], "persons": []}', "expected an object"),
+    ("deeply nested top level", "[" * 100_000 + "]" * 100_000, "expected an object"),
+    ("deeply nested record", '{"persons": [' + "[" * 100_000 + "]" * 100_000 + "]}",
+     "persons[0]: nested deeper than"),
+    ("deeply nested field", '{"bindings": [{"payer": ' + '{"a": ' * 5_000 + "1" + "}" * 5_000
+     + "}]}", "bindings[0]: nested deeper than"),
+    ("unclosed deep nesting", '{"persons": [' + "[" * 100_000, "persons[0]: nested deeper"),
+    ("trailing text", '{"persons": []} x', "not valid JSON"),
+    ("empty file", "", ":1:1:"),
+    ("syntax error after a multi-byte character", '{"persons": [{"name": "王"},\n ,]}', ":2:2:"),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -693,3 +708,105 @@ def test_a_rejected_file_leaves_a_new_database_untouched(make_app, tmp_path: Pat
     result = invoke(fresh, "import", str(write(tmp_path, "[1, 2]")))
     assert result.exit_code != 0
     assert inspect(fresh.extensions["ivr"].engine).get_table_names() == []
+
+
+# --- streaming and scale ---------------------------------------------------------------------
+
+BIG = 70_000  # persons: more than PostgreSQL's 65,535 parameters of one statement
+
+
+def counts(app: Flask) -> tuple[int, int]:
+    """How many persons and bindings are on file."""
+    return count(app, Person), count(app, Binding)
+
+
+@pytest.mark.slow
+def test_a_city_above_the_parameter_limit_imports_and_reimports(app: Flask, tmp_path: Path) -> None:
+    before = counts(app)
+    path = write_city(tmp_path / "city.json", BIG)
+
+    assert run_import(app, path) == ImportSummary(BIG, 0, BIG // 4, 0)
+    assert counts(app) == (before[0] + BIG, before[1] + BIG // 4)
+    last = city_person(BIG - 1)
+    stored = person_row(app, last["id_number"])
+    assert (stored.card_number, stored.pin_hash) == (last["card_number"], hasher(last["pin"]))
+
+    # The same file again: every record is an update, nothing is added.
+    assert run_import(app, path) == ImportSummary(0, BIG, 0, BIG // 4)
+    assert counts(app) == (before[0] + BIG, before[1] + BIG // 4)
+
+
+BIG_REJECTED = [
+    pytest.param(("persons", BIG - 10), {"balance": "1.234"}, f"persons[{BIG - 10}] (ID", "balance",
+                 id="bad balance near the end"),
+    pytest.param(("persons", BIG - 3), {"card_number": "100000007"}, f"persons[{BIG - 3}] (ID",
+                 "card_number", id="card twice, near the end"),
+    pytest.param(("bindings", BIG // 4 - 4), {"payer": city_id(BIG - 1)},
+                 f"bindings[{BIG // 4 - 4}] (", "payer", id="resident payer near the end"),
+    # The last binding takes the rank of the one before it (same beneficiary): it is at fault.
+    pytest.param(("bindings", BIG // 4 - 1), {"priority": 1}, f"bindings[{BIG // 4 - 1}] (",
+                 "priority", id="rank taken, near the end"),
+]  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("where", "change", "record", "field"), BIG_REJECTED)
+def test_a_bad_record_near_the_end_of_a_big_file_changes_nothing(
+    app: Flask, tmp_path: Path, where: tuple[str, int], change: dict, record: str, field: str
+) -> None:
+    before = snapshot(app)
+    path = write_city(tmp_path / "city.json", BIG, {where: change})
+
+    with pytest.raises(ImportFileError) as caught:
+        run_import(app, path)
+
+    message = str(caught.value)
+    assert message.startswith(record) and f"{field}:" in message, message
+    assert not re.search(r"[0-9]{17}[0-9X]", message), message  # IDs masked
+    assert snapshot(app) == before
+
+
+def test_a_bad_person_is_named_before_a_bad_binding_earlier_in_the_file(
+    app: Flask, tmp_path: Path
+) -> None:
+    """The file's lists in either order: the persons' rules come first, as before."""
+    doc = {
+        "bindings": [binding(WANG_JIANGUO, NEW_ID, priority=0)],
+        "persons": [new_person(NEW_ID, "650100999", balance="x")],
+    }
+    with pytest.raises(ImportFileError, match=r"^persons\[0\] .*balance:"):
+        run_import(app, write(tmp_path, doc))
+
+
+def test_import_command_shows_the_summary_of_a_city(
+    app: Flask, tmp_path: Path, fast_pins: None
+) -> None:
+    result = invoke(app, "import", str(write_city(tmp_path / "city.json", 2_000)))
+    assert result.exit_code == 0, result.output
+    assert table_counts(result.output) == {"persons": (2_000, 0), "bindings": (500, 0)}
+    assert person_row(app, city_id(1_999)).pin_hash == hasher(city_person(1_999)["pin"])
+
+
+# IDs the fast path must treat exactly as validate_id_number: a valid one of each region
+# and birth year first (so the fast path knows them), then variations of each rule.
+ID_CASES = [
+    city_id(0), city_id(1), with_check("11010119991231123"), with_check("11010119991231124"),
+    bad_check("11010119991231125"), with_check("11010119990231125"),  # 31 Feb
+    with_check("11010120261126001"), with_check("11010120261125001"),  # tomorrow, today
+    with_check("11010119061125001"), with_check("11010119061126001"),  # 120 years old, 119
+    with_check("99010119800101001"), with_check("65010219680312109"),  # no region; region era
+    "11010119991231123x", "1101011999123112", "110101199912311234X", "A10101199912311234",
+]  # fmt: skip
+
+
+def test_fast_id_checks_accept_and_reject_exactly_as_validate_id_number() -> None:
+    checker = IdChecker(TODAY)
+    for number in ID_CASES * 2:  # the second round runs on what the first one taught it
+        try:
+            expected = validate_id_number(number, TODAY)
+        except IdentityError as exc:
+            with pytest.raises(IdentityError) as caught:
+                checker(number)
+            assert (caught.value.problem, str(caught.value)) == (exc.problem, str(exc)), number
+        else:
+            assert checker(number) == expected, number
