@@ -15,7 +15,6 @@ from store.importer import SECTIONS
 MAX_DEPTH = 32  # a record is an object of plain values; deeper is not an import file
 _SHAPE = "expected an object with `persons` and `bindings` lists"
 _OPENERS = {"start_map": dict, "start_array": list}
-_CLOSERS = {"end_map", "end_array"}
 
 # (section, index in that section, the raw record as json.loads would give it)
 RawItem = tuple[str, int, Any]
@@ -99,34 +98,31 @@ def _items(path: Path, section: str, events: Iterator[tuple[str, Any]]) -> Itera
         index += 1
 
 
-def _value(path: Path, label: str, event: str, value: Any, events: Iterator) -> Any:
+def _value(path: Path, label: str, event: str, value: Any, events: Iterator, depth: int = 1) -> Any:
     """One JSON value from its first event; containers deeper than MAX_DEPTH are refused."""
     if event not in _OPENERS:
         return value
-    root = _OPENERS[event]()
-    stack: list[Any] = [root]
-    key = None
-    for event, value in events:
-        if event == "map_key":
-            key = value
-            continue
-        if event in _CLOSERS:
-            stack.pop()
-            if not stack:
-                return root
-            continue
-        if event in _OPENERS:
-            value = _OPENERS[event]()
-        top = stack[-1]
-        if type(top) is dict:
-            top[key] = value
-        else:
-            top.append(value)
-        if event in _OPENERS:
-            if len(stack) >= MAX_DEPTH:
-                raise ImportFileError(f"{path}: {label}: nested deeper than {MAX_DEPTH} levels")
-            stack.append(value)
-    return root  # unreachable: ijson raises on an unclosed container
+    if depth > MAX_DEPTH:
+        raise ImportFileError(f"{path}: {label}: nested deeper than {MAX_DEPTH} levels")
+    # A record is a flat object: a key's value is taken without a call unless it nests.
+    if event == "start_map":
+        found: dict[str, Any] = {}
+        for event, key in events:
+            if event == "end_map":
+                return found
+            event, value = next(events)
+            if event in _OPENERS:
+                value = _value(path, label, event, value, events, depth + 1)
+            found[key] = value
+    else:
+        items: list[Any] = []
+        for event, value in events:
+            if event == "end_array":
+                return items
+            if event in _OPENERS:
+                value = _value(path, label, event, value, events, depth + 1)
+            items.append(value)
+    raise ImportFileError(f"{path}: not valid JSON: ended inside {label}")  # ijson raises first
 
 
 def _syntax_error(path: Path, exc: Exception) -> ImportFileError:
