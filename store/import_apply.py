@@ -10,12 +10,13 @@ from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
 
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ivr.errors import ImportFileError
-from store import import_checks
+from store import import_checks, migrate
 from store.db import create_schema
 from store.import_read import ImportFile
 from store.import_stage import BINDINGS, PERSONS, Stager
@@ -95,9 +96,8 @@ def _import(
     """Stage, check and write in one transaction; roll back on any error."""
     report = on_progress or (lambda _stage, _records, _bytes: None)
     try:
-        # Inside the transaction: a file rejected on a new database leaves no tables behind.
         connection = session.connection()
-        create_schema(connection)
+        _ensure_schema(connection)
         stager = Stager(connection)
         stager.create()
         count = 0
@@ -123,6 +123,18 @@ def _import(
         session.rollback()
         raise
     return summary
+
+
+def _ensure_schema(connection: Connection) -> None:
+    """Migrate inside the import's transaction, but only when the schema is not at head.
+
+    Inside: a file rejected on a new database leaves no tables behind. Only when needed:
+    migrating takes PostgreSQL's server-wide migration lock, which a city's import would
+    otherwise hold for minutes against every other migrator (a revision read without the
+    lock that says head is still right: migrations only move forward).
+    """
+    if MigrationContext.configure(connection).get_current_revision() != migrate.head():
+        create_schema(connection)
 
 
 def apply(connection: Connection, stager: Stager) -> ImportSummary:
