@@ -36,15 +36,22 @@ _PERSON_VALUES = ("card_number", "name", "pin_hash", "insured_region", "scheme",
                   "insured_status", "balance_fen", "balance_as_of")  # fmt: skip
 # A staged person without a PIN keeps the hash on file ('' stands for "no PIN": the
 # column is NOT NULL, and check_persons made sure such a person is on file).
-_UPSERT_PERSONS = text(f"""
+_NEW_PIN = "CASE WHEN excluded.pin_hash = '' THEN persons.pin_hash ELSE excluded.pin_hash END"
+_UPSERT_PERSONS = f"""
 INSERT INTO persons (id_number, {", ".join(_PERSON_VALUES)}, failed_pins, locked)
 SELECT id_number, card_number, name, COALESCE(pin_hash, ''), insured_region, scheme,
        insured_status, balance_fen, balance_as_of, 0, false
 FROM {PERSONS} WHERE true ORDER BY idx
 ON CONFLICT (id_number) DO UPDATE SET
   {", ".join(f"{c} = excluded.{c}" for c in _PERSON_VALUES if c != "pin_hash")},
-  pin_hash = CASE WHEN excluded.pin_hash = '' THEN persons.pin_hash ELSE excluded.pin_hash END
-""")
+  pin_hash = {_NEW_PIN}
+"""
+# PostgreSQL writes a new row version even for an update that changes nothing: a re-import
+# skips the persons it leaves as they are. (SQLite rewrites nothing it need not.)
+_UNCHANGED = (
+    f"WHERE ({', '.join(f'persons.{c}' for c in _PERSON_VALUES)}) IS DISTINCT FROM "
+    f"({', '.join(_NEW_PIN if c == 'pin_hash' else f'excluded.{c}' for c in _PERSON_VALUES)})"
+)
 _RESOLVE_IDS = text(f"""
 UPDATE {BINDINGS} SET
   payer_id = (SELECT id FROM persons WHERE persons.id_number = {BINDINGS}.payer),
@@ -141,7 +148,8 @@ def apply(connection: Connection, stager: Stager) -> ImportSummary:
     """Check the staged records against the database and upsert them, in rule order."""
     import_checks.check_persons(connection)
     persons_updated = _count_on_file(connection, PERSONS, "persons", "t.id_number = s.id_number")
-    connection.execute(_UPSERT_PERSONS)
+    postgres = connection.dialect.name == "postgresql"
+    connection.execute(text(_UPSERT_PERSONS + (_UNCHANGED if postgres else "")))
     connection.execute(_RESOLVE_IDS)
     connection.exec_driver_sql(
         f"CREATE INDEX ix_{BINDINGS} ON {BINDINGS} (payer_id, beneficiary_id)"
