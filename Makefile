@@ -100,6 +100,7 @@ bench: install
 	$(BIN)/python benchmarks/inprocess_call.py --calls 50
 	$(BIN)/python benchmarks/prompt_audio.py --calls 30 --json benchmarks/prompt_audio.json
 	$(BIN)/python benchmarks/menu_check.py --json benchmarks/menu_check.json
+	$(BIN)/python benchmarks/import_city.py --json benchmarks/import_city.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

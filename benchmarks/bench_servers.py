@@ -107,6 +107,7 @@ def load_demo(url: str, *, fast_pins: bool) -> None:
     from store.demo import demo_data
     from store.import_apply import import_data
     from store.importer import prepare
+    from store.lockout import hash_pin
     from store.models import Person
 
     app = create_app({"IVR_DATABASE_URL": url, "IVR_SPEECH": "say"})
@@ -114,7 +115,7 @@ def load_demo(url: str, *, fast_pins: bool) -> None:
     create_schema(line.engine)
     data = demo_data()
     with line.sessions() as session:
-        import_data(session, prepare(data, date.today()))
+        import_data(session, prepare(data, date.today(), hash_pin))
         for person in data["persons"] if fast_pins else ():
             session.execute(
                 update(Person).where(Person.id_number == person["id_number"])

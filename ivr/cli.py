@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -12,7 +15,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import Progress
+from rich.progress import Progress, TextColumn
 from rich.table import Table
 
 from ivr.app import hotline
@@ -29,8 +32,7 @@ from ivr.identity import mask_id, validate_id_number
 from store import lockout, migrate
 from store.db import count_persons, create_schema
 from store.demo import demo_data
-from store.import_apply import import_data
-from store.importer import prepare, read_import_file
+from store.import_apply import import_file
 from store.pins import PinKeyError
 
 console = Console()
@@ -78,13 +80,8 @@ def import_command(file: Path) -> None:
     """Load accounts from an import FILE (JSON): all records, or none at all."""
     try:
         pins = hotline().require_pins()
-        data = read_import_file(file)
-        with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("Hashing PINs", total=len(data.get("persons", [])))
-            advance = lambda: progress.advance(task)  # noqa: E731
-            prepared = prepare(data, _today(), advance, hash_pin=pins.hash)
-        with hotline().sessions() as session:
-            summary = import_data(session, prepared)
+        with _import_progress(file) as report, hotline().sessions() as session:
+            summary = import_file(session, file, _today(), pins.hash, report)
     except PinKeyError as exc:
         raise click.ClickException(str(exc)) from None
     except ImportFileError as exc:
@@ -97,6 +94,29 @@ def import_command(file: Path) -> None:
     table.add_row("persons", str(summary.persons_added), str(summary.persons_updated))
     table.add_row("bindings", str(summary.bindings_added), str(summary.bindings_updated))
     console.print(table)
+
+
+@contextmanager
+def _import_progress(file: Path) -> Iterator[Callable[[str, int, int], None]]:
+    """A progress bar over the file's bytes that also counts its records per second."""
+    try:
+        size = file.stat().st_size or None
+    except OSError:
+        size = None  # the import itself says why the file cannot be read
+    counted = TextColumn("{task.fields[records]:,} records, {task.fields[rate]:,.0f}/s")
+    with Progress(*Progress.get_default_columns(), counted, console=console,
+                  transient=True) as progress:  # fmt: skip
+        task = progress.add_task("Reading", total=size, records=0, rate=0.0)
+        started = time.monotonic()
+
+        def report(stage: str, records: int, bytes_read: int) -> None:
+            """Show how far the import got; the rate is of reading and validating."""
+            rate = records / max(time.monotonic() - started, 1e-3)
+            fields = {"rate": rate} if stage == "Reading" else {}
+            progress.update(task, description=stage, completed=bytes_read or size,
+                            records=records, **fields)  # fmt: skip
+
+        yield report
 
 
 @click.command("unlock")

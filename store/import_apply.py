@@ -1,187 +1,122 @@
-"""The second half of an import: cross-record rules against the database, then upserts."""
+"""The second half of an import: stage the records, check the cross-record rules, upsert.
+
+Everything happens in one transaction, set-based: the records are staged in batches, the
+rules are joins (store/import_checks.py), and the writes are INSERT … SELECT … ON CONFLICT.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable
+from datetime import date
+from pathlib import Path
 
-from sqlalchemy import select
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ivr.errors import ImportFileError
-from ivr.identity import mask_id
+from store import import_checks, migrate
 from store.db import create_schema
-from store.importer import BindingRecord, ImportSummary, PersonRecord, PreparedImport
-from store.models import Binding, Person
+from store.import_read import ImportFile
+from store.import_stage import BINDINGS, PERSONS, Stager
+from store.importer import (
+    BindingRecord,
+    HashPin,
+    ImportSummary,
+    PersonRecord,
+    PreparedImport,
+    validate,
+)
 
-_PERSON_FIELDS = ("card_number", "name", "insured_region", "scheme", "insured_status",
-                  "balance_fen", "balance_as_of")  # fmt: skip
-
-
-def apply_persons(session: Session, records: Sequence[PersonRecord]) -> tuple[int, int]:
-    """Upsert persons by id_number; return (added, updated)."""
-    known = existing_people(session, (r.id_number for r in records))
-    cards = {r.card_number for r in records}
-    rows = session.execute(
-        select(Person.card_number, Person.id_number).where(Person.card_number.in_(cards))
-    ).all()
-    holders = {card: id_number for card, id_number in rows}
-    added = 0
-    for index, record in enumerate(records):
-        label = f"persons[{index}] (ID {mask_id(record.id_number)})"
-        holder = holders.get(record.card_number)
-        if holder is not None and holder != record.id_number:
-            raise ImportFileError(
-                f"{label}: card_number: already belongs to ID {mask_id(holder)} on file"
-            )
-        person = known.get(record.id_number)
-        if person is None:
-            if record.pin_hash is None:
-                raise ImportFileError(f"{label}: pin: required for a person not yet on file")
-            person = Person(id_number=record.id_number, pin_hash=record.pin_hash,
-                            failed_pins=0, locked=False)  # fmt: skip
-            session.add(person)
-            known[record.id_number] = person
-            added += 1
-        elif record.pin_hash is not None:
-            person.pin_hash = record.pin_hash
-        for name in _PERSON_FIELDS:
-            setattr(person, name, getattr(record, name))
-    session.flush()
-    return added, len(records) - added
-
-
-def _check_binding(label: str, record: BindingRecord, people: dict[str, Person]) -> None:
-    """The rules a binding must meet against the persons it names."""
-    for role in ("payer", "beneficiary"):
-        if getattr(record, role) not in people:
-            number = mask_id(getattr(record, role))
-            raise ImportFileError(f"{label}: {role}: no person {number} in the file or on file")
-    try:
-        _check_pair(people[record.payer], people[record.beneficiary])
-    except ValueError as exc:
-        raise ImportFileError(f"{label}: {exc}") from None
-
-
-def _check_pair(payer: Person, beneficiary: Person) -> None:
-    """The rules between a payer and a beneficiary; ValueError says which is broken."""
-    if payer.scheme != "employee":
-        raise ValueError("payer: must be in the employee scheme (职工医保)")
-    if payer.insured_region[:2] != beneficiary.insured_region[:2]:
-        raise ValueError(
-            "both persons must be insured in the same province "
-            f"(insured_region {payer.insured_region} vs {beneficiary.insured_region})"
-        )
+# (what is being done, records read so far, bytes of the file read so far)
+Progress = Callable[[str, int, int], None]
+PROGRESS_EVERY = 5_000  # records between progress reports
+_PERSON_VALUES = ("card_number", "name", "pin_hash", "insured_region", "scheme",
+                  "insured_status", "balance_fen", "balance_as_of")  # fmt: skip
+# A staged person without a PIN keeps the hash on file ('' stands for "no PIN": the
+# column is NOT NULL, and check_persons made sure such a person is on file).
+_NEW_PIN = "CASE WHEN excluded.pin_hash = '' THEN persons.pin_hash ELSE excluded.pin_hash END"
+_UPSERT_PERSONS = f"""
+INSERT INTO persons (id_number, {", ".join(_PERSON_VALUES)}, failed_pins, locked)
+SELECT id_number, card_number, name, COALESCE(pin_hash, ''), insured_region, scheme,
+       insured_status, balance_fen, balance_as_of, 0, false
+FROM {PERSONS} WHERE true ORDER BY idx
+ON CONFLICT (id_number) DO UPDATE SET
+  {", ".join(f"{c} = excluded.{c}" for c in _PERSON_VALUES if c != "pin_hash")},
+  pin_hash = {_NEW_PIN}
+"""
+# PostgreSQL writes a new row version even for an update that changes nothing: a re-import
+# skips the persons it leaves as they are. (SQLite rewrites nothing it need not.)
+_UNCHANGED = (
+    f"WHERE ({', '.join(f'persons.{c}' for c in _PERSON_VALUES)}) IS DISTINCT FROM "
+    f"({', '.join(_NEW_PIN if c == 'pin_hash' else f'excluded.{c}' for c in _PERSON_VALUES)})"
+)
+_RESOLVE_IDS = text(f"""
+UPDATE {BINDINGS} SET
+  payer_id = (SELECT id FROM persons WHERE persons.id_number = {BINDINGS}.payer),
+  beneficiary_id = (SELECT id FROM persons WHERE persons.id_number = {BINDINGS}.beneficiary)
+""")
+_ON_FILE = "FROM {staged} s JOIN {table} t ON {join}"
+# Otherwise swapping two payers' ranks would trip the unique index halfway through.
+_PARK_RANKS = text(f"""
+UPDATE bindings SET priority = -id
+WHERE EXISTS (SELECT 1 FROM {BINDINGS} s
+              WHERE s.payer_id = bindings.payer_id AND s.beneficiary_id = bindings.beneficiary_id)
+""")
+_UPSERT_BINDINGS = text(f"""
+INSERT INTO bindings (payer_id, beneficiary_id, relation, priority, status, bound_on)
+SELECT payer_id, beneficiary_id, relation, priority, status, bound_on
+FROM {BINDINGS} WHERE true ORDER BY idx
+ON CONFLICT (payer_id, beneficiary_id) DO UPDATE SET
+  relation = excluded.relation, priority = excluded.priority,
+  status = excluded.status, bound_on = excluded.bound_on
+""")
 
 
-def apply_bindings(session: Session, records: Sequence[BindingRecord]) -> tuple[int, int]:
-    """Upsert bindings by (payer, beneficiary); return (added, updated)."""
-    people = existing_people(session, [n for r in records for n in (r.payer, r.beneficiary)])
-    for index, record in enumerate(records):
-        _check_binding(_label(index, record), record, people)
-    current = {
-        (b.payer_id, b.beneficiary_id): b
-        for b in existing_bindings(session, (people[r.beneficiary].id for r in records))
-    }
-    _park_ranks(session, records, people, current)
-    added = 0
-    for record in records:
-        key = (people[record.payer].id, people[record.beneficiary].id)
-        binding = current.get(key)
-        if binding is None:
-            binding = Binding(payer_id=key[0], beneficiary_id=key[1])
-            session.add(binding)
-            current[key] = binding
-            added += 1
-        binding.relation, binding.priority = record.relation, record.priority
-        binding.status, binding.bound_on = record.status, record.bound_on
-    _check_ranks(records, people, current)
-    session.flush()
-    return added, len(records) - added
+def import_file(
+    session: Session, path: Path, today: date, hash_pin: HashPin,
+    on_progress: Progress | None = None,
+) -> ImportSummary:  # fmt: skip
+    """Stream an import file into the database: every record, or none at all.
 
-
-def _park_ranks(session, records, people, current: dict[tuple[int, int], Binding]) -> None:
-    """Move the ranks the file rewrites out of the way before the real updates."""
-    # Otherwise swapping two payers' ranks trips the unique index halfway through.
-    for record in records:
-        binding = current.get((people[record.payer].id, people[record.beneficiary].id))
-        if binding is not None:
-            binding.priority = -binding.id
-    session.flush()
-
-
-def _check_ranks(
-    records: Sequence[BindingRecord],
-    people: dict[str, Person],
-    bindings: dict[tuple[int, int], Binding],
-) -> None:
-    """Each payer's rank is unique per beneficiary among bindings not revoked."""
-    taken: dict[tuple[int, int], tuple[int, int]] = {}
-    for key, binding in bindings.items():
-        if binding.status == "revoked":
-            continue
-        slot = (key[1], binding.priority)
-        if slot in taken:
-            index = _record_index(records, people, key, taken[slot])
-            raise ImportFileError(
-                f"{_label(index, records[index])}: priority: rank {binding.priority} is already "
-                "taken for this beneficiary by another binding that is not revoked"
-            )
-        taken[slot] = key
-
-
-def _record_index(records, people, *keys: tuple[int, int]) -> int:
-    """The index of the last file record among the clashing bindings."""
-    found = [
-        i for i, r in enumerate(records)
-        if (people[r.payer].id, people[r.beneficiary].id) in keys
-    ]  # fmt: skip
-    return max(found)
-
-
-def _label(index: int, record: BindingRecord) -> str:
-    """How an error names a binding record."""
-    return f"bindings[{index}] ({mask_id(record.payer)} -> {mask_id(record.beneficiary)})"
-
-
-def apply(session: Session, prepared: PreparedImport) -> ImportSummary:
-    """Upsert the prepared records; raise ImportFileError on any cross-record rule."""
-    persons_added, persons_updated = apply_persons(session, prepared.persons)
-    bindings_added, bindings_updated = apply_bindings(session, prepared.bindings)
-    check_bindings_on_file(session, prepared.persons)
-    return ImportSummary(persons_added, persons_updated, bindings_added, bindings_updated)
-
-
-def check_bindings_on_file(session: Session, records: Sequence[PersonRecord]) -> None:
-    """A changed person must still meet the rules of every binding they are in."""
-    people = existing_people(session, (r.id_number for r in records))
-    index_of = {r.id_number: i for i, r in enumerate(records)}
-    ids = [p.id for p in people.values()]
-    bindings = session.scalars(
-        select(Binding).where(
-            (Binding.payer_id.in_(ids) | Binding.beneficiary_id.in_(ids))
-            & (Binding.status != "revoked")
-        )
-    ).all()
-    for binding in bindings:
-        # Of the two, the later record in the file is the one that broke the binding.
-        parties = (binding.payer, binding.beneficiary)
-        mover = max((p for p in parties if p.id_number in index_of),
-                    key=lambda p: index_of[p.id_number])  # fmt: skip
-        pair = f"{mask_id(binding.payer.id_number)} -> {mask_id(binding.beneficiary.id_number)}"
-        label = f"persons[{index_of[mover.id_number]}] (ID {mask_id(mover.id_number)})"
-        try:
-            _check_pair(binding.payer, binding.beneficiary)
-        except ValueError as exc:
-            raise ImportFileError(f"{label}: breaks the binding {pair} on file: {exc}") from None
+    hash_pin turns a PIN into what persons.pin_hash stores; the caller chooses it.
+    """
+    source = ImportFile(path)
+    records = validate(source, today, hash_pin)
+    return _import(session, records, on_progress, lambda: source.bytes_read)
 
 
 def import_data(session: Session, prepared: PreparedImport) -> ImportSummary:
-    """Apply a prepared import in one transaction: everything, or nothing at all."""
+    """Apply records validated (and PIN-hashed) by prepare() in one transaction."""
+    records = [("persons", i, r) for i, r in enumerate(prepared.persons)]
+    records += [("bindings", i, r) for i, r in enumerate(prepared.bindings)]
+    return _import(session, records, None, lambda: 0)
+
+
+def _import(
+    session: Session,
+    records: Iterable[tuple[str, int, PersonRecord | BindingRecord]],
+    on_progress: Progress | None,
+    bytes_read: Callable[[], int],
+) -> ImportSummary:
+    """Stage, check and write in one transaction; roll back on any error."""
+    report = on_progress or (lambda _stage, _records, _bytes: None)
     try:
-        # Inside the transaction: a file rejected on a new database leaves no tables behind.
-        create_schema(session.connection())
-        summary = apply(session, prepared)
+        connection = session.connection()
+        _ensure_schema(connection)
+        stager = Stager(connection)
+        stager.create()
+        count = 0
+        for _section, index, record in records:
+            stager.add(index, record)
+            count += 1
+            if count % PROGRESS_EVERY == 0:
+                report("Reading", count, bytes_read())
+        stager.finish()
+        report("Checking and writing", count, bytes_read())
+        summary = apply(connection, stager)
+        stager.drop()
         session.commit()
     except IntegrityError as exc:
         session.rollback()
@@ -197,14 +132,44 @@ def import_data(session: Session, prepared: PreparedImport) -> ImportSummary:
     return summary
 
 
-def existing_people(session: Session, id_numbers: Iterable[str]) -> dict[str, Person]:
-    """The persons already on file among these ID numbers."""
-    wanted = list(set(id_numbers))
-    rows = session.scalars(select(Person).where(Person.id_number.in_(wanted))).all()
-    return {person.id_number: person for person in rows}
+def _ensure_schema(connection: Connection) -> None:
+    """Migrate inside the import's transaction, but only when the schema is not at head.
+
+    Inside: a file rejected on a new database leaves no tables behind. Only when needed:
+    migrating takes PostgreSQL's server-wide migration lock, which a city's import would
+    otherwise hold for minutes against every other migrator (a revision read without the
+    lock that says head is still right: migrations only move forward).
+    """
+    if MigrationContext.configure(connection).get_current_revision() != migrate.head():
+        create_schema(connection)
 
 
-def existing_bindings(session: Session, beneficiary_ids: Iterable[int]) -> list[Binding]:
-    """The bindings on file for these beneficiaries."""
-    wanted = list(set(beneficiary_ids))
-    return list(session.scalars(select(Binding).where(Binding.beneficiary_id.in_(wanted))).all())
+def apply(connection: Connection, stager: Stager) -> ImportSummary:
+    """Check the staged records against the database and upsert them, in rule order."""
+    import_checks.check_persons(connection)
+    persons_updated = _count_on_file(connection, PERSONS, "persons", "t.id_number = s.id_number")
+    postgres = connection.dialect.name == "postgresql"
+    connection.execute(text(_UPSERT_PERSONS + (_UNCHANGED if postgres else "")))
+    connection.execute(_RESOLVE_IDS)
+    connection.exec_driver_sql(
+        f"CREATE INDEX ix_{BINDINGS} ON {BINDINGS} (payer_id, beneficiary_id)"
+    )
+    stager.analyze(BINDINGS)
+    import_checks.check_bindings(connection)
+    import_checks.check_ranks(connection)
+    bindings_updated = _count_on_file(
+        connection, BINDINGS, "bindings",
+        "t.payer_id = s.payer_id AND t.beneficiary_id = s.beneficiary_id",
+    )  # fmt: skip
+    connection.execute(_PARK_RANKS)
+    connection.execute(_UPSERT_BINDINGS)
+    import_checks.check_bindings_on_file(connection)
+    persons, bindings = stager.counts[PERSONS], stager.counts[BINDINGS]
+    return ImportSummary(persons - persons_updated, persons_updated,
+                         bindings - bindings_updated, bindings_updated)  # fmt: skip
+
+
+def _count_on_file(connection: Connection, staged: str, table: str, join: str) -> int:
+    """How many staged records are already on file (they will be updates)."""
+    sql = "SELECT count(*) " + _ON_FILE.format(staged=staged, table=table, join=join)
+    return connection.exec_driver_sql(sql).scalar_one()

@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any
 
 from ivr.domain import BINDING_STATUSES, INSURED_STATUSES, RELATIONS, SCHEMES
 from ivr.errors import IdentityError, ImportFileError
-from ivr.identity import mask_id, validate_id_number
+from ivr.identity import mask_id
+from store.import_ids import id_checker
 
 _DIGITS = {n: re.compile(rf"[0-9]{{{n}}}") for n in (6, 9)}  # ASCII: \d takes ６
+SECTIONS = ("persons", "bindings")
+HashPin = Callable[[str], str]  # PIN -> what persons.pin_hash stores; given by the caller
 _MONEY = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")  # below 1万亿 yuan: fits BIGINT 分, and is read
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PersonRecord:
     """A validated person from an import file; the PIN already hashed."""
 
@@ -34,7 +34,7 @@ class PersonRecord:
     balance_as_of: date
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BindingRecord:
     """A validated 家庭共济 binding from an import file."""
 
@@ -46,7 +46,7 @@ class BindingRecord:
     bound_on: date
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PreparedImport:
     """A whole import file, validated record by record, ready to apply."""
 
@@ -54,7 +54,7 @@ class PreparedImport:
     bindings: tuple[BindingRecord, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ImportSummary:
     """What an applied import changed."""
 
@@ -62,26 +62,6 @@ class ImportSummary:
     persons_updated: int
     bindings_added: int
     bindings_updated: int
-
-
-def read_import_file(path: Path) -> dict[str, Any]:
-    """Read an import file as JSON, with the line and column of a syntax error."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ImportFileError(f"{path}: cannot read: {exc}") from exc
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ImportFileError(
-            f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}"
-        ) from exc
-    if not isinstance(data, dict) or set(data) - {"persons", "bindings"}:
-        raise ImportFileError(f"{path}: expected an object with `persons` and `bindings` lists")
-    for key in ("persons", "bindings"):
-        if not isinstance(data.get(key, []), list):
-            raise ImportFileError(f"{path}: `{key}` must be a list")
-    return data
 
 
 class _Record:
@@ -102,9 +82,9 @@ class _Record:
         value = self.raw.get(key)
         if value is None and not required:
             return None
-        if not isinstance(value, str) or not value.strip():
+        if not isinstance(value, str) or not (value := value.strip()):
             raise self.fail(key, "missing or not a text")
-        return value.strip()
+        return value
 
     def digits(self, key: str, n: int, *, required: bool = True) -> str | None:
         """A string of exactly n digits."""
@@ -134,28 +114,27 @@ class _Record:
     def id_number(self, key: str, today: date) -> str:
         """A valid 18-character ID number."""
         try:
-            return validate_id_number(self.text(key) or "", today)
+            return id_checker(today)(self.text(key) or "")
         except IdentityError as exc:
             raise self.fail(key, f"invalid ID number: {exc}") from None
 
 
 def parse_yuan(value: Any) -> int:
     """A yuan amount ("1234.56", at most 2 decimals, not negative) as integer 分."""
-    if isinstance(value, bool) or not isinstance(value, str | int):
+    if isinstance(value, bool) or not isinstance(value, (str, int)):  # noqa: UP038 (faster)
         raise ValueError('must be a text such as "1234.56" (a JSON number could be a float)')
     text = str(value).strip()
     if not _MONEY.fullmatch(text):
         raise ValueError(
             f"{text!r} is not an amount of yuan (at most 12 digits and 2 decimals, not negative)"
         )
-    try:
-        return int(Decimal(text) * 100)
-    except InvalidOperation:
-        raise ValueError(f"{text!r} is not an amount") from None
+    # The pattern leaves only digits, a point and up to 2 decimals: exact in integers.
+    yuan, _point, fen = text.partition(".")
+    return int(yuan) * 100 + int(fen.ljust(2, "0"))
 
 
-def _person(index: int, raw: Any, today: date) -> tuple[PersonRecord, str | None]:
-    """Validate one person; return it with its raw PIN for hashing later."""
+def _person(index: int, raw: Any, today: date, hash_pin: HashPin) -> PersonRecord:
+    """Validate one person (fields in a fixed order: the first bad one is named)."""
     rec = _Record(f"persons[{index}]", raw)
     id_number = rec.id_number("id_number", today)
     rec.label = f"persons[{index}] (ID {mask_id(id_number)})"
@@ -166,18 +145,12 @@ def _person(index: int, raw: Any, today: date) -> tuple[PersonRecord, str | None
         balance_fen = parse_yuan(raw.get("balance"))
     except ValueError as exc:
         raise rec.fail("balance", str(exc)) from None
-    person = PersonRecord(
-        id_number=id_number,
-        card_number=rec.digits("card_number", 9) or "",
-        name=name,
-        pin_hash=None,
-        insured_region=rec.digits("insured_region", 6) or "",
-        scheme=rec.choice("scheme", SCHEMES),
-        insured_status=rec.choice("insured_status", INSURED_STATUSES),
-        balance_fen=balance_fen,
-        balance_as_of=rec.day("balance_as_of", today),
-    )
-    return person, rec.digits("pin", 6, required=False)
+    fields = (rec.digits("card_number", 9) or "", name, rec.digits("insured_region", 6) or "",
+              rec.choice("scheme", SCHEMES), rec.choice("insured_status", INSURED_STATUSES),
+              balance_fen, rec.day("balance_as_of", today))  # fmt: skip
+    pin = rec.digits("pin", 6, required=False)
+    return PersonRecord(id_number, fields[0], fields[1], None if pin is None else hash_pin(pin),
+                        *fields[2:])  # fmt: skip
 
 
 def _binding(index: int, raw: Any, today: date) -> BindingRecord:
@@ -200,45 +173,54 @@ def _binding(index: int, raw: Any, today: date) -> BindingRecord:
     )
 
 
-def prepare(
-    data: dict[str, Any],
-    today: date,
-    on_hash: Callable[[], None] | None = None,
-    *,
-    hash_pin: Callable[[str], str],
-) -> PreparedImport:
-    """Validate every record (the first bad one rejects the file), then hash the PINs."""
-    persons, pins, seen_ids, seen_cards = [], [], set(), set()
-    for index, raw in enumerate(data.get("persons", [])):
-        person, pin = _person(index, raw, today)
-        label = f"persons[{index}] (ID {mask_id(person.id_number)})"
-        if person.id_number in seen_ids:
-            raise ImportFileError(f"{label}: id_number: appears twice in the file")
-        if person.card_number in seen_cards:
-            raise ImportFileError(f"{label}: card_number: appears twice in the file")
-        seen_ids.add(person.id_number)
-        seen_cards.add(person.card_number)
-        persons.append(person)
-        pins.append(pin)
-    bindings, pairs = [], set()
-    for index, raw in enumerate(data.get("bindings", [])):
-        binding = _binding(index, raw, today)
-        if (binding.payer, binding.beneficiary) in pairs:
-            raise ImportFileError(f"bindings[{index}]: this payer and beneficiary appear twice")
-        pairs.add((binding.payer, binding.beneficiary))
-        bindings.append(binding)
-    hashed = []
-    for person, pin in zip(persons, pins, strict=True):
-        hashed.append(_with_hash(person, pin, hash_pin))
-        if on_hash is not None:
-            on_hash()
-    return PreparedImport(tuple(hashed), tuple(bindings))
+def prepare(data: dict[str, Any], today: date, hash_pin: HashPin) -> PreparedImport:
+    """Validate an import already in memory (the demo accounts); the first bad record fails."""
+    items = [(key, i, raw) for key in SECTIONS for i, raw in enumerate(data.get(key, []))]
+    persons, bindings = [], []
+    for _section, _index, record in validate(items, today, hash_pin):
+        (persons if isinstance(record, PersonRecord) else bindings).append(record)
+    return PreparedImport(tuple(persons), tuple(bindings))
 
 
-def _with_hash(
-    person: PersonRecord, pin: str | None, hash_pin: Callable[[str], str]
-) -> PersonRecord:
-    """The record with its PIN replaced by its keyed hash."""
-    if pin is None:
-        return person
-    return PersonRecord(**{**person.__dict__, "pin_hash": hash_pin(pin)})
+def validate(
+    items: Iterable[tuple[str, int, Any]], today: date, hash_pin: HashPin
+) -> Iterator[tuple[str, int, PersonRecord | BindingRecord]]:
+    """Validate raw records as they come, hashing PINs; raise at the first bad one.
+
+    A bad person is reported before a bad binding, wherever the file puts its lists, as
+    when the whole file was read first: a binding's error waits for the end of the file.
+    """
+    seen_ids: set[str] = set()
+    seen_cards: set[str] = set()
+    pairs: set[tuple[str, str]] = set()
+    waiting: ImportFileError | None = None
+    for section, index, raw in items:
+        if section == "persons":
+            person = _person(index, raw, today, hash_pin)
+            _unique_person(index, person, seen_ids, seen_cards)
+            yield section, index, person
+        elif waiting is None:
+            try:
+                binding = _binding(index, raw, today)
+                if (binding.payer, binding.beneficiary) in pairs:
+                    raise ImportFileError(
+                        f"bindings[{index}]: this payer and beneficiary appear twice"
+                    )
+            except ImportFileError as exc:
+                waiting = exc
+                continue
+            pairs.add((binding.payer, binding.beneficiary))
+            yield section, index, binding
+    if waiting is not None:
+        raise waiting
+
+
+def _unique_person(index: int, person: PersonRecord, ids: set[str], cards: set[str]) -> None:
+    """Refuse a person whose ID or card number came earlier in the file."""
+    for key, value, seen in (("id_number", person.id_number, ids),
+                             ("card_number", person.card_number, cards)):  # fmt: skip
+        if value in seen:
+            label = f"persons[{index}] (ID {mask_id(person.id_number)})"
+            raise ImportFileError(f"{label}: {key}: appears twice in the file")
+    ids.add(person.id_number)
+    cards.add(person.card_number)

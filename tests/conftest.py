@@ -90,7 +90,7 @@ def post_status(app: Flask, call_sid: str, status: str = "completed") -> int:
 @pytest.fixture(scope="session")
 def demo_prepared() -> PreparedImport:
     """The demo accounts, validated and PIN-hashed under the tests' key once for the run."""
-    return prepare(demo_data(), datetime(2026, 11, 25).date(), hash_pin=TEST_KEYS.hash)
+    return prepare(demo_data(), datetime(2026, 11, 25).date(), TEST_KEYS.hash)
 
 
 @contextmanager
