@@ -9,7 +9,6 @@ Targets: each import at most 180 s and 1 GiB peak RSS.
 from __future__ import annotations
 
 import argparse
-import hmac
 import json
 import resource
 import subprocess
@@ -31,20 +30,17 @@ TARGET_SECONDS = 180
 TARGET_RSS = 1 << 30
 
 
-def bench_hash(pin: str) -> str:
-    """A keyed hash of microseconds, like the hotline's coming HMAC (scrypt is ~0.1 s)."""
-    return "bench$" + hmac.new(b"bench-key", pin.encode(), "sha256").hexdigest()
-
-
 def child(url: str, path: Path) -> None:
     """Import the file once (in this process) and print what it cost, as JSON."""
     from store.db import make_engine, make_sessionmaker
     from store.import_apply import import_file
+    from store.pins import PinKeyring, generate_key
 
+    keys = PinKeyring((bytes.fromhex(generate_key()),))  # the hotline's own keyed hash
     engine = make_engine(url)
     started = time.perf_counter()
     with make_sessionmaker(engine)() as session:
-        summary = import_file(session, path, CITY_DAY, bench_hash)
+        summary = import_file(session, path, CITY_DAY, keys.hash)
     seconds = time.perf_counter() - started
     engine.dispose()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
