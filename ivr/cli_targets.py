@@ -11,7 +11,7 @@ from flask import Flask, current_app
 
 from ivr import create_app
 from ivr.script_model import Script
-from ivr.simulator import Caller, FlaskTransport, HttpTransport
+from ivr.simulator import Caller, HttpTransport, WsgiTransport
 from ivr.twiml_schema import find_default
 
 AUTH_TOKEN_ENV = ["IVR_QA_AUTH_TOKEN", "IVR_AUTH_TOKEN"]  # the first one set signs
@@ -58,8 +58,8 @@ def in_process_dialer(app: Flask) -> Dialer:
     status = status_url(IN_PROCESS_VOICE)
 
     def dial(script: Script) -> Caller:
-        """A fresh caller (a transport per call, so threads never share one)."""
-        return Caller(FlaskTransport(app), auth_token=token, from_=script.caller, schema=schema,
+        """A fresh caller, straight to the app's WSGI callable, as a server would call it."""
+        return Caller(WsgiTransport(app), auth_token=token, from_=script.caller, schema=schema,
                       status_callback=status)  # fmt: skip
 
     return dial
