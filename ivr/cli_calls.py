@@ -110,9 +110,16 @@ def _run_with_progress(scripts: Sequence[Script], url: str | None, token: str | 
                        jobs: int | None, fail_fast: bool) -> list[ScriptResult]:  # fmt: skip
     """Run the scripts with a progress bar that advances as each call finishes."""
     columns = (TextColumn("Calling"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
+    # Redrawn as each call ends, with no refresh thread: worker processes can then be forked
+    # from a process that runs one thread (see script_pool.start_method).
+    with Progress(*columns, console=console, transient=True, auto_refresh=False) as progress:
         task = progress.add_task("calls", total=len(scripts))
-        advance: Callable[[ScriptResult], None] = lambda _r: progress.advance(task)  # noqa: E731
+
+        def advance(_result: ScriptResult) -> None:
+            """One more call done."""
+            progress.advance(task)
+            progress.refresh()
+
         if url:
             dial = http_dialer(url, token)
             return run_threads(scripts, dial, jobs or HTTP_JOBS, fail_fast, advance)

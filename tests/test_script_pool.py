@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from sqlalchemy import delete
 
+from ivr import script_pool
 from ivr.cli_targets import IN_PROCESS_SETTINGS, in_process_dialer
 from ivr.script_coverage import coverage
 from ivr.script_load import load_scripts
@@ -32,6 +34,13 @@ VOLATILE = re.compile(
     r'"(?:seconds|elapsed_ms|slowest_ms|time|timestamp)": [^,}\n]+|'
     r'\b(?:time|timestamp)="[^"]*"'
 )
+
+
+@pytest.fixture(params=["fork", "forkserver"])
+def start(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """How workers start: forked from this process, or from a fork server."""
+    monkeypatch.setattr(script_pool, "start_method", lambda: request.param)
+    return request.param
 
 
 def config_of(app: Flask) -> dict[str, object]:
@@ -71,7 +80,8 @@ def summary(result: ScriptResult) -> tuple:
     return (result.script.name, result.outcome, result.failure, result.end_state, steps, heard)
 
 
-def test_processes_give_the_threads_results_and_reports(app, demo_prepared, tmp_path) -> None:
+def test_processes_give_the_threads_results_and_reports(app, demo_prepared, tmp_path,
+                                                         start) -> None:  # fmt: skip
     scripts = load_scripts([CALLS])
     threaded = on_threads(app, scripts)
     fresh_demo(app, demo_prepared)
@@ -100,7 +110,7 @@ def test_a_failure_in_a_worker_is_reported_as_on_threads(app, demo_prepared, tmp
     assert summary(forked) == summary(threaded)
 
 
-def test_fail_fast_in_processes_starts_nothing_after_a_failure(app, tmp_path) -> None:
+def test_fail_fast_in_processes_starts_nothing_after_a_failure(app, tmp_path, start) -> None:
     scripts = write_failing(tmp_path, "abcde")
     results = run_processes(scripts, config_of(app), 2, True, lambda _r: None)
     # Two workers take the first two scripts; both fail, so no third one is started.
@@ -126,3 +136,15 @@ def test_a_worker_whose_app_cannot_start_errs_every_script(app, tmp_path) -> Non
 def test_what_cannot_go_to_processes_is_named(app, setting, why) -> None:
     assert process_safe(config_of(app)) == ""
     assert why in process_safe({**config_of(app), **setting})
+
+
+def test_workers_fork_only_from_a_process_running_one_thread() -> None:
+    assert script_pool.start_method() == "fork"  # pytest runs the tests on one thread
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert script_pool.start_method() == "forkserver"
+    finally:
+        stop.set()
+        other.join()
