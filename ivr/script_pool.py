@@ -14,6 +14,7 @@ from concurrent.futures import (
     ThreadPoolExecutor,
     wait,
 )
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.util import Finalize
 from typing import Any
 
@@ -89,9 +90,19 @@ def run_processes(scripts: Sequence[Script], config: Mapping[str, Any], jobs: in
     workers = max(1, min(jobs, len(scripts)))
     with ProcessPoolExecutor(workers, context, initializer=_start_worker,
                              initargs=(dict(config), list(scripts))) as pool:  # fmt: skip
-        submit = lambda i: pool.submit(_run_one, i)  # noqa: E731
+        submit = lambda i: _submit(pool, i)  # noqa: E731
         window = workers if fail_fast else 2 * workers  # no worker idles between scripts
         return schedule(scripts, submit, window, fail_fast, advance)
+
+
+def _submit(pool: ProcessPoolExecutor, index: int) -> Future[ScriptResult]:
+    """Hand a script to the workers; once one has died, a future holding why."""
+    try:
+        return pool.submit(_run_one, index)
+    except BrokenProcessPool as exc:  # each script left is reported, not the run crashed
+        future: Future[ScriptResult] = Future()
+        future.set_exception(exc)
+        return future
 
 
 def start_method() -> str:

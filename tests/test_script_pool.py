@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from pathlib import Path
@@ -117,6 +118,20 @@ def test_fail_fast_in_processes_starts_nothing_after_a_failure(app, tmp_path, st
     outcomes = [r.outcome for r in results]
     assert outcomes == [Outcome.FAILED] * 2 + [Outcome.SKIPPED] * 3
     assert all("--fail-fast" in r.failure for r in results[2:])
+
+
+def die(_index: int) -> None:
+    """A worker that dies in the middle of a script."""
+    os._exit(3)
+
+
+def test_a_dead_worker_errs_its_scripts_and_the_run_goes_on(app, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(script_pool, "start_method", lambda: "fork")  # the child sees `die`
+    monkeypatch.setattr(script_pool, "_run_one", die)
+    scripts = write_failing(tmp_path, "abcd")
+    results = run_processes(scripts, config_of(app), 2, False, lambda _r: None)
+    assert [r.outcome for r in results] == [Outcome.ERROR] * 4
+    assert all("the runner failed: BrokenProcessPool" in r.failure for r in results)
 
 
 def test_a_worker_whose_app_cannot_start_errs_every_script(app, tmp_path) -> None:
