@@ -1,15 +1,19 @@
 """A batch of QA call scripts run in-process by the QA runner (`calls run` without --url).
 
-    .venv/bin/python benchmarks/qa_batch.py [--calls 500] [--jobs 4] [--production-pins]
+    .venv/bin/python benchmarks/qa_batch.py [--calls 500] [--jobs CPUs] [--threads]
+                                            [--backend sqlite|postgresql] [--production-pins]
 
-It runs benchmarks/calls/balance_family.yaml `--calls` times through the runner's own
-`run_all`, against a fresh SQLite database with the demo accounts, and reports complete
+It runs benchmarks/calls/balance_family.yaml `--calls` times as `calls run` does in-process:
+in `--jobs` worker processes, each building its own app (their start-up is timed too), or
+with --threads on threads of this process (as `calls run` did before), against a fresh
+SQLite (or --backend postgresql) database with the demo accounts, and reports complete
 calls per second. PIN hashes are cheap unless --production-pins: see the README.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -20,42 +24,61 @@ sys.path.insert(0, str(HERE.parent))
 from bench_servers import database, load_demo  # noqa: E402
 
 from ivr import create_app  # noqa: E402
-from ivr.cli_calls import _in_process_dialer, run_all  # noqa: E402
-from ivr.cli_targets import IN_PROCESS_SETTINGS  # noqa: E402
+from ivr.cli_targets import IN_PROCESS_SETTINGS, in_process_dialer  # noqa: E402
 from ivr.script_load import load_scripts  # noqa: E402
-from ivr.script_model import Outcome  # noqa: E402
+from ivr.script_model import Outcome, Script, ScriptResult  # noqa: E402
+from ivr.script_pool import run_processes, run_threads  # noqa: E402
 
 SCRIPT = HERE / "calls" / "balance_family.yaml"
 
 
-def run_batch(calls: int, jobs: int, *, fast_pins: bool = True) -> dict[str, object]:
-    """Run the script `calls` times on `jobs` threads; rates and failures."""
+def run_batch(calls: int, jobs: int, *, fast_pins: bool = True, threads: bool = False,
+              backend: str = "sqlite") -> dict[str, object]:  # fmt: skip
+    """Run the script `calls` times in `jobs` processes (or threads); rates and failures."""
     (script,) = load_scripts([SCRIPT])
-    with database("sqlite") as url:
-        load_demo(url, fast_pins=fast_pins)
+    with database(backend) as url:
+        load_demo(url, fast_pins=fast_pins)  # before any worker opens the database
         # What `calls run` sets for its in-process app, on this database, in say mode.
-        app = create_app({**IN_PROCESS_SETTINGS, "IVR_SPEECH": "say", "IVR_DATABASE_URL": url,
-                          "IVR_AUTH_TOKEN": "bench-token"})  # fmt: skip
+        config = {**IN_PROCESS_SETTINGS, "IVR_SPEECH": "say", "IVR_DATABASE_URL": url,
+                  "IVR_AUTH_TOKEN": "bench-token"}  # fmt: skip
         started = time.perf_counter()
-        results = run_all([script] * calls, _in_process_dialer(app), jobs, False, lambda _r: None)
+        results = _run([script] * calls, config, jobs, threads)
         seconds = time.perf_counter() - started
-        app.extensions["ivr"].engine.dispose()
     failed = [r for r in results if r.outcome != Outcome.PASSED]
     return {"calls": calls, "jobs": jobs, "seconds": round(seconds, 2),
             "calls_per_s": round(calls / seconds, 1), "failed": len(failed),
             "pin_hash": "fast" if fast_pins else "production",
+            "workers": "threads" if threads else "processes", "backend": backend,
             "first_failure": failed[0].failure if failed else None}  # fmt: skip
+
+
+def _run(scripts: list[Script], config: dict[str, object], jobs: int,
+         threads: bool) -> list[ScriptResult]:  # fmt: skip
+    """The batch in worker processes, or on threads sharing one app built beforehand."""
+    if not threads:
+        return run_processes(scripts, config, jobs, False, lambda _r: None)
+    app = create_app(config)
+    try:
+        return run_threads(scripts, in_process_dialer(app), jobs, False, lambda _r: None)
+    finally:
+        app.extensions["ivr"].engine.dispose()
 
 
 def main() -> int:
     """Run one batch and print its rate."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=500)
-    parser.add_argument("--jobs", type=int, default=4)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="Worker processes (or threads) [the number of CPUs].")  # fmt: skip
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite",
+                        help="PostgreSQL is IVR_BENCH_PG_URL (see bench_servers.py).")  # fmt: skip
+    parser.add_argument("--threads", action="store_true",
+                        help="Threads of one process, as calls run did before.")  # fmt: skip
     parser.add_argument("--production-pins", action="store_true",
                         help="Hash the demo PINs at the production scrypt cost.")  # fmt: skip
     args = parser.parse_args()
-    summary = run_batch(args.calls, args.jobs, fast_pins=not args.production_pins)
+    summary = run_batch(args.calls, args.jobs, fast_pins=not args.production_pins,
+                        threads=args.threads, backend=args.backend)  # fmt: skip
     print(summary)
     return 1 if summary["failed"] else 0
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
-import secrets
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 import click
-from flask import Flask
 from flask.cli import with_appcontext
 from rich.console import Console
 from rich.markup import escape
@@ -20,9 +18,11 @@ from ivr.app import hotline
 from ivr.cli_records import add_record_commands
 from ivr.cli_targets import (
     AUTH_TOKEN_ENV,
-    IN_PROCESS_VOICE,
+    Dialer,
+    http_dialer,
     in_process_app,
-    status_url,
+    in_process_config,
+    in_process_dialer,
     voice_url,
 )
 from ivr.errors import IvrError
@@ -30,15 +30,13 @@ from ivr.menu_load import load_menu
 from ivr.script_coverage import Coverage, coverage
 from ivr.script_load import load_scripts, read_env_file
 from ivr.script_model import Outcome, Script, ScriptResult
+from ivr.script_pool import process_safe, run_processes, run_threads
 from ivr.script_report import transcript_text, write_html, write_json, write_junit
-from ivr.script_run import run_script
-from ivr.simulator import Caller, FlaskTransport, HttpTransport
-from ivr.twiml_schema import find_default
 
 console = Console()
 STYLE = {Outcome.PASSED: "green", Outcome.FAILED: "red", Outcome.ERROR: "bold red",
          Outcome.SKIPPED: "yellow"}  # fmt: skip
-Dialer = Callable[[Script], Caller]
+HTTP_JOBS = 4  # calls to a deployed hotline wait on the network, not on this machine's CPUs
 
 
 @click.group("calls")
@@ -58,64 +56,10 @@ def _variables(pairs: Sequence[str], env_file: Path | None) -> dict[str, str]:
     return values
 
 
-def _in_process_dialer(app: Flask) -> Dialer:
-    """Callers that reach the app in this process, signed with its token when it has one."""
-    token = app.config.get("IVR_AUTH_TOKEN") or None
-    schema = find_default()
-    status = status_url(IN_PROCESS_VOICE)
-
-    def dial(script: Script) -> Caller:
-        """A fresh caller (a test client per call, so threads never share one)."""
-        return Caller(FlaskTransport(app), auth_token=token, from_=script.caller, schema=schema,
-                      status_callback=status)  # fmt: skip
-
-    return dial
-
-
-def _http_dialer(base: str, token: str | None) -> Dialer:
-    """Callers that reach a deployed hotline at BASE/voice, as Twilio would."""
-    schema = find_default()
-    voice = voice_url(base)
-
-    def dial(script: Script) -> Caller:
-        """A fresh caller with a CallSid of its own; its end reaches the status callback."""
-        sid = "CA" + secrets.token_hex(16)
-        return Caller(HttpTransport(), voice_url=voice, auth_token=token, from_=script.caller,
-                      schema=schema, call_sid=sid, status_callback=status_url(voice))  # fmt: skip
-
-    return dial
-
-
 def run_all(scripts: Sequence[Script], dial: Dialer, jobs: int, fail_fast: bool,
             advance: Callable[[ScriptResult], None]) -> list[ScriptResult]:  # fmt: skip
     """Run scripts on `jobs` threads; with fail_fast, start no new script after a failure."""
-    results: dict[int, ScriptResult] = {}
-    pending = list(enumerate(scripts))
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        running: dict[Future[ScriptResult], int] = {}
-        while pending or running:
-            stop = fail_fast and any(r.outcome != Outcome.PASSED for r in results.values())
-            while pending and len(running) < jobs and not stop:
-                index, script = pending.pop(0)
-                running[pool.submit(lambda s=script: run_script(s, dial(s)))] = index
-            if not running:
-                break
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                index = running.pop(future)
-                results[index] = result = _result_of(future, scripts[index])
-                advance(result)
-    skipped = "not run: --fail-fast stopped the batch after a failure"
-    return [results.get(i) or ScriptResult(s, Outcome.SKIPPED, failure=skipped)
-            for i, s in enumerate(scripts)]  # fmt: skip
-
-
-def _result_of(future: Future[ScriptResult], script: Script) -> ScriptResult:
-    """A finished script's result; a crash in the runner is that script's error, not the run's."""
-    try:
-        return future.result()
-    except Exception as exc:  # one broken call must not lose the other scripts' reports
-        return ScriptResult(script, Outcome.ERROR, failure=f"the runner failed: {exc!r}")
+    return run_threads(scripts, dial, jobs, fail_fast, advance)
 
 
 @calls.command("run")
@@ -123,8 +67,10 @@ def _result_of(future: Future[ScriptResult], script: Script) -> ScriptResult:
 @click.option("--url", help="Base URL of a deployed hotline (calls BASE/voice) [in-process].")
 @click.option("--auth-token", envvar=AUTH_TOKEN_ENV, show_envvar=True,
               help="Twilio auth token to sign with.")  # fmt: skip
-@click.option("--jobs", "-j", default=4, show_default=True, type=click.IntRange(1, 200),
-              help="Calls in parallel.")  # fmt: skip
+@click.option("--jobs", "-j", type=click.IntRange(1, 200),
+              help="Calls at a time. In-process: worker processes, each with its own app "
+                   "(Python runs one thread at a time per process) [the number of CPUs; 1 "
+                   f"runs in this process]. With --url: threads [{HTTP_JOBS}].")  # fmt: skip
 @click.option("--tag", "tags", multiple=True, help="Run only scripts with this tag (repeatable).")
 @click.option("--var", "pairs", multiple=True, help="KEY=VALUE for ${KEY} in scripts.")
 @click.option("--env-file", type=click.Path(dir_okay=False, path_type=Path),
@@ -137,7 +83,7 @@ def _result_of(future: Future[ScriptResult], script: Script) -> ScriptResult:
               help="Write a JSON report.")  # fmt: skip
 @click.option("--fail-fast", is_flag=True, help="Start no new script after the first failure.")
 @with_appcontext
-def run_command(paths: tuple[Path, ...], url: str | None, auth_token: str | None, jobs: int,
+def run_command(paths: tuple[Path, ...], url: str | None, auth_token: str | None, jobs: int | None,
                 tags: tuple[str, ...], pairs: tuple[str, ...], env_file: Path | None,
                 menu_file: Path | None, junit: Path | None, html: Path | None,
                 json_file: Path | None, fail_fast: bool) -> None:  # fmt: skip
@@ -152,13 +98,7 @@ def run_command(paths: tuple[Path, ...], url: str | None, auth_token: str | None
         raise click.ClickException(f"no script matches --tag {', '.join(tags)}")
     if url:
         voice_url(url)  # a bad URL is refused before any call
-    target = None if url else in_process_app()
-    try:
-        dial = _in_process_dialer(target) if target else _http_dialer(url or "", auth_token)
-        results = _run_with_progress(chosen, dial, jobs, fail_fast)
-    finally:
-        if target is not None:  # its own engine: close its connections now, not at exit
-            target.extensions["ivr"].engine.dispose()
+    results = _run_with_progress(chosen, url, auth_token, jobs, fail_fast)
     measured = coverage(menu, [r.transcript for r in results])
     _summarise(results, measured, url or "in-process app")
     _write_reports(results, measured, junit, html, json_file)
@@ -166,13 +106,46 @@ def run_command(paths: tuple[Path, ...], url: str | None, auth_token: str | None
         raise SystemExit(1)
 
 
-def _run_with_progress(scripts: Sequence[Script], dial: Dialer, jobs: int,
-                       fail_fast: bool) -> list[ScriptResult]:  # fmt: skip
-    """run_all with a progress bar."""
+def _run_with_progress(scripts: Sequence[Script], url: str | None, token: str | None,
+                       jobs: int | None, fail_fast: bool) -> list[ScriptResult]:  # fmt: skip
+    """Run the scripts with a progress bar that advances as each call finishes."""
     columns = (TextColumn("Calling"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
+    # Redrawn as each call ends, with no refresh thread: worker processes can then be forked
+    # from a process that runs one thread (see script_pool.start_method).
+    with Progress(*columns, console=console, transient=True, auto_refresh=False) as progress:
         task = progress.add_task("calls", total=len(scripts))
-        return run_all(scripts, dial, jobs, fail_fast, lambda _r: progress.advance(task))
+
+        def advance(_result: ScriptResult) -> None:
+            """One more call done."""
+            progress.advance(task)
+            progress.refresh()
+
+        if url:
+            dial = http_dialer(url, token)
+            return run_threads(scripts, dial, jobs or HTTP_JOBS, fail_fast, advance)
+        return _run_in_process(scripts, jobs or _cpus(), fail_fast, advance)
+
+
+def _run_in_process(scripts: Sequence[Script], jobs: int, fail_fast: bool,
+                    advance: Callable[[ScriptResult], None]) -> list[ScriptResult]:  # fmt: skip
+    """Worker processes with an app each, or this process's threads when they cannot be."""
+    config = in_process_config()
+    why = process_safe(config) if jobs > 1 and len(scripts) > 1 else "one at a time"
+    if not why:
+        return run_processes(scripts, config, jobs, fail_fast, advance)
+    if jobs > 1 and len(scripts) > 1:
+        console.print(f"[yellow]Running on threads, not processes: {escape(why)}[/]")
+    target = in_process_app()
+    try:
+        return run_threads(scripts, in_process_dialer(target), jobs, fail_fast, advance)
+    finally:  # its own engine: close its connections now, not at exit
+        target.extensions["ivr"].engine.dispose()
+
+
+def _cpus() -> int:
+    """The CPUs this process may run on."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity else os.cpu_count() or 1
 
 
 def _summarise(results: Sequence[ScriptResult], measured: Coverage, target: str) -> None:

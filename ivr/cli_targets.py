@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import re
+import secrets
+from collections.abc import Callable
 
 import click
 from flask import Flask, current_app
 
 from ivr import create_app
+from ivr.script_model import Script
+from ivr.simulator import Caller, HttpTransport, WsgiTransport
+from ivr.twiml_schema import find_default
 
 AUTH_TOKEN_ENV = ["IVR_QA_AUTH_TOKEN", "IVR_AUTH_TOKEN"]  # the first one set signs
 IN_PROCESS_VOICE = "http://localhost/voice"  # the simulator's default voice URL
 # What the in-process app changes (see in_process_app); benchmarks/qa_batch.py uses it too.
+Dialer = Callable[[Script], Caller]
 IN_PROCESS_SETTINGS = {"IVR_AUDIO_TEXT": "1", "IVR_REQUEST_LOG": False,
                        "IVR_RATE_LIMIT_CALLER": "off", "IVR_RATE_LIMIT_ADDRESS": "off"}  # fmt: skip
 
@@ -37,4 +43,37 @@ def in_process_app() -> Flask:
     address, so the rate limits, which guard a deployed hotline, are off. Dispose its
     engine when done.
     """
-    return create_app({**current_app.config, **IN_PROCESS_SETTINGS})
+    return create_app(in_process_config())
+
+
+def in_process_config() -> dict[str, object]:
+    """The settings in_process_app builds from: this app's, with IN_PROCESS_SETTINGS."""
+    return {**current_app.config, **IN_PROCESS_SETTINGS}
+
+
+def in_process_dialer(app: Flask) -> Dialer:
+    """Callers that reach the app in this process, signed with its token when it has one."""
+    token = app.config.get("IVR_AUTH_TOKEN") or None
+    schema = find_default()
+    status = status_url(IN_PROCESS_VOICE)
+
+    def dial(script: Script) -> Caller:
+        """A fresh caller, straight to the app's WSGI callable, as a server would call it."""
+        return Caller(WsgiTransport(app), auth_token=token, from_=script.caller, schema=schema,
+                      status_callback=status)  # fmt: skip
+
+    return dial
+
+
+def http_dialer(base: str, token: str | None) -> Dialer:
+    """Callers that reach a deployed hotline at BASE/voice, as Twilio would."""
+    schema = find_default()
+    voice = voice_url(base)
+
+    def dial(script: Script) -> Caller:
+        """A fresh caller with a CallSid of its own; its end reaches the status callback."""
+        sid = "CA" + secrets.token_hex(16)
+        return Caller(HttpTransport(), voice_url=voice, auth_token=token, from_=script.caller,
+                      schema=schema, call_sid=sid, status_callback=status_url(voice))  # fmt: skip
+
+    return dial

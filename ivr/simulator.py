@@ -22,12 +22,13 @@ from ivr.transport import (
     SimulatorError,
     Transport,
     WebhookError,
+    WsgiTransport,
 )
 from ivr.twiml_schema import TwimlSchema
 
 __all__ = [
     "Caller", "EndState", "FlaskTransport", "GatherSpec", "HttpTransport", "Reply",
-    "SimulatorError", "Transport", "Turn", "TurnKind", "WebhookError",
+    "SimulatorError", "Transport", "Turn", "TurnKind", "WebhookError", "WsgiTransport",
 ]  # fmt: skip
 
 # Twilio gives up on a call whose webhooks keep redirecting; we fail loudly instead.

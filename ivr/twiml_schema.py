@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxml import etree
 
 # The schema stays in the shared folder next to the project (it is not ours to copy).
 DEFAULT_RELATIVE_PATH = Path("..") / "shared" / "twiml" / "twiml-relaxed.xsd"
+# How many distinct valid documents a schema remembers (a menu answers a few hundred).
+KNOWN_VALID = 4096
 
 
 class TwimlInvalid(ValueError):
@@ -26,6 +28,9 @@ class TwimlSchema:
 
     path: Path
     xsd: etree.XMLSchema
+    # Documents already found valid: the same bytes always get the same verdict, and most
+    # answers repeat from call to call, so each distinct document is checked once.
+    valid: set[bytes] = field(default_factory=set, compare=False, repr=False)
 
     @classmethod
     def load(cls, path: str | Path) -> TwimlSchema:
@@ -41,6 +46,15 @@ class TwimlSchema:
     def validate(self, xml: bytes | str) -> None:
         """Raise TwimlInvalid unless `xml` is a well-formed document the schema accepts."""
         data = xml.encode("utf-8") if isinstance(xml, str) else xml
+        if data in self.valid:
+            return
+        self._check(data)
+        if len(self.valid) >= KNOWN_VALID:  # answers that differ per call: start over
+            self.valid.clear()
+        self.valid.add(data)
+
+    def _check(self, data: bytes) -> None:
+        """Parse and validate one document; raise TwimlInvalid with its errors."""
         text = data.decode("utf-8", errors="replace")
         try:
             document = etree.fromstring(data, _safe_parser())

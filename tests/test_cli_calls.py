@@ -121,3 +121,33 @@ def test_the_run_ends_each_call_so_its_read_back_urls_die(make_app, audio_dir, d
     with app.extensions["ivr"].sessions() as session:
         assert session.scalar(select(func.count()).select_from(CallAudio)) == 0
     assert "/audio/calls/" not in (tmp_path / "r.json").read_text(encoding="utf-8")
+
+
+def test_help_tells_processes_from_threads(app) -> None:
+    result = app.test_cli_runner().invoke(args=["calls", "run", "--help"])
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    assert "In-process: worker processes" in text and "With --url: threads [4]" in text
+
+
+def test_fail_fast_in_worker_processes(app, tmp_path) -> None:
+    for name in "abcde":
+        (tmp_path / f"{name}.yaml").write_text(FAILING, encoding="utf-8")
+    junit = tmp_path / "junit.xml"
+    result = invoke(app, str(tmp_path), "--jobs", "2", "--fail-fast", "--junit", str(junit))
+    assert result.exit_code == 1 and "threads" not in result.output
+    # Both workers' first scripts fail; no script starts after that.
+    assert "0 passed, 2 failed, 0 error, 3 skipped" in result.output
+    assert "这句话不会出现" in result.output and "请输入您的十八位身份证号码" in result.output
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None and (suite.get("tests"), suite.get("skipped")) == ("5", "3")
+
+
+def test_settings_no_process_can_take_run_on_threads(make_app, clock, demo_prepared) -> None:
+    app = make_app(IVR_CLOCK=lambda: clock())  # a local function cannot be pickled
+    with app.extensions["ivr"].sessions() as session:
+        import_data(session, demo_prepared)
+    result = invoke(app, str(CALLS), "--tag", "family", "--jobs", "2")
+    assert result.exit_code == 0, result.output
+    assert "Running on threads, not processes: a setting cannot be sent" in result.output
+    assert "2 passed, 0 failed" in result.output
