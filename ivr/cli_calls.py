@@ -32,6 +32,7 @@ from ivr.script_load import load_scripts, read_env_file
 from ivr.script_model import Outcome, Script, ScriptResult
 from ivr.script_pool import process_safe, run_processes, run_threads
 from ivr.script_report import transcript_text, write_html, write_json, write_junit
+from store.pins import HOW_TO
 
 console = Console()
 STYLE = {Outcome.PASSED: "green", Outcome.FAILED: "red", Outcome.ERROR: "bold red",
@@ -98,6 +99,8 @@ def run_command(paths: tuple[Path, ...], url: str | None, auth_token: str | None
         raise click.ClickException(f"no script matches --tag {', '.join(tags)}")
     if url:
         voice_url(url)  # a bad URL is refused before any call
+    elif hotline().pins is None:  # in-process calls check PINs against this database
+        raise click.ClickException(f"the in-process hotline has no PIN key; {HOW_TO}")
     results = _run_with_progress(chosen, url, auth_token, jobs, fail_fast)
     measured = coverage(menu, [r.transcript for r in results])
     _summarise(results, measured, url or "in-process app")

@@ -80,6 +80,15 @@ def test_a_url_without_http_is_refused_before_any_call(app, url) -> None:
     assert result.exit_code == 2 and "expected http://… or https://…" in result.output
 
 
+def test_in_process_calls_without_a_pin_key_are_refused_before_any_call(make_app) -> None:
+    keyless = make_app(IVR_PIN_KEY="", IVR_PIN_KEY_FILE="")
+    result = invoke(keyless, str(CALLS))
+    assert (
+        result.exit_code == 1 and "no PIN key" in result.output and "pin-key new" in result.output
+    )
+    assert calls_made(keyless) == 0
+
+
 def test_a_bad_var_name_is_refused(app) -> None:
     result = invoke(app, str(CALLS), "--var", "1X=3")
     assert result.exit_code == 2 and "KEY=VALUE" in result.output
