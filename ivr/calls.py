@@ -29,7 +29,6 @@ from ivr.menu import Field, Menu, NodeType, Service
 from ivr.menu_versions import Edition, Editions
 from store import lockout, repo
 from store.lockout import PinVerdict
-from store.models import Call
 
 STATE_FIELDS = tuple(f.name for f in fields(CallState))
 MAX_EFFECTS = 8  # one step needs at most identify, check PIN, fetch; more is a bug
@@ -60,13 +59,13 @@ class PinCheck:
 
 
 def pin_to_check(
-    session: Session, menu_of: Callable[[Call], Menu], call_sid: str
+    session: Session, menu_of: Callable[[Any], Menu], call_sid: str
 ) -> tuple[int | None, str | None] | None:
     """(person id, stored PIN hash) when the call waits at the PIN prompt for this person.
 
     `menu_of` gives the menu a call's row started with (its menu version).
     """
-    row = session.get(Call, call_sid)
+    row = repo.peek_call(session, call_sid)
     if row is None or row.ended or row.verified or not row.identified:
         return None
     node = menu_of(row).nodes.get(row.node)

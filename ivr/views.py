@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, current_app, g, request, url_for
 from sqlalchemy import text
@@ -149,7 +150,8 @@ def _answer(kind: str) -> Response:
     before: CallState | None = None
     try:
         verdict = _verify_ahead(form) if kind == "keys" else None
-        row = repo.load_call(session, form.call_sid)
+        connection = session.connection()  # one look-up: the session's costs one per use
+        row = repo.load_call(connection, form.call_sid)
         before = state_of(row) if row is not None else None
         g.call_lang = before.lang if before else None  # so an apology is in the caller's language
         # A call keeps the menu version it started with, whatever reload brings meanwhile.
@@ -162,14 +164,14 @@ def _answer(kind: str) -> Response:
         state = replace(result.state, seq=(before.seq if before else 0) + 1)
         store_state(session, row, form.call_sid, form.from_number, state, now, edition,
                     line.editions.saved)  # fmt: skip
-        _log(session, menu, form, before, event, result.actions, now)
+        _log(connection, menu, form, before, event, result.actions, now)
         if state.ended and not (before and before.ended):
             observe.note_call_end(observe.call_outcome(g.step_outcomes))
         if line.catalogue is not None:
             tidy_audio(session, form.call_sid, isinstance(event, Start), state.ended,
                        int(now.timestamp()))  # fmt: skip
         play = play_links(session, form.call_sid, state.seq, edition.static_audio)
-        dialled = public_path(url_for("voice.dialled"))
+        dialled = public_path(_path("voice.dialled"))
         document = edition.renderer.render(
             result.actions, state.seq, _keys_url, _silence_url, dialled, play
         )
@@ -207,22 +209,36 @@ def _pin_check(caller: str, now: datetime, verdict: PinVerdict | None) -> PinChe
     return PinCheck(verdict, caller or "anonymous", hotline().pin_limit, int(now.timestamp()))
 
 
-def _log(session, menu: Menu, form: CallForm, before: CallState | None, event: Event, actions,
+def _log(connection, menu: Menu, form: CallForm, before: CallState | None, event: Event, actions,
          now) -> None:  # fmt: skip
     """Append the step to the call-event log and the app log, input masked."""
     node = before.node if before else menu.start
     masked = mask_input(menu, node, form.digits) if isinstance(event, Keys) else ""
     outcome = "; ".join(a.outcome for a in actions if isinstance(a, Note))[:64] or "-"
-    repo.add_event(session, form.call_sid, before.seq + 1 if before else 1, node, masked,
+    repo.add_event(connection, form.call_sid, before.seq + 1 if before else 1, node, masked,
                    outcome, now)  # fmt: skip
     # The request's log line and metrics take the node and outcomes; never the keys.
     observe.note_step(node, [a.outcome for a in actions if isinstance(a, Note)])
 
 
+_PATHS: dict[tuple[str, str], str] = {}  # (script root, endpoint) -> its path
+
+
+def _path(endpoint: str) -> str:
+    """url_for(endpoint) without arguments, built once per script root (not per element)."""
+    key = (request.script_root, endpoint)
+    path = _PATHS.get(key)
+    if path is None:
+        path = _PATHS[key] = url_for(endpoint)
+    return path
+
+
 def _link(endpoint: str, node: str, seq: int) -> str:
     """The next step's URL: absolute under IVR_PUBLIC_URL, else relative to this request."""
+    # As url_for(endpoint, node=node, seq=seq) encodes it (werkzeug's safe characters).
+    query = urlencode((("node", node), ("seq", str(seq))), safe="!$'()*,/:;?@")
     # IVR_PUBLIC_URL may carry a path prefix that a proxy strips before the app sees it.
-    return public_path(url_for(endpoint, node=node, seq=seq))
+    return public_path(f"{_path(endpoint)}?{query}")
 
 
 def _keys_url(node: str, seq: int) -> str:

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, case, delete, insert, or_, select, update
+from sqlalchemy import Connection, Row, bindparam, case, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from ivr.domain import BalanceData, BindingInfo, FamilyData, InsuredData
@@ -39,10 +39,22 @@ _FAMILY = (
                _BINDINGS.c.beneficiary_id == bindparam("person")))
     .order_by(_BINDINGS.c.id)
 )  # fmt: skip
-_LOAD_CALL = select(_CALLS).where(_CALLS.c.call_sid == bindparam("sid")).with_for_update()
+_PEEK_CALL = select(_CALLS).where(_CALLS.c.call_sid == bindparam("sid"))
+_LOAD_CALL = _PEEK_CALL.with_for_update()
 _UPDATE_CALL = update(_CALLS).where(_CALLS.c.call_sid == bindparam("sid"))
 _INSERT_CALL = insert(_CALLS)
 _INSERT_EVENT = insert(CallEvent.__table__)
+_AUDIO = CallAudio.__table__
+_DROP_EXPIRED_AUDIO = delete(_AUDIO).where(_AUDIO.c.expires_at <= bindparam("now"))
+_DROP_AUDIO = delete(_AUDIO).where(
+    or_(_AUDIO.c.call_sid == bindparam("sid"), _AUDIO.c.expires_at <= bindparam("now"))
+)
+Db = Session | Connection  # a request's session, or the connection it already holds
+
+
+def _conn(db: Db) -> Connection:
+    """The connection to run a prebuilt statement on (a session's costs a lookup per call)."""
+    return db if isinstance(db, Connection) else db.connection()
 
 
 def balance(session: Session, person_id: int) -> BalanceData:
@@ -71,32 +83,37 @@ def family(session: Session, person_id: int) -> FamilyData:
     return FamilyData(as_payer=tuple(roles[0]), as_beneficiary=tuple(roles[1]))
 
 
-def load_call(session: Session, call_sid: str) -> Row[Any] | None:
+def load_call(db: Db, call_sid: str) -> Row[Any] | None:
     """The call's state row, locked for this request so one call's steps serialise."""
-    return session.connection().execute(_LOAD_CALL, {"sid": call_sid}).first()
+    return _conn(db).execute(_LOAD_CALL, {"sid": call_sid}).first()
 
 
-def save_call(session: Session, call_sid: str, values: dict[str, Any], *, new: bool) -> None:
+def peek_call(db: Db, call_sid: str) -> Row[Any] | None:
+    """The call's state row, read without a lock (to decide what a request must check)."""
+    return _conn(db).execute(_PEEK_CALL, {"sid": call_sid}).first()
+
+
+def save_call(db: Db, call_sid: str, values: dict[str, Any], *, new: bool) -> None:
     """Write a call's row: insert it for a new call, else update the columns in `values`."""
     if new:
-        session.connection().execute(_INSERT_CALL, {"call_sid": call_sid, **values})
+        _conn(db).execute(_INSERT_CALL, {"call_sid": call_sid, **values})
     else:
-        session.connection().execute(_UPDATE_CALL, {"sid": call_sid, **values})
+        _conn(db).execute(_UPDATE_CALL, {"sid": call_sid, **values})
 
 
 def add_event(
-    session: Session, call_sid: str, seq: int, node: str, masked: str, outcome: str, at: datetime
+    db: Db, call_sid: str, seq: int, node: str, masked: str, outcome: str, at: datetime
 ) -> None:
     """Append one row to the call-event log (input already masked)."""
-    session.connection().execute(_INSERT_EVENT, {
+    _conn(db).execute(_INSERT_EVENT, {
         "call_sid": call_sid, "seq": seq, "node": node, "input_masked": masked,
         "outcome": outcome, "at": at,
     })  # fmt: skip
 
 
-def drop_expired_audio(session: Session, now: int) -> None:
+def drop_expired_audio(db: Db, now: int) -> None:
     """Forget every read-back past its expiry (calls whose end was never reported)."""
-    session.execute(delete(CallAudio).where(CallAudio.expires_at <= now))
+    _conn(db).execute(_DROP_EXPIRED_AUDIO, {"now": now})
 
 
 def find_audio(session: Session, call_sid: str, token: str, now: int) -> CallAudio | None:
@@ -114,11 +131,9 @@ def find_audio(session: Session, call_sid: str, token: str, now: int) -> CallAud
     return audio
 
 
-def drop_audio(session: Session, call_sid: str, now: int) -> None:
+def drop_audio(db: Db, call_sid: str, now: int) -> None:
     """Forget an ended call's read-backs, and anyone's that have expired."""
-    session.execute(
-        delete(CallAudio).where(or_(CallAudio.call_sid == call_sid, CallAudio.expires_at <= now))
-    )
+    _conn(db).execute(_DROP_AUDIO, {"sid": call_sid, "now": now})
 
 
 def save_menu_version(
