@@ -12,10 +12,11 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from ivr import observe
-from ivr.app import CALL_SID, get_session, hotline
+from ivr.app import CALL_SID, hotline, step_db
 from ivr.audio_views import play_links, tidy_audio
 from ivr.calls import (
     PinCheck,
+    StepDb,
     drive,
     edition_of,
     mask_input,
@@ -146,46 +147,57 @@ def _answer(kind: str) -> Response:
     """Handle one webhook request of the given kind (start, keys, silence)."""
     form = _form()
     line = hotline()
-    session = get_session()
     before: CallState | None = None
+    db: StepDb | None = None
     try:
         verdict = _verify_ahead(form) if kind == "keys" else None
-        connection = session.connection()  # one look-up: the session's costs one per use
-        row = repo.load_call(connection, form.call_sid)
+        db = step_db()  # after the PIN's look-ahead: one connection at a time
+        row = repo.load_call(db.connection, form.call_sid)
         before = state_of(row) if row is not None else None
         g.call_lang = before.lang if before else None  # so an apology is in the caller's language
-        # A call keeps the menu version it started with, whatever reload brings meanwhile.
-        edition = edition_of(session, line.editions, row)
-        menu = edition.menu
-        event = _event(kind, before, form, edition)
-        now = line.clock().astimezone(UTC)  # SQLite keeps no zone: always store UTC
-        pins = _pin_check(form.from_number, now, verdict)
-        result = drive(session, menu, before or CallState(menu.start), event, pins)
-        state = replace(result.state, seq=(before.seq if before else 0) + 1)
-        store_state(session, row, form.call_sid, form.from_number, state, now, edition,
-                    line.editions.saved)  # fmt: skip
-        _log(connection, menu, form, before, event, result.actions, now)
-        if state.ended and not (before and before.ended):
-            observe.note_call_end(observe.call_outcome(g.step_outcomes))
-        if line.catalogue is not None:
-            tidy_audio(session, form.call_sid, isinstance(event, Start), state.ended,
-                       int(now.timestamp()))  # fmt: skip
-        play = play_links(session, form.call_sid, state.seq, edition.static_audio)
-        dialled = public_path(_path("voice.dialled"))
-        document = edition.renderer.render(
-            result.actions, state.seq, _keys_url, _silence_url, dialled, play
-        )
-        session.commit()
+        document, edition = _step(db, kind, form, row, before, verdict)
+        db.commit()
         if row is None:  # store_state offered this version's files with the new call
             line.editions.saved.add(edition.version)
     except DBAPIError as exc:
-        session.rollback()
+        if db is not None:
+            db.rollback()
         current_app.logger.warning("database error, caller told the system is busy: %s",
                                    type(exc.orig).__name__)  # fmt: skip
         observe.forget_step()  # rolled back: it did not happen
         observe.note_refused("busy")
         return _spoken(before.lang if before else None, "busy")
     return _xml(document)
+
+
+def _step(db: StepDb, kind: str, form: CallForm, row, before: CallState | None,
+          verdict: PinVerdict | None) -> tuple[str, Edition]:  # fmt: skip
+    """Step the call in the request's transaction: its TwiML, and the call's menu version."""
+    line = hotline()
+    # A call keeps the menu version it started with, whatever reload brings meanwhile.
+    edition = edition_of(db.connection, line.editions, row)
+    menu = edition.menu
+    event = _event(kind, before, form, edition)
+    now = line.clock().astimezone(UTC)  # SQLite keeps no zone: always store UTC
+    pins = _pin_check(form.from_number, now, verdict)
+    result = drive(db, menu, before or CallState(menu.start), event, pins)
+    state = replace(result.state, seq=(before.seq if before else 0) + 1)
+    store_state(db.connection, row, form.call_sid, form.from_number, state, now, edition,
+                line.editions.saved)  # fmt: skip
+    _log(db.connection, menu, form, before, event, result.actions, now)
+    if state.ended and not (before and before.ended):
+        observe.note_call_end(observe.call_outcome(g.step_outcomes))
+    session = None
+    if line.catalogue is not None:  # play mode: read-backs are rows the session adds
+        session = db.session
+        tidy_audio(db.connection, form.call_sid, isinstance(event, Start), state.ended,
+                   int(now.timestamp()))  # fmt: skip
+    play = play_links(session, form.call_sid, state.seq, edition.static_audio)
+    dialled = public_path(_path("voice.dialled"))
+    document = edition.renderer.render(
+        result.actions, state.seq, _keys_url, _silence_url, dialled, play
+    )
+    return document, edition
 
 
 def _verify_ahead(form: CallForm) -> PinVerdict | None:
@@ -275,9 +287,11 @@ def _note_call_end(call_sid: str, outcome: str, *, end: bool) -> str | None:
     Returns the call's language, so that what follows is said in it.
     """
     # Best effort: Twilio ignores what these callbacks answer, so errors are only logged.
-    session = get_session()
+    db: StepDb | None = None
     lang = None
     try:
+        db = step_db()
+        session = db.connection
         row = repo.load_call(session, call_sid)
         now = hotline().clock().astimezone(UTC)
         if row is not None:
@@ -289,9 +303,10 @@ def _note_call_end(call_sid: str, outcome: str, *, end: bool) -> str | None:
             repo.add_event(session, call_sid, row.seq, row.node, "", outcome, now)
         if end:  # the call is over: its read-back audio goes with it
             repo.drop_audio(session, call_sid, int(now.timestamp()))
-        session.commit()
+        db.commit()
     except DBAPIError as exc:
-        session.rollback()
+        if db is not None:
+            db.rollback()
         observe.forget_step()  # the end was not recorded: not counted either
         current_app.logger.warning(
             "call %s: %r not recorded: %s", call_sid, outcome, type(exc.orig).__name__

@@ -9,10 +9,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, case, delete, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ivr.domain import BalanceData, BindingInfo, FamilyData, InsuredData
-from store.lockout import insert_ignore
 from store.models import Binding, Call, CallAudio, CallEvent, MenuVersion, Person
 
 # The webhook's statements are built once: building a select costs more than running it.
@@ -57,21 +57,21 @@ def _conn(db: Db) -> Connection:
     return db if isinstance(db, Connection) else db.connection()
 
 
-def balance(session: Session, person_id: int) -> BalanceData:
+def balance(db: Db, person_id: int) -> BalanceData:
     """The person's 医保个人账户 balance."""
-    row = session.connection().execute(_BALANCE, {"person": person_id}).one()
+    row = _conn(db).execute(_BALANCE, {"person": person_id}).one()
     return BalanceData(row.balance_fen, row.balance_as_of)
 
 
-def insured(session: Session, person_id: int) -> InsuredData:
+def insured(db: Db, person_id: int) -> InsuredData:
     """The person's 参保 status."""
-    row = session.connection().execute(_INSURED, {"person": person_id}).one()
+    row = _conn(db).execute(_INSURED, {"person": person_id}).one()
     return InsuredData(row.insured_status, row.scheme, row.insured_region)
 
 
-def family(session: Session, person_id: int) -> FamilyData:
+def family(db: Db, person_id: int) -> FamilyData:
     """The person's 家庭共济 bindings as payer and as beneficiary."""
-    connection = session.connection()
+    connection = _conn(db)
     mine = connection.execute(_INSURED, {"person": person_id}).one().insured_status
     rows = connection.execute(_FAMILY, {"person": person_id}).all()
     roles: tuple[list[BindingInfo], list[BindingInfo]] = ([], [])
@@ -136,15 +136,17 @@ def drop_audio(db: Db, call_sid: str, now: int) -> None:
     _conn(db).execute(_DROP_AUDIO, {"sid": call_sid, "now": now})
 
 
-def save_menu_version(
-    session: Session, version: str, stored: Mapping[str, Any], now: datetime
-) -> None:
+def save_menu_version(db: Db, version: str, stored: Mapping[str, Any], now: datetime) -> None:
     """Keep a menu version's files, once: calls that start in it may outlive this process."""
     files = json.dumps(dict(stored), ensure_ascii=False, sort_keys=True)
-    insert_ignore(session, MenuVersion, version=version, files=files, saved_at=now)
+    connection = _conn(db)
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    row = {"version": version, "files": files, "saved_at": now}
+    connection.execute(dialect.insert(MenuVersion).values(row).on_conflict_do_nothing())
 
 
-def menu_version(session: Session, version: str) -> dict[str, Any] | None:
+def menu_version(db: Db, version: str) -> dict[str, Any] | None:
     """A stored menu version ({"menu": file name, "files": {path: text}}), or None."""
-    files = session.scalar(select(MenuVersion.files).where(MenuVersion.version == version))
+    query = select(MenuVersion.files).where(MenuVersion.version == version)
+    files = _conn(db).execute(query).scalar()
     return json.loads(files) if files is not None else None
