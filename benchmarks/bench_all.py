@@ -31,6 +31,7 @@ sys.path.insert(0, str(HERE))
 
 from bench_report import console, plot_sweep, print_ratios, print_sweep  # noqa: E402
 from bench_servers import AUTH_TOKEN, database, load_demo, postgres_answers, running  # noqa: E402
+from bench_targets import print_targets, targets  # noqa: E402
 from inprocess_call import hash_cost  # noqa: E402
 from load import run_load  # noqa: E402
 from qa_batch import run_batch  # noqa: E402
@@ -80,12 +81,12 @@ def saturation(backends: list[str], workers: list[int], args) -> list[dict[str, 
 
 def sweep(backends: list[str], levels: list[int], think_ms: int, amount: dict[str, Any],
           args) -> list[dict[str, Any]]:  # fmt: skip
-    """Each server at each concurrency level, production PIN hashes: throughput and p99."""
+    """Each server at each concurrency level: throughput and p99."""
     points = []
     for backend in [*backends, "baseline"]:
         with database("sqlite" if backend == "baseline" else backend) as url:
             if backend != "baseline":
-                load_demo(url, fast_pins=False)
+                load_demo(url, fast_pins=not args.production_pins)
             kind = "baseline" if backend == "baseline" else "ivr"
             with running(kind, args.sweep_workers, args.threads, url) as server:
                 warm(server, args.threads)
@@ -167,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     if "soak" in parts:
         report["soak"] = soak(args.soak_calls, args.soak_every, args.threads)
         console.print(f"Memory over {args.soak_calls} calls: {report['soak']['samples']}")
+    report["targets"] = targets(report)
+    print_targets(report["targets"], console)
     args.json.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n")
     if "sweep" in report:
         plot_sweep(report["sweep"], args.plot)
@@ -207,6 +210,11 @@ def _parser() -> argparse.ArgumentParser:
     add("--json", type=Path, default=HERE / "results.json", help="[%(default)s]")
     add("--plot", type=Path, default=HERE / "concurrency.png", help="[%(default)s]")
     add("--only", default=",".join(PARTS), help="Parts to run [%(default)s].")
+    add(
+        "--production-pins",
+        action="store_true",
+        help="Sweep and callers with production PIN hashes (scrypt), not the cheap ones.",
+    )
     add("--quick", action="store_true", help="A few calls of each part (the tests use it).")
     return parser
 

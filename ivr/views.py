@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
-from urllib.parse import urlencode
 
-from flask import Blueprint, Response, abort, current_app, g, request, url_for
+from flask import Blueprint, Response, current_app, g, request
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
@@ -26,9 +25,18 @@ from ivr.calls import (
 )
 from ivr.engine import PIN_DIGITS
 from ivr.events import CallState, Event, Keys, Note, Resume, Say, Silence, Start
-from ivr.links import public_path, public_url
+from ivr.links import public_path
 from ivr.menu import Menu
 from ivr.menu_versions import Edition
+from ivr.webhook_request import (
+    CallForm,
+    field_of,
+    keys_url,
+    parse_form,
+    path_of,
+    signed,
+    silence_url,
+)
 from store import lockout, repo
 from store.db import READ_ONLY
 from store.lockout import PinVerdict
@@ -36,17 +44,7 @@ from store.lockout import PinVerdict
 voice = Blueprint("voice", __name__)
 health = Blueprint("health", __name__)
 
-MAX_DIGITS = 64  # longer than any real entry; garbage past this is not looked at
 FINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
-
-
-@dataclass(frozen=True)
-class CallForm:
-    """The fields of a Twilio voice request that the hotline uses."""
-
-    call_sid: str
-    from_number: str
-    digits: str = field(repr=False)  # may be a PIN
 
 
 def _xml(document: str) -> Response:
@@ -66,12 +64,12 @@ def throttle() -> Response | None:
     g.call_sid = call_sid if CALL_SID.fullmatch(call_sid) else None
     # Only a signed request may count against a caller number: else anyone could post
     # junk "From" a victim's number and have the hotline refuse their real calls.
-    caller = request.form.get("From", "")[:32] if _signed() else ""
+    caller = request.form.get("From", "")[:32] if signed() else ""
     scope = limits.exceeded(caller, request.remote_addr or "")
     if scope is None:
         return None
     observe.note_refused("rate_limited", scope)
-    if _signed() and g.call_sid:
+    if signed() and g.call_sid:
         return _spoken(None, "busy")
     return Response(f"too many requests ({scope})\n", 429, {"Retry-After": "60"},
                     mimetype="text/plain")  # fmt: skip
@@ -80,25 +78,9 @@ def throttle() -> Response | None:
 @voice.before_request
 def check_signature() -> Response | None:
     """Refuse a request without a valid X-Twilio-Signature when a token is set: 403."""
-    if _signed():
+    if signed():
         return None
     return Response("invalid or missing X-Twilio-Signature\n", 403, mimetype="text/plain")
-
-
-def _signed() -> bool:
-    """True when the request carries Twilio's valid signature, or signatures are off."""
-    if "signed" not in g:
-        g.signed = _check_signature()
-    return g.signed
-
-
-def _check_signature() -> bool:
-    """Check X-Twilio-Signature against the URL Twilio called."""
-    validator = hotline().validator
-    if validator is None:
-        return True
-    signature = request.headers.get("X-Twilio-Signature", "")
-    return bool(signature) and validator.validate(public_url(), request.form.to_dict(), signature)
 
 
 @voice.errorhandler(Exception)
@@ -118,20 +100,6 @@ def _spoken(lang: str | None, *prompts: str) -> Response:
     return _xml(hotline().renderer.spoken(says, play_links(None, None, 0)))
 
 
-def _form() -> CallForm:
-    """Parse and bound the form fields; a missing or malformed CallSid is a 400."""
-    call_sid = request.form.get("CallSid", "")
-    if not CALL_SID.fullmatch(call_sid):
-        abort(Response("CallSid is missing or malformed\n", 400, mimetype="text/plain"))
-    g.call_sid = call_sid
-    return CallForm(call_sid, _field("From", 32), _field("Digits", MAX_DIGITS))
-
-
-def _field(name: str, limit: int) -> str:
-    """A form field cut to `limit`, control characters as "?" (PostgreSQL refuses NUL)."""
-    return "".join(ch if ch.isprintable() else "?" for ch in request.form.get(name, "")[:limit])
-
-
 def _event(kind: str, state: CallState | None, form: CallForm, edition: Edition) -> Event:
     """What this request means, given where the call really is."""
     env = hotline().env(edition)
@@ -145,7 +113,7 @@ def _event(kind: str, state: CallState | None, form: CallForm, edition: Edition)
 
 def _answer(kind: str) -> Response:
     """Handle one webhook request of the given kind (start, keys, silence)."""
-    form = _form()
+    form = parse_form()
     line = hotline()
     before: CallState | None = None
     db: StepDb | None = None
@@ -193,9 +161,9 @@ def _step(db: StepDb, kind: str, form: CallForm, row, before: CallState | None,
         tidy_audio(db.connection, form.call_sid, isinstance(event, Start), state.ended,
                    int(now.timestamp()))  # fmt: skip
     play = play_links(session, form.call_sid, state.seq, edition.static_audio)
-    dialled = public_path(_path("voice.dialled"))
+    dialled = public_path(path_of("voice.dialled"))
     document = edition.renderer.render(
-        result.actions, state.seq, _keys_url, _silence_url, dialled, play
+        result.actions, state.seq, keys_url, silence_url, dialled, play
     )
     return document, edition
 
@@ -231,36 +199,6 @@ def _log(connection, menu: Menu, form: CallForm, before: CallState | None, event
                    outcome, now)  # fmt: skip
     # The request's log line and metrics take the node and outcomes; never the keys.
     observe.note_step(node, [a.outcome for a in actions if isinstance(a, Note)])
-
-
-_PATHS: dict[tuple[str, str], str] = {}  # (script root, endpoint) -> its path
-
-
-def _path(endpoint: str) -> str:
-    """url_for(endpoint) without arguments, built once per script root (not per element)."""
-    key = (request.script_root, endpoint)
-    path = _PATHS.get(key)
-    if path is None:
-        path = _PATHS[key] = url_for(endpoint)
-    return path
-
-
-def _link(endpoint: str, node: str, seq: int) -> str:
-    """The next step's URL: absolute under IVR_PUBLIC_URL, else relative to this request."""
-    # As url_for(endpoint, node=node, seq=seq) encodes it (werkzeug's safe characters).
-    query = urlencode((("node", node), ("seq", str(seq))), safe="!$'()*,/:;?@")
-    # IVR_PUBLIC_URL may carry a path prefix that a proxy strips before the app sees it.
-    return public_path(f"{_path(endpoint)}?{query}")
-
-
-def _keys_url(node: str, seq: int) -> str:
-    """Where Twilio posts the keys of a Gather at `node`."""
-    return _link("voice.keys", node, seq)
-
-
-def _silence_url(node: str, seq: int) -> str:
-    """Where Twilio goes when the Gather at `node` times out unanswered."""
-    return _link("voice.silence", node, seq)
 
 
 @voice.post("/voice")
@@ -317,8 +255,8 @@ def _note_call_end(call_sid: str, outcome: str, *, end: bool) -> str | None:
 @voice.post("/voice/dialled")
 def dialled() -> Response:
     """The agent leg of a <Dial> ended: hang up after a talk, apologise when unanswered."""
-    dial_status = _field("DialCallStatus", 32)
-    lang = _note_call_end(_form().call_sid, f"dial {dial_status or 'unknown'}", end=False)
+    dial_status = field_of("DialCallStatus", 32)
+    lang = _note_call_end(parse_form().call_sid, f"dial {dial_status or 'unknown'}", end=False)
     if dial_status in ("completed", "answered"):
         return _xml(hotline().renderer.spoken([]))
     return _spoken(lang, "agent_unavailable", "goodbye")
@@ -327,8 +265,8 @@ def dialled() -> Response:
 @voice.post("/voice/status")
 def status() -> Response:
     """Twilio's call-status callback: a call that is over is marked ended and logged."""
-    call_status = _field("CallStatus", 32)
-    form = _form()
+    call_status = field_of("CallStatus", 32)
+    form = parse_form()
     if call_status in FINAL_STATUSES:
         _note_call_end(form.call_sid, f"status {call_status}", end=True)
     return Response(status=204)
