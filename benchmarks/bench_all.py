@@ -30,13 +30,22 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from bench_report import console, plot_sweep, print_ratios, print_sweep  # noqa: E402
-from bench_servers import AUTH_TOKEN, database, load_demo, postgres_answers, running  # noqa: E402
+from bench_servers import (  # noqa: E402
+    AUTH_TOKEN,
+    database,
+    load_demo,
+    postgres_answers,
+    running,
+    settle,
+)
+from bench_targets import print_targets, targets  # noqa: E402
 from inprocess_call import hash_cost  # noqa: E402
 from load import run_load  # noqa: E402
 from qa_batch import run_batch  # noqa: E402
 from rich.progress import Progress  # noqa: E402
 
 PARTS = ("saturation", "sweep", "callers", "qa", "soak")
+SETTLE = {"at_most": 8.0}  # seconds a measured run may wait for a quiet machine (0: --quick)
 
 
 def warm(server, threads: int) -> None:
@@ -46,14 +55,16 @@ def warm(server, threads: int) -> None:
              baseline=server.name == "baseline")  # fmt: skip
 
 
-def measured(server, **load: Any) -> dict[str, Any]:
-    """One load run against `server`, with the server's CPU time per request."""
+def measured(server, url: str, **load: Any) -> dict[str, Any]:
+    """One load run against `server` (database `url`), with its CPU time per request."""
+    waited = settle(url, **SETTLE)
     cpu = server.cpu_seconds()
     result = run_load(server.url, token=AUTH_TOKEN, baseline=server.name == "baseline", **load)
     summary = result.summary()
     summary["server_cpu_ms_per_request"] = round(
         (server.cpu_seconds() - cpu) * 1000 / max(1, summary["requests"]), 3
     )
+    summary["settled_s"] = waited
     return summary
 
 
@@ -67,10 +78,10 @@ def saturation(backends: list[str], workers: list[int], args) -> list[dict[str, 
                 load_demo(url, fast_pins=True)
                 with running("baseline", count, args.threads) as server:
                     warm(server, args.threads)
-                    base = measured(server, **load)
+                    base = measured(server, url, **load)
                 with running("ivr", count, args.threads, url) as server:
                     warm(server, args.threads)
-                    ivr = measured(server, **load)
+                    ivr = measured(server, url, **load)
             ratio = ivr["requests_per_s"] / max(base["requests_per_s"], 1e-9)
             rows.append({"backend": backend, "workers": count, "threads": args.threads,
                          "baseline": base, "ivr": ivr, "ratio": round(ratio, 3)})  # fmt: skip
@@ -80,17 +91,17 @@ def saturation(backends: list[str], workers: list[int], args) -> list[dict[str, 
 
 def sweep(backends: list[str], levels: list[int], think_ms: int, amount: dict[str, Any],
           args) -> list[dict[str, Any]]:  # fmt: skip
-    """Each server at each concurrency level, production PIN hashes: throughput and p99."""
+    """Each server at each concurrency level: throughput and p99."""
     points = []
     for backend in [*backends, "baseline"]:
         with database("sqlite" if backend == "baseline" else backend) as url:
             if backend != "baseline":
-                load_demo(url, fast_pins=False)
+                load_demo(url, fast_pins=not args.production_pins)
             kind = "baseline" if backend == "baseline" else "ivr"
             with running(kind, args.sweep_workers, args.threads, url) as server:
                 warm(server, args.threads)
                 for level in levels:
-                    result = measured(server, concurrency=level, think_ms=think_ms, **amount)
+                    result = measured(server, url, concurrency=level, think_ms=think_ms, **amount)
                     console.print(f"  {kind} ({backend}), {level} at once: "
                                   f"{result['calls_per_s']} calls/s, "
                                   f"p99 {result['all_but_pin']['p99']} ms")  # fmt: skip
@@ -141,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         args.workers, args.calls, args.sweep, args.callers = "1", 3, "1,2", "2"
         args.callers_calls, args.think_ms = 2, 10
         args.qa_calls, args.soak_calls, args.soak_every = 5, 10, 5
+        SETTLE["at_most"] = 0.0
     backends = [b for b in args.backends.split(",") if b]
     if "postgresql" in backends and not postgres_answers():
         console.print("[yellow]PostgreSQL does not answer: SQLite only.[/]")
@@ -167,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     if "soak" in parts:
         report["soak"] = soak(args.soak_calls, args.soak_every, args.threads)
         console.print(f"Memory over {args.soak_calls} calls: {report['soak']['samples']}")
+    report["targets"] = targets(report)
+    print_targets(report["targets"], console)
     args.json.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n")
     if "sweep" in report:
         plot_sweep(report["sweep"], args.plot)
@@ -207,6 +221,11 @@ def _parser() -> argparse.ArgumentParser:
     add("--json", type=Path, default=HERE / "results.json", help="[%(default)s]")
     add("--plot", type=Path, default=HERE / "concurrency.png", help="[%(default)s]")
     add("--only", default=",".join(PARTS), help="Parts to run [%(default)s].")
+    add(
+        "--production-pins",
+        action="store_true",
+        help="Sweep and callers with production PIN hashes (scrypt), not the cheap ones.",
+    )
     add("--quick", action="store_true", help="A few calls of each part (the tests use it).")
     return parser
 

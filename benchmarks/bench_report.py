@@ -62,7 +62,7 @@ def print_ratios(rows: list[dict[str, Any]]) -> None:
 def print_sweep(points: list[dict[str, Any]], title: str) -> None:
     """Concurrency against throughput and p99 latency, per server."""
     table = Table(
-        title=title + ", production PIN hashes",
+        title=title,
         caption="p99: every step but the PIN check, which is slow on purpose",
     )
     for column in (

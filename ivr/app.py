@@ -17,6 +17,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ivr import observe, ratelimit
 from ivr.audio import Catalogue
+from ivr.calls import StepDb
 from ivr.config import SHANGHAI, AgentHours, from_environ
 from ivr.errors import ConfigError
 from ivr.events import Env
@@ -258,8 +259,16 @@ def get_session() -> Session:
     return g.db
 
 
+def step_db() -> StepDb:
+    """This webhook request's connection (and its session when lock-out code needs one)."""
+    if "step_db" not in g:
+        g.step_db = StepDb(hotline().engine.connect())
+    return g.step_db
+
+
 def close_session(_exc: BaseException | None = None) -> None:
     """Close the request's session at teardown (rolling back anything uncommitted)."""
-    session = g.pop("db", None)
-    if session is not None:
-        session.close()
+    for name in ("db", "step_db"):
+        held = g.pop(name, None)
+        if held is not None:
+            held.close()

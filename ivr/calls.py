@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from ivr.domain import PinOutcome
@@ -29,7 +30,6 @@ from ivr.menu import Field, Menu, NodeType, Service
 from ivr.menu_versions import Edition, Editions
 from store import lockout, repo
 from store.lockout import PinVerdict
-from store.models import Call
 from store.pins import HOW_TO, PinKeyError, PinKeyring
 
 STATE_FIELDS = tuple(f.name for f in fields(CallState))
@@ -64,19 +64,54 @@ class PinCheck:
 
 
 def pin_to_check(
-    session: Session, menu_of: Callable[[Call], Menu], call_sid: str
+    session: Session, menu_of: Callable[[Any], Menu], call_sid: str
 ) -> tuple[int | None, str | None] | None:
     """(person id, stored PIN hash) when the call waits at the PIN prompt for this person.
 
     `menu_of` gives the menu a call's row started with (its menu version).
     """
-    row = session.get(Call, call_sid)
+    row = repo.peek_call(session, call_sid)
     if row is None or row.ended or row.verified or not row.identified:
         return None
     node = menu_of(row).nodes.get(row.node)
     if node is None or node.type != NodeType.INPUT or node.field != Field.PIN:
         return None
     return row.person_id, lockout.stored_hash(session, row.person_id)
+
+
+class StepDb:
+    """A request's database access: its connection, for the prebuilt statements, and an ORM
+    session in the same transaction, made only when code that needs one (lock-out) runs."""
+
+    def __init__(self, connection: Connection) -> None:
+        """Hold the request's connection; no session yet."""
+        self.connection = connection
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        """The ORM session on this connection (joins its transaction; commits nothing)."""
+        if self._session is None:
+            self._session = Session(bind=self.connection, expire_on_commit=False)
+        return self._session
+
+    def commit(self) -> None:
+        """Flush what the session holds, then commit the request's transaction."""
+        if self._session is not None:
+            self._session.flush()
+        self.connection.commit()
+
+    def rollback(self) -> None:
+        """Forget the session's objects and roll the transaction back."""
+        if self._session is not None:
+            self._session.rollback()
+        self.connection.rollback()
+
+    def close(self) -> None:
+        """End the session, and hand the connection back to the pool (rolling back)."""
+        if self._session is not None:
+            self._session.close()
+        self.connection.close()
 
 
 @dataclass(frozen=True)
@@ -87,24 +122,24 @@ class Step:
     actions: list[Action]
 
 
-def perform(session: Session, effect: Effect, env: Env, pins: PinCheck | None = None) -> Event:
+def perform(db: StepDb, effect: Effect, env: Env, pins: PinCheck | None = None) -> Event:
     """Carry out an effect the engine asked for and return its result as an event."""
     match effect:
         case Identify(kind=kind, number=number):
-            return Identified(*lockout.identify(session, kind, number), env)
+            return Identified(*lockout.identify(db.session, kind, number), env)
         case CheckPin():
-            return PinChecked((pins or PinCheck()).check(session, effect), env)
+            return PinChecked((pins or PinCheck()).check(db.session, effect), env)
         case Fetch(service=Service.BALANCE, person_id=pid):
-            return Fetched(repo.balance(session, pid), env)
+            return Fetched(repo.balance(db.connection, pid), env)
         case Fetch(service=Service.FAMILY, person_id=pid):
-            return Fetched(repo.family(session, pid), env)
+            return Fetched(repo.family(db.connection, pid), env)
         case Fetch(service=Service.SOCIAL_STATUS, person_id=pid):
-            return Fetched(repo.insured(session, pid), env)
+            return Fetched(repo.insured(db.connection, pid), env)
     raise TypeError(f"not an effect: {effect!r}")
 
 
 def drive(
-    session: Session, menu: Menu, state: CallState, event: Event, pins: PinCheck | None = None
+    db: StepDb, menu: Menu, state: CallState, event: Event, pins: PinCheck | None = None
 ) -> Step:
     """Step the engine, performing effects, until the call waits or ends."""
     spoken: list[Action] = []
@@ -114,7 +149,7 @@ def drive(
         spoken.extend(actions[:-1] if effect else actions)
         if effect is None:
             return Step(state, spoken)
-        event = perform(session, effect, event.env, pins)
+        event = perform(db, effect, event.env, pins)
     raise RuntimeError("the engine asked for too many effects in one step")
 
 
@@ -124,7 +159,7 @@ def state_of(row: Any) -> CallState:
 
 
 def store_state(
-    session: Session, row: Any | None, call_sid: str, from_number: str, state: CallState,
+    db: repo.Db, row: Any | None, call_sid: str, from_number: str, state: CallState,
     now: datetime, edition: Edition | None = None, saved: Container[str] = (),
 ) -> None:  # fmt: skip
     """Write the engine state into the call row, creating it for a new call with the
@@ -136,15 +171,15 @@ def store_state(
         values.update(from_number=from_number, started_at=now, menu_version=version)
     if row is None and edition is not None and edition.version not in saved:
         # The version's first call here: its files go in with the call, in one transaction.
-        repo.save_menu_version(session, edition.version, edition.stored(), now)
-    repo.save_call(session, call_sid, values, new=row is None)
+        repo.save_menu_version(db, edition.version, edition.stored(), now)
+    repo.save_call(db, call_sid, values, new=row is None)
 
 
-def edition_of(session: Session, editions: Editions, row: Any | None) -> Edition:
+def edition_of(db: repo.Db, editions: Editions, row: Any | None) -> Edition:
     """The menu version of a call: the one its row names (from the database when this
     process never loaded it), or the newest for a new call (row None)."""
     version = row.menu_version if row is not None else None
-    return editions.for_call(version, lambda v: repo.menu_version(session, v))
+    return editions.for_call(version, lambda v: repo.menu_version(db, v))
 
 
 def mask_input(menu: Menu, node_name: str, digits: str) -> str:

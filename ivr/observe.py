@@ -188,7 +188,19 @@ def _observe(response: Response) -> None:
     # IVR_REQUEST_LOG is False only for the QA commands' in-process app: lines for simulated
     # calls would bury the terminal. (Not a logger level: all apps share the logger.)
     if current_app.config.get("IVR_REQUEST_LOG", True):
-        current_app.logger.info("request", extra={k: v for k, v in fields.items() if v is not None})
+        _log_request({k: v for k, v in fields.items() if v is not None})
+
+
+def _log_request(fields: dict[str, Any]) -> None:
+    """The request's log line, through the app logger's handlers, as logger.info would.
+
+    Built directly: logger.info walks the stack for the caller's file and line on every
+    request, which no log line shows and which cost a fifth of the line.
+    """
+    logger = current_app.logger
+    if logger.isEnabledFor(logging.INFO):
+        logger.handle(logger.makeRecord(logger.name, logging.INFO, __file__, 0, "request", (),
+                                        None, extra=fields))  # fmt: skip
 
 
 def _count_call(metrics: Metrics) -> None:

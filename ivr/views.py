@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, abort, current_app, g, request, url_for
+from flask import Blueprint, Response, current_app, g, request
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from ivr import observe
-from ivr.app import CALL_SID, get_session, hotline
+from ivr.app import CALL_SID, hotline, step_db
 from ivr.audio_views import play_links, tidy_audio
 from ivr.calls import (
     PinCheck,
+    StepDb,
     drive,
     edition_of,
     mask_input,
@@ -24,9 +25,18 @@ from ivr.calls import (
 )
 from ivr.engine import PIN_DIGITS
 from ivr.events import CallState, Event, Keys, Note, Resume, Say, Silence, Start
-from ivr.links import public_path, public_url
+from ivr.links import public_path
 from ivr.menu import Menu
 from ivr.menu_versions import Edition
+from ivr.webhook_request import (
+    CallForm,
+    field_of,
+    keys_url,
+    parse_form,
+    path_of,
+    signed,
+    silence_url,
+)
 from store import lockout, repo
 from store.db import READ_ONLY
 from store.lockout import PinVerdict
@@ -34,17 +44,7 @@ from store.lockout import PinVerdict
 voice = Blueprint("voice", __name__)
 health = Blueprint("health", __name__)
 
-MAX_DIGITS = 64  # longer than any real entry; garbage past this is not looked at
 FINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
-
-
-@dataclass(frozen=True)
-class CallForm:
-    """The fields of a Twilio voice request that the hotline uses."""
-
-    call_sid: str
-    from_number: str
-    digits: str = field(repr=False)  # may be a PIN
 
 
 def _xml(document: str) -> Response:
@@ -64,12 +64,12 @@ def throttle() -> Response | None:
     g.call_sid = call_sid if CALL_SID.fullmatch(call_sid) else None
     # Only a signed request may count against a caller number: else anyone could post
     # junk "From" a victim's number and have the hotline refuse their real calls.
-    caller = request.form.get("From", "")[:32] if _signed() else ""
+    caller = request.form.get("From", "")[:32] if signed() else ""
     scope = limits.exceeded(caller, request.remote_addr or "")
     if scope is None:
         return None
     observe.note_refused("rate_limited", scope)
-    if _signed() and g.call_sid:
+    if signed() and g.call_sid:
         return _spoken(None, "busy")
     return Response(f"too many requests ({scope})\n", 429, {"Retry-After": "60"},
                     mimetype="text/plain")  # fmt: skip
@@ -78,25 +78,9 @@ def throttle() -> Response | None:
 @voice.before_request
 def check_signature() -> Response | None:
     """Refuse a request without a valid X-Twilio-Signature when a token is set: 403."""
-    if _signed():
+    if signed():
         return None
     return Response("invalid or missing X-Twilio-Signature\n", 403, mimetype="text/plain")
-
-
-def _signed() -> bool:
-    """True when the request carries Twilio's valid signature, or signatures are off."""
-    if "signed" not in g:
-        g.signed = _check_signature()
-    return g.signed
-
-
-def _check_signature() -> bool:
-    """Check X-Twilio-Signature against the URL Twilio called."""
-    validator = hotline().validator
-    if validator is None:
-        return True
-    signature = request.headers.get("X-Twilio-Signature", "")
-    return bool(signature) and validator.validate(public_url(), request.form.to_dict(), signature)
 
 
 @voice.errorhandler(Exception)
@@ -116,20 +100,6 @@ def _spoken(lang: str | None, *prompts: str) -> Response:
     return _xml(hotline().renderer.spoken(says, play_links(None, None, 0)))
 
 
-def _form() -> CallForm:
-    """Parse and bound the form fields; a missing or malformed CallSid is a 400."""
-    call_sid = request.form.get("CallSid", "")
-    if not CALL_SID.fullmatch(call_sid):
-        abort(Response("CallSid is missing or malformed\n", 400, mimetype="text/plain"))
-    g.call_sid = call_sid
-    return CallForm(call_sid, _field("From", 32), _field("Digits", MAX_DIGITS))
-
-
-def _field(name: str, limit: int) -> str:
-    """A form field cut to `limit`, control characters as "?" (PostgreSQL refuses NUL)."""
-    return "".join(ch if ch.isprintable() else "?" for ch in request.form.get(name, "")[:limit])
-
-
 def _event(kind: str, state: CallState | None, form: CallForm, edition: Edition) -> Event:
     """What this request means, given where the call really is."""
     env = hotline().env(edition)
@@ -143,47 +113,59 @@ def _event(kind: str, state: CallState | None, form: CallForm, edition: Edition)
 
 def _answer(kind: str) -> Response:
     """Handle one webhook request of the given kind (start, keys, silence)."""
-    form = _form()
+    form = parse_form()
     line = hotline()
-    session = get_session()
     before: CallState | None = None
+    db: StepDb | None = None
     try:
         verdict = _verify_ahead(form) if kind == "keys" else None
-        row = repo.load_call(session, form.call_sid)
+        db = step_db()  # after the PIN's look-ahead: one connection at a time
+        row = repo.load_call(db.connection, form.call_sid)
         before = state_of(row) if row is not None else None
         g.call_lang = before.lang if before else None  # so an apology is in the caller's language
-        # A call keeps the menu version it started with, whatever reload brings meanwhile.
-        edition = edition_of(session, line.editions, row)
-        menu = edition.menu
-        event = _event(kind, before, form, edition)
-        now = line.clock().astimezone(UTC)  # SQLite keeps no zone: always store UTC
-        pins = _pin_check(form.from_number, now, verdict)
-        result = drive(session, menu, before or CallState(menu.start), event, pins)
-        state = replace(result.state, seq=(before.seq if before else 0) + 1)
-        store_state(session, row, form.call_sid, form.from_number, state, now, edition,
-                    line.editions.saved)  # fmt: skip
-        _log(session, menu, form, before, event, result.actions, now)
-        if state.ended and not (before and before.ended):
-            observe.note_call_end(observe.call_outcome(g.step_outcomes))
-        if line.catalogue is not None:
-            tidy_audio(session, form.call_sid, isinstance(event, Start), state.ended,
-                       int(now.timestamp()))  # fmt: skip
-        play = play_links(session, form.call_sid, state.seq, edition.static_audio)
-        dialled = public_path(url_for("voice.dialled"))
-        document = edition.renderer.render(
-            result.actions, state.seq, _keys_url, _silence_url, dialled, play
-        )
-        session.commit()
+        document, edition = _step(db, kind, form, row, before, verdict)
+        db.commit()
         if row is None:  # store_state offered this version's files with the new call
             line.editions.saved.add(edition.version)
     except DBAPIError as exc:
-        session.rollback()
+        if db is not None:
+            db.rollback()
         current_app.logger.warning("database error, caller told the system is busy: %s",
                                    type(exc.orig).__name__)  # fmt: skip
         observe.forget_step()  # rolled back: it did not happen
         observe.note_refused("busy")
         return _spoken(before.lang if before else None, "busy")
     return _xml(document)
+
+
+def _step(db: StepDb, kind: str, form: CallForm, row, before: CallState | None,
+          verdict: PinVerdict | None) -> tuple[str, Edition]:  # fmt: skip
+    """Step the call in the request's transaction: its TwiML, and the call's menu version."""
+    line = hotline()
+    # A call keeps the menu version it started with, whatever reload brings meanwhile.
+    edition = edition_of(db.connection, line.editions, row)
+    menu = edition.menu
+    event = _event(kind, before, form, edition)
+    now = line.clock().astimezone(UTC)  # SQLite keeps no zone: always store UTC
+    pins = _pin_check(form.from_number, now, verdict)
+    result = drive(db, menu, before or CallState(menu.start), event, pins)
+    state = replace(result.state, seq=(before.seq if before else 0) + 1)
+    store_state(db.connection, row, form.call_sid, form.from_number, state, now, edition,
+                line.editions.saved)  # fmt: skip
+    _log(db.connection, menu, form, before, event, result.actions, now)
+    if state.ended and not (before and before.ended):
+        observe.note_call_end(observe.call_outcome(g.step_outcomes))
+    session = None
+    if line.catalogue is not None:  # play mode: read-backs are rows the session adds
+        session = db.session
+        tidy_audio(db.connection, form.call_sid, isinstance(event, Start), state.ended,
+                   int(now.timestamp()))  # fmt: skip
+    play = play_links(session, form.call_sid, state.seq, edition.static_audio)
+    dialled = public_path(path_of("voice.dialled"))
+    document = edition.renderer.render(
+        result.actions, state.seq, keys_url, silence_url, dialled, play
+    )
+    return document, edition
 
 
 def _verify_ahead(form: CallForm) -> PinVerdict | None:
@@ -210,32 +192,16 @@ def _pin_check(caller: str, now: datetime, verdict: PinVerdict | None) -> PinChe
                     line.pins)  # fmt: skip
 
 
-def _log(session, menu: Menu, form: CallForm, before: CallState | None, event: Event, actions,
+def _log(connection, menu: Menu, form: CallForm, before: CallState | None, event: Event, actions,
          now) -> None:  # fmt: skip
     """Append the step to the call-event log and the app log, input masked."""
     node = before.node if before else menu.start
     masked = mask_input(menu, node, form.digits) if isinstance(event, Keys) else ""
     outcome = "; ".join(a.outcome for a in actions if isinstance(a, Note))[:64] or "-"
-    repo.add_event(session, form.call_sid, before.seq + 1 if before else 1, node, masked,
+    repo.add_event(connection, form.call_sid, before.seq + 1 if before else 1, node, masked,
                    outcome, now)  # fmt: skip
     # The request's log line and metrics take the node and outcomes; never the keys.
     observe.note_step(node, [a.outcome for a in actions if isinstance(a, Note)])
-
-
-def _link(endpoint: str, node: str, seq: int) -> str:
-    """The next step's URL: absolute under IVR_PUBLIC_URL, else relative to this request."""
-    # IVR_PUBLIC_URL may carry a path prefix that a proxy strips before the app sees it.
-    return public_path(url_for(endpoint, node=node, seq=seq))
-
-
-def _keys_url(node: str, seq: int) -> str:
-    """Where Twilio posts the keys of a Gather at `node`."""
-    return _link("voice.keys", node, seq)
-
-
-def _silence_url(node: str, seq: int) -> str:
-    """Where Twilio goes when the Gather at `node` times out unanswered."""
-    return _link("voice.silence", node, seq)
 
 
 @voice.post("/voice")
@@ -262,9 +228,11 @@ def _note_call_end(call_sid: str, outcome: str, *, end: bool) -> str | None:
     Returns the call's language, so that what follows is said in it.
     """
     # Best effort: Twilio ignores what these callbacks answer, so errors are only logged.
-    session = get_session()
+    db: StepDb | None = None
     lang = None
     try:
+        db = step_db()
+        session = db.connection
         row = repo.load_call(session, call_sid)
         now = hotline().clock().astimezone(UTC)
         if row is not None:
@@ -276,9 +244,10 @@ def _note_call_end(call_sid: str, outcome: str, *, end: bool) -> str | None:
             repo.add_event(session, call_sid, row.seq, row.node, "", outcome, now)
         if end:  # the call is over: its read-back audio goes with it
             repo.drop_audio(session, call_sid, int(now.timestamp()))
-        session.commit()
+        db.commit()
     except DBAPIError as exc:
-        session.rollback()
+        if db is not None:
+            db.rollback()
         observe.forget_step()  # the end was not recorded: not counted either
         current_app.logger.warning(
             "call %s: %r not recorded: %s", call_sid, outcome, type(exc.orig).__name__
@@ -289,8 +258,8 @@ def _note_call_end(call_sid: str, outcome: str, *, end: bool) -> str | None:
 @voice.post("/voice/dialled")
 def dialled() -> Response:
     """The agent leg of a <Dial> ended: hang up after a talk, apologise when unanswered."""
-    dial_status = _field("DialCallStatus", 32)
-    lang = _note_call_end(_form().call_sid, f"dial {dial_status or 'unknown'}", end=False)
+    dial_status = field_of("DialCallStatus", 32)
+    lang = _note_call_end(parse_form().call_sid, f"dial {dial_status or 'unknown'}", end=False)
     if dial_status in ("completed", "answered"):
         return _xml(hotline().renderer.spoken([]))
     return _spoken(lang, "agent_unavailable", "goodbye")
@@ -299,8 +268,8 @@ def dialled() -> Response:
 @voice.post("/voice/status")
 def status() -> Response:
     """Twilio's call-status callback: a call that is over is marked ended and logged."""
-    call_status = _field("CallStatus", 32)
-    form = _form()
+    call_status = field_of("CallStatus", 32)
+    form = parse_form()
     if call_status in FINAL_STATUSES:
         _note_call_end(form.call_sid, f"status {call_status}", end=True)
     return Response(status=204)

@@ -17,7 +17,7 @@ from sqlalchemy import (
     make_url,
     select,
 )
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import migrate
@@ -32,21 +32,55 @@ PG_LOCK_MS = 3000
 READ_ONLY = "ivr_read_only"  # execution option: this connection never writes (health checks)
 # What a SQLite connection learnt when it opened, and whether a reader raised its timeout.
 WAIT_MS, WAL, READ_WAIT = "ivr_busy_ms", "ivr_wal", "ivr_read_wait"
+# A pooled server connection idle longer than this is pinged before use (see _ping_if_idle).
+PING_IDLE_SECONDS = 5.0
+IDLE_SINCE = "ivr_idle_since"
 
 
 def make_engine(url: str, **options: Any) -> Engine:
-    """Create an engine with pre-ping pooling, bounded waits and serialised SQLite writes."""
+    """Create an engine with idle-ping pooling, bounded waits and serialised SQLite writes."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and "timeout" not in parsed.query:
         options.setdefault("connect_args", {"timeout": SQLITE_BUSY_SECONDS})
     elif parsed.get_driver_name() in ("psycopg", "psycopg2"):
         parsed = _with_pg_limits(parsed)
     # hide_parameters: an error message must never carry an ID number or a PIN hash.
-    engine = create_engine(parsed, pool_pre_ping=True, hide_parameters=True, **options)
+    engine = create_engine(parsed, hide_parameters=True, **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
+    else:  # a SQLite file cannot drop its connection; a server can
+        _ping_when_idle(engine)
     return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection before use only when it sat idle, not on every checkout.
+
+    pool_pre_ping cost a round trip per request. A connection in steady use is known to be
+    alive; one idle past PING_IDLE_SECONDS (a database restart, a firewall's timeout) is
+    pinged, and a dead one is replaced before the request uses it. A connection that dies
+    in use is a disconnect error: SQLAlchemy then drops the whole pool at once.
+    """
+    dialect = engine.dialect
+
+    def checkin(_dbapi_connection: Any, record: Any) -> None:
+        """Note when the connection went back to the pool."""
+        if record is not None:
+            record.info[IDLE_SINCE] = time.monotonic()
+
+    def checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        """Ping a connection that sat idle; a dead one makes the pool connect afresh."""
+        since = record.info.get(IDLE_SINCE)
+        if since is None or time.monotonic() - since < PING_IDLE_SECONDS:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError("idle pooled connection is gone") from exc
+
+    event.listen(engine, "checkin", checkin)
+    event.listen(engine, "checkout", checkout)
 
 
 def _with_pg_limits(url: URL) -> URL:
@@ -125,17 +159,22 @@ def _begin_immediate(connection: Any, wait_ms: int) -> None:
 
     SQLite's own busy handler sleeps up to 100 ms between tries, so under load a waiter
     wakes only after another worker has taken the lock again, and can starve past the
-    busy timeout. Trying every millisecond or two gives each waiter a fair chance.
+    busy timeout. Trying every millisecond or two gives each waiter a fair chance. The
+    tries go straight to the sqlite3 connection: through SQLAlchemy, each refused one
+    built a wrapped exception, and with 16 threads waiting that polling cost more CPU than
+    the steps. The last try goes through SQLAlchemy, so a timeout is its usual error.
     """
+    raw = connection.connection.driver_connection
     deadline = time.monotonic() + wait_ms / 1000
-    while True:
+    while time.monotonic() < deadline:
         try:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            raw.execute("BEGIN IMMEDIATE")
             return
-        except OperationalError as exc:
-            if "locked" not in str(exc.orig) or time.monotonic() >= deadline:
-                raise
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc):
+                break  # not a wait: SQLAlchemy raises it below, wrapped
         time.sleep(random.uniform(0.0005, 0.002))
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

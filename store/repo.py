@@ -8,11 +8,11 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, case, delete, insert, or_, select, update
+from sqlalchemy import Connection, Row, bindparam, case, delete, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ivr.domain import BalanceData, BindingInfo, FamilyData, InsuredData
-from store.lockout import insert_ignore
 from store.models import Binding, Call, CallAudio, CallEvent, MenuVersion, Person
 
 # The webhook's statements are built once: building a select costs more than running it.
@@ -39,27 +39,39 @@ _FAMILY = (
                _BINDINGS.c.beneficiary_id == bindparam("person")))
     .order_by(_BINDINGS.c.id)
 )  # fmt: skip
-_LOAD_CALL = select(_CALLS).where(_CALLS.c.call_sid == bindparam("sid")).with_for_update()
+_PEEK_CALL = select(_CALLS).where(_CALLS.c.call_sid == bindparam("sid"))
+_LOAD_CALL = _PEEK_CALL.with_for_update()
 _UPDATE_CALL = update(_CALLS).where(_CALLS.c.call_sid == bindparam("sid"))
 _INSERT_CALL = insert(_CALLS)
 _INSERT_EVENT = insert(CallEvent.__table__)
+_AUDIO = CallAudio.__table__
+_DROP_EXPIRED_AUDIO = delete(_AUDIO).where(_AUDIO.c.expires_at <= bindparam("now"))
+_DROP_AUDIO = delete(_AUDIO).where(
+    or_(_AUDIO.c.call_sid == bindparam("sid"), _AUDIO.c.expires_at <= bindparam("now"))
+)
+Db = Session | Connection  # a request's session, or the connection it already holds
 
 
-def balance(session: Session, person_id: int) -> BalanceData:
+def _conn(db: Db) -> Connection:
+    """The connection to run a prebuilt statement on (a session's costs a lookup per call)."""
+    return db if isinstance(db, Connection) else db.connection()
+
+
+def balance(db: Db, person_id: int) -> BalanceData:
     """The person's 医保个人账户 balance."""
-    row = session.connection().execute(_BALANCE, {"person": person_id}).one()
+    row = _conn(db).execute(_BALANCE, {"person": person_id}).one()
     return BalanceData(row.balance_fen, row.balance_as_of)
 
 
-def insured(session: Session, person_id: int) -> InsuredData:
+def insured(db: Db, person_id: int) -> InsuredData:
     """The person's 参保 status."""
-    row = session.connection().execute(_INSURED, {"person": person_id}).one()
+    row = _conn(db).execute(_INSURED, {"person": person_id}).one()
     return InsuredData(row.insured_status, row.scheme, row.insured_region)
 
 
-def family(session: Session, person_id: int) -> FamilyData:
+def family(db: Db, person_id: int) -> FamilyData:
     """The person's 家庭共济 bindings as payer and as beneficiary."""
-    connection = session.connection()
+    connection = _conn(db)
     mine = connection.execute(_INSURED, {"person": person_id}).one().insured_status
     rows = connection.execute(_FAMILY, {"person": person_id}).all()
     roles: tuple[list[BindingInfo], list[BindingInfo]] = ([], [])
@@ -71,32 +83,37 @@ def family(session: Session, person_id: int) -> FamilyData:
     return FamilyData(as_payer=tuple(roles[0]), as_beneficiary=tuple(roles[1]))
 
 
-def load_call(session: Session, call_sid: str) -> Row[Any] | None:
+def load_call(db: Db, call_sid: str) -> Row[Any] | None:
     """The call's state row, locked for this request so one call's steps serialise."""
-    return session.connection().execute(_LOAD_CALL, {"sid": call_sid}).first()
+    return _conn(db).execute(_LOAD_CALL, {"sid": call_sid}).first()
 
 
-def save_call(session: Session, call_sid: str, values: dict[str, Any], *, new: bool) -> None:
+def peek_call(db: Db, call_sid: str) -> Row[Any] | None:
+    """The call's state row, read without a lock (to decide what a request must check)."""
+    return _conn(db).execute(_PEEK_CALL, {"sid": call_sid}).first()
+
+
+def save_call(db: Db, call_sid: str, values: dict[str, Any], *, new: bool) -> None:
     """Write a call's row: insert it for a new call, else update the columns in `values`."""
     if new:
-        session.connection().execute(_INSERT_CALL, {"call_sid": call_sid, **values})
+        _conn(db).execute(_INSERT_CALL, {"call_sid": call_sid, **values})
     else:
-        session.connection().execute(_UPDATE_CALL, {"sid": call_sid, **values})
+        _conn(db).execute(_UPDATE_CALL, {"sid": call_sid, **values})
 
 
 def add_event(
-    session: Session, call_sid: str, seq: int, node: str, masked: str, outcome: str, at: datetime
+    db: Db, call_sid: str, seq: int, node: str, masked: str, outcome: str, at: datetime
 ) -> None:
     """Append one row to the call-event log (input already masked)."""
-    session.connection().execute(_INSERT_EVENT, {
+    _conn(db).execute(_INSERT_EVENT, {
         "call_sid": call_sid, "seq": seq, "node": node, "input_masked": masked,
         "outcome": outcome, "at": at,
     })  # fmt: skip
 
 
-def drop_expired_audio(session: Session, now: int) -> None:
+def drop_expired_audio(db: Db, now: int) -> None:
     """Forget every read-back past its expiry (calls whose end was never reported)."""
-    session.execute(delete(CallAudio).where(CallAudio.expires_at <= now))
+    _conn(db).execute(_DROP_EXPIRED_AUDIO, {"now": now})
 
 
 def find_audio(session: Session, call_sid: str, token: str, now: int) -> CallAudio | None:
@@ -114,22 +131,22 @@ def find_audio(session: Session, call_sid: str, token: str, now: int) -> CallAud
     return audio
 
 
-def drop_audio(session: Session, call_sid: str, now: int) -> None:
+def drop_audio(db: Db, call_sid: str, now: int) -> None:
     """Forget an ended call's read-backs, and anyone's that have expired."""
-    session.execute(
-        delete(CallAudio).where(or_(CallAudio.call_sid == call_sid, CallAudio.expires_at <= now))
-    )
+    _conn(db).execute(_DROP_AUDIO, {"sid": call_sid, "now": now})
 
 
-def save_menu_version(
-    session: Session, version: str, stored: Mapping[str, Any], now: datetime
-) -> None:
+def save_menu_version(db: Db, version: str, stored: Mapping[str, Any], now: datetime) -> None:
     """Keep a menu version's files, once: calls that start in it may outlive this process."""
     files = json.dumps(dict(stored), ensure_ascii=False, sort_keys=True)
-    insert_ignore(session, MenuVersion, version=version, files=files, saved_at=now)
+    connection = _conn(db)
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    row = {"version": version, "files": files, "saved_at": now}
+    connection.execute(dialect.insert(MenuVersion).values(row).on_conflict_do_nothing())
 
 
-def menu_version(session: Session, version: str) -> dict[str, Any] | None:
+def menu_version(db: Db, version: str) -> dict[str, Any] | None:
     """A stored menu version ({"menu": file name, "files": {path: text}}), or None."""
-    files = session.scalar(select(MenuVersion.files).where(MenuVersion.version == version))
+    query = select(MenuVersion.files).where(MenuVersion.version == version)
+    files = _conn(db).execute(query).scalar()
     return json.loads(files) if files is not None else None

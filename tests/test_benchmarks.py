@@ -75,6 +75,21 @@ def test_sweeps_qa_batch_and_soak_ran(quick_run) -> None:
     assert report["pin_hash_ms"] > 0 and report["machine"]["cpus"] >= 1
 
 
+def test_targets_table_judges_every_target(quick_run) -> None:
+    """Each target has a row per backend (or level) with its figure and a verdict; no speed."""
+    rows = quick_run["report"]["targets"]
+    assert all(set(r) == {"target", "figure", "met", "note"} for r in rows)
+    assert all(r["met"] in (True, False, None) and r["figure"] for r in rows)
+    names = [r["target"] for r in rows]
+    for backend in quick_run["backends"]:
+        assert sum(n.startswith("step CPU") and f"({backend})" in n for n in names) == 1
+        assert sum(n.startswith("calls/s") and f"({backend})" in n for n in names) == 1
+        assert sum(n.startswith("p99 non-PIN") and f"({backend})" in n for n in names) == 1
+    assert sum(n.startswith("QA batch") for n in names) == 1
+    assert any(n.startswith("import") for n in names)  # a row even before the import is run
+    assert "Targets" in quick_run["out"]
+
+
 def test_the_plot_is_a_png(quick_run) -> None:
     """The plot file is a real PNG."""
     assert quick_run["plot"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
