@@ -22,25 +22,17 @@ from datetime import date
 from pathlib import Path
 
 import psutil
-from sqlalchemy import create_engine, make_url, text, update
-from werkzeug.security import generate_password_hash
+from sqlalchemy import create_engine, make_url, text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
 AUTH_TOKEN = "bench-token"
 PG_URL = os.environ.get("IVR_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-# THE one switch for how the benchmarks' demo PINs are hashed (see bench_pin_hash). The
-# production scrypt (100+ ms) is being replaced by a keyed HMAC costing microseconds, and
-# the targets are judged with that cheap check. Until it lands, a one-iteration PBKDF2 (two
-# HMACs, checked by the same werkzeug code path) stands in for it: scrypt:1024:8:1 costs
-# about 4 ms on the 2-core machine, more than a whole step of the hotline.
-FAST_PIN_HASH = "pbkdf2:sha256:1"
-
-
-def bench_pin_hash(pin: str) -> str:
-    """A demo PIN hashed the cheap way; point this at the keyed PIN hasher once it lands."""
-    return generate_password_hash(pin, FAST_PIN_HASH)
+# The benchmarks' PIN key: their throwaway databases hash the demo PINs as production
+# does (store/pins.py), and every app and server they start is given the same key.
+BENCH_PIN_KEY = "be" * 32
+PIN_SETTINGS = {"IVR_PIN_KEY": BENCH_PIN_KEY, "IVR_PIN_OLD_KEYS": "", "IVR_PIN_KEY_FILE": ""}
 
 
 @dataclass
@@ -128,34 +120,27 @@ def settle(url: str, *, idle_below: float = 50.0, at_most: float = 20.0) -> floa
     return round(time.monotonic() - started, 1)
 
 
-def load_demo(url: str, *, fast_pins: bool = True) -> None:
-    """Migrate the database and import the demo accounts (PIN hashes cheap when asked)."""
+def load_demo(url: str) -> None:
+    """Migrate the database and import the demo accounts, PINs keyed with BENCH_PIN_KEY."""
     from ivr import create_app
     from store.db import create_schema
     from store.demo import demo_data
     from store.import_apply import import_data
     from store.importer import prepare
-    from store.lockout import hash_pin
-    from store.models import Person
 
-    app = create_app({"IVR_DATABASE_URL": url, "IVR_SPEECH": "say"})
+    app = create_app({"IVR_DATABASE_URL": url, "IVR_SPEECH": "say", **PIN_SETTINGS})
     line = app.extensions["ivr"]
     create_schema(line.engine)
     data = demo_data()
     with line.sessions() as session:
-        import_data(session, prepare(data, date.today(), hash_pin))
-        for person in data["persons"] if fast_pins else ():
-            session.execute(
-                update(Person).where(Person.id_number == person["id_number"])
-                .values(pin_hash=bench_pin_hash(person["pin"]))
-            )  # fmt: skip
+        import_data(session, prepare(data, date.today(), line.pins.hash))
         session.commit()
     line.engine.dispose()
 
 
 def server_env(url: str) -> dict[str, str]:
     """The hotline's settings for a benchmark: signed webhooks, production logging."""
-    return {**os.environ, "IVR_DATABASE_URL": url, "IVR_AUTH_TOKEN": AUTH_TOKEN,
+    return {**os.environ, **PIN_SETTINGS, "IVR_DATABASE_URL": url, "IVR_AUTH_TOKEN": AUTH_TOKEN,
             "IVR_SPEECH": "say", "IVR_SOFTPHONE": "0",
             # One load client is one address and one caller number: limits would refuse it.
             "IVR_RATE_LIMIT_CALLER": "off", "IVR_RATE_LIMIT_ADDRESS": "off"}  # fmt: skip

@@ -20,7 +20,7 @@ from pyinstrument import Profiler
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from bench_servers import AUTH_TOKEN, database, load_demo  # noqa: E402
+from bench_servers import AUTH_TOKEN, PIN_SETTINGS, database, load_demo  # noqa: E402
 
 from ivr import create_app  # noqa: E402
 from ivr.simulator import Caller, FlaskTransport  # noqa: E402
@@ -30,10 +30,10 @@ from store.demo import WANG_JIANGUO  # noqa: E402
 def profile(calls: int) -> str:
     """Profile `calls` calls' steps (the PIN step paused out) and return the text report."""
     with database("sqlite") as url:
-        load_demo(url, fast_pins=False)
+        load_demo(url)
         app = create_app({"IVR_DATABASE_URL": url, "IVR_AUTH_TOKEN": AUTH_TOKEN,
                           "IVR_SPEECH": "say", "IVR_RATE_LIMIT_CALLER": "off",
-                          "IVR_RATE_LIMIT_ADDRESS": "off"})  # fmt: skip
+                          "IVR_RATE_LIMIT_ADDRESS": "off", **PIN_SETTINGS})  # fmt: skip
         sink = open(os.devnull, "w")  # the log lines are formatted and written, unread
         handlers = logging.getLogger("ivr").handlers
         streams = [handler.setStream(sink) for handler in handlers]

@@ -1,13 +1,13 @@
 """A batch of QA call scripts run in-process by the QA runner (`calls run` without --url).
 
     .venv/bin/python benchmarks/qa_batch.py [--calls 500] [--jobs CPUs] [--threads]
-                                            [--backend sqlite|postgresql] [--production-pins]
+                                            [--backend sqlite|postgresql]
 
 It runs benchmarks/calls/balance_family.yaml `--calls` times as `calls run` does in-process:
 in `--jobs` worker processes, each building its own app (their start-up is timed too), or
 with --threads on threads of this process (as `calls run` did before), against a fresh
 SQLite (or --backend postgresql) database with the demo accounts, and reports complete
-calls per second. PIN hashes are cheap unless --production-pins: see the README.
+calls per second. PINs are hashed as in production (keyed HMAC): see the README.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from bench_servers import database, load_demo  # noqa: E402
+from bench_servers import PIN_SETTINGS, database, load_demo  # noqa: E402
 
 from ivr import create_app  # noqa: E402
 from ivr.cli_targets import IN_PROCESS_SETTINGS, in_process_dialer  # noqa: E402
@@ -32,22 +32,22 @@ from ivr.script_pool import run_processes, run_threads  # noqa: E402
 SCRIPT = HERE / "calls" / "balance_family.yaml"
 
 
-def run_batch(calls: int, jobs: int, *, fast_pins: bool = True, threads: bool = False,
+def run_batch(calls: int, jobs: int, *, threads: bool = False,
               backend: str = "sqlite") -> dict[str, object]:  # fmt: skip
     """Run the script `calls` times in `jobs` processes (or threads); rates and failures."""
     (script,) = load_scripts([SCRIPT])
     with database(backend) as url:
-        load_demo(url, fast_pins=fast_pins)  # before any worker opens the database
+        load_demo(url)  # before any worker opens the database
         # What `calls run` sets for its in-process app, on this database, in say mode.
         config = {**IN_PROCESS_SETTINGS, "IVR_SPEECH": "say", "IVR_DATABASE_URL": url,
-                  "IVR_AUTH_TOKEN": "bench-token"}  # fmt: skip
+                  "IVR_AUTH_TOKEN": "bench-token", **PIN_SETTINGS}  # fmt: skip
         started = time.perf_counter()
         results = _run([script] * calls, config, jobs, threads)
         seconds = time.perf_counter() - started
     failed = [r for r in results if r.outcome != Outcome.PASSED]
     return {"calls": calls, "jobs": jobs, "seconds": round(seconds, 2),
             "calls_per_s": round(calls / seconds, 1), "failed": len(failed),
-            "pin_hash": "fast" if fast_pins else "production",
+            "pin_hash": "keyed",
             "workers": "threads" if threads else "processes", "backend": backend,
             "first_failure": failed[0].failure if failed else None}  # fmt: skip
 
@@ -74,11 +74,8 @@ def main() -> int:
                         help="PostgreSQL is IVR_BENCH_PG_URL (see bench_servers.py).")  # fmt: skip
     parser.add_argument("--threads", action="store_true",
                         help="Threads of one process, as calls run did before.")  # fmt: skip
-    parser.add_argument("--production-pins", action="store_true",
-                        help="Hash the demo PINs at the production scrypt cost.")  # fmt: skip
     args = parser.parse_args()
-    summary = run_batch(args.calls, args.jobs, fast_pins=not args.production_pins,
-                        threads=args.threads, backend=args.backend)  # fmt: skip
+    summary = run_batch(args.calls, args.jobs, threads=args.threads, backend=args.backend)
     print(summary)
     return 1 if summary["failed"] else 0
 
