@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from sqlalchemy import delete
+from test_cli_calls import CALLS, FAILING
 
 from ivr import script_pool
 from ivr.cli_targets import IN_PROCESS_SETTINGS, in_process_dialer
@@ -22,13 +23,6 @@ from store.import_apply import import_data
 from store.importer import PreparedImport
 from store.models import Base
 
-CALLS = Path(__file__).parent / "calls"
-FAILING = """\
-name: 会失败的脚本
-steps:
-  - press: "2"
-  - expect: 这句话不会出现
-"""
 # What differs from run to run whatever runs the calls: times, durations and call SIDs.
 VOLATILE = re.compile(
     r"(?:CA|AC)[0-9a-f]{32}|\d+\.\d+|\d{4}-\d\d-\d\dT[\d:.+]+|"
