@@ -134,6 +134,21 @@ def test_a_hash_under_a_key_not_loaded_is_an_apology_and_counts_nothing(
     assert person(forgot, WANG_JIANGUO).failed_pins == 0
 
 
+def test_an_app_with_no_key_apologises_at_the_pin_and_counts_nothing(
+    make_app: Callable[..., Flask], demo_prepared, make_caller: Callable[..., Caller]
+) -> None:  # fmt: skip
+    """serve refuses to start without a key; an app built some other way fails safe."""
+    from store.import_apply import import_data
+
+    keyless = make_app(IVR_PIN_KEY="", IVR_PIN_KEY_FILE="")
+    assert keyless.extensions["ivr"].pins is None
+    with keyless.extensions["ivr"].sessions() as session:
+        import_data(session, demo_prepared)
+    heard = verify(make_caller(keyless))
+    assert ERROR in heard and MEDICAL_MENU not in heard
+    assert person(keyless, WANG_JIANGUO).failed_pins == 0
+
+
 def test_neither_the_key_nor_a_pin_is_in_the_database(app: Flask, caller: Caller) -> None:
     verify(caller)
     engine = app.extensions["ivr"].engine
