@@ -63,7 +63,7 @@ def print_sweep(points: list[dict[str, Any]], title: str) -> None:
     """Concurrency against throughput and p99 latency, per server."""
     table = Table(
         title=title,
-        caption="p99: every step but the PIN check, which is slow on purpose",
+        caption="p99: every step but the PIN check (its own column)",
     )
     for column in (
         "server",

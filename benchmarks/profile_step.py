@@ -2,8 +2,8 @@
 
     .venv/bin/python benchmarks/profile_step.py [--calls 30] [-o benchmarks/profile.txt]
 
-The profile covers every step of the benchmark's call except the PIN check (a scrypt
-hash, slow on purpose and timed on its own by bench_all.py), on SQLite, signed requests,
+The profile covers every step of the benchmark's call except the PIN check (a keyed HMAC
+of microseconds, timed on its own by bench_all.py), on SQLite, signed requests,
 with the JSON request log on, as a worker runs them.
 """
 
@@ -45,7 +45,7 @@ def profile(calls: int) -> str:
                 caller.dial()
                 caller.press("2")
                 caller.press(WANG_JIANGUO[:-1] + "*#")
-            caller.press("135790#")  # not profiled: the scrypt check
+            caller.press("135790#")  # not profiled: the PIN step, timed alone
             with profiler:
                 caller.press("1")
                 caller.press("2")
