@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from ivr.domain import PinOutcome
 from store import pins
 from store.models import CallerGuard, HotlineSecret, Person, ProbeGuard
-from store.pins import PinKeyring
 
 PIN_LOCK_AFTER = 3  # consecutive wrong PINs that lock self-service
 PROBE_SECRET = "probe-hmac"
@@ -77,14 +76,16 @@ def stored_hash(session: Session, person_id: int | None) -> str | None:
     return session.scalar(select(Person.pin_hash).where(Person.id == person_id))
 
 
-def verify(keys: PinKeyring, person_id: int | None, pin: str, pin_hash: str | None) -> PinVerdict:
+def verify(
+    keys: pins.PinKeyring, person_id: int | None, pin: str, pin_hash: str | None
+) -> PinVerdict:
     """Check `pin` against a stored hash; a number not on file costs the same and fails."""
     ok = keys.verify(pin, pin_hash) if pin_hash is not None else keys.dummy_check(pin)
     return PinVerdict(person_id, pin, pin_hash, ok)
 
 
 def _pin_matches(
-    keys: PinKeyring, person: Person | None, pin: str, verdict: PinVerdict | None
+    keys: pins.PinKeyring, person: Person | None, pin: str, verdict: PinVerdict | None
 ) -> bool:
     """The verdict, when it was reached for this person, PIN and hash; else check now."""
     person_id, stored = (person.id, person.pin_hash) if person is not None else (None, None)
@@ -98,7 +99,7 @@ def _pin_matches(
 
 
 def check_pin(
-    session: Session, keys: PinKeyring, person_id: int | None, probe: str | None, pin: str,
+    session: Session, keys: pins.PinKeyring, person_id: int | None, probe: str | None, pin: str,
     verdict: PinVerdict | None = None,
 ) -> PinOutcome:  # fmt: skip
     """Check a PIN; count a wrong one exactly, for persons and unknown numbers alike."""
@@ -106,7 +107,7 @@ def check_pin(
 
 
 def attempt_pin(
-    session: Session, keys: PinKeyring, person_id: int | None, probe: str | None, pin: str,
+    session: Session, keys: pins.PinKeyring, person_id: int | None, probe: str | None, pin: str,
     verdict: PinVerdict | None = None,
 ) -> tuple[PinOutcome, bool]:  # fmt: skip
     """check_pin's outcome, and whether the PIN itself was right (locked or not)."""
@@ -132,7 +133,7 @@ def attempt_pin(
     return _count_wrong(session, Person, Person.id == person_id), False
 
 
-def rehash(session: Session, keys: PinKeyring, person_id: int, pin: str, old: str) -> None:
+def rehash(session: Session, keys: pins.PinKeyring, person_id: int, pin: str, old: str) -> None:
     """Re-make a right PIN's hash under the current key (an old key's, or werkzeug's)."""
     # Only if the hash is still the one checked: an import may have set a new PIN meanwhile.
     session.execute(
