@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -25,15 +25,16 @@ PIN_LOCK_AFTER = 3  # consecutive wrong PINs that lock self-service
 PROBE_SECRET = "probe-hmac"
 
 
-def _insert(session: Session, model: type, **values: Any) -> Any:
-    """An INSERT with the ON CONFLICT clauses of the session's database (SQLite or PostgreSQL)."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+def _insert(db: Session | Connection, model: type, **values: Any) -> Any:
+    """An INSERT with the ON CONFLICT clauses of the database (SQLite or PostgreSQL)."""
+    bind = db if isinstance(db, Connection) else db.get_bind()
+    dialect = postgresql if bind.dialect.name == "postgresql" else sqlite
     return dialect.insert(model).values(**values)
 
 
-def insert_ignore(session: Session, model: type, **values: Any) -> None:
+def insert_ignore(db: Session | Connection, model: type, **values: Any) -> None:
     """INSERT a row unless its primary key exists (SQLite and PostgreSQL alike)."""
-    session.execute(_insert(session, model, **values).on_conflict_do_nothing())
+    db.execute(_insert(db, model, **values).on_conflict_do_nothing())
 
 
 def probe_key(session: Session, kind: str, number: str) -> str:

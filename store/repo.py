@@ -9,10 +9,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, case, delete, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ivr.domain import BalanceData, BindingInfo, FamilyData, InsuredData
+from store.lockout import insert_ignore
 from store.models import Binding, Call, CallAudio, CallEvent, MenuVersion, Person
 
 # The webhook's statements are built once: building a select costs more than running it.
@@ -139,10 +139,7 @@ def drop_audio(db: Db, call_sid: str, now: int) -> None:
 def save_menu_version(db: Db, version: str, stored: Mapping[str, Any], now: datetime) -> None:
     """Keep a menu version's files, once: calls that start in it may outlive this process."""
     files = json.dumps(dict(stored), ensure_ascii=False, sort_keys=True)
-    connection = _conn(db)
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    row = {"version": version, "files": files, "saved_at": now}
-    connection.execute(dialect.insert(MenuVersion).values(row).on_conflict_do_nothing())
+    insert_ignore(_conn(db), MenuVersion, version=version, files=files, saved_at=now)
 
 
 def menu_version(db: Db, version: str) -> dict[str, Any] | None:
