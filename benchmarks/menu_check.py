@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ivr.config import PROJECT_ROOT
-from ivr.menu import Menu
+from ivr.core.model import Menu
 from ivr.menu_load import check_menu
 from ivr.menu_versions import Edition, Editions, digest, snapshot
 from ivr.twiml import Renderer

@@ -19,13 +19,13 @@ from ivr import observe, ratelimit
 from ivr.audio import Catalogue
 from ivr.calls import StepDb
 from ivr.config import SHANGHAI, AgentHours, from_environ
+from ivr.core.events import Env
+from ivr.core.model import Menu, placeholders
+from ivr.core.readback import hours_text
 from ivr.errors import ConfigError
-from ivr.events import Env
-from ivr.menu import Menu, placeholders
 from ivr.menu_source import menu_error
 from ivr.menu_versions import Edition, Editions, snapshot
 from ivr.ratelimit import RateLimits
-from ivr.readback import hours_text
 from ivr.twiml import Renderer, SayVoice
 from store.db import make_engine, make_sessionmaker
 from store.pins import HOW_TO, PinKeyError, PinKeyring, load_keyring

@@ -26,9 +26,9 @@ from ivr.audio import (
     VoiceChoice,
     audio_key,
 )
+from ivr.core.model import Language, Menu, placeholders
+from ivr.core.readback import region_pieces
 from ivr.errors import ConfigError
-from ivr.menu import Language, Menu, placeholders
-from ivr.readback import region_pieces
 from ivr.tts import Synthesizer
 
 # Where a read-back's audio is cut: the joiner puts a pause at each of these marks.

@@ -11,8 +11,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from ivr.app import CALL_SID, Hotline, get_session, hotline
+from ivr.core.events import Say
 from ivr.errors import IvrError
-from ivr.events import Say
 from ivr.links import absolute
 from ivr.twiml import PlayUrl
 from store import repo

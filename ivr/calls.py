@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from ivr.domain import PinOutcome
-from ivr.engine import step
-from ivr.events import (
+from ivr.core.domain import PinOutcome
+from ivr.core.engine import step
+from ivr.core.events import (
     Action,
     CallState,
     CheckPin,
@@ -25,8 +25,8 @@ from ivr.events import (
     Identify,
     PinChecked,
 )
-from ivr.identity import mask_keyed
-from ivr.menu import Field, Menu, NodeType, Service
+from ivr.core.identity import mask_keyed
+from ivr.core.model import Field, Menu, NodeType, Service
 from ivr.menu_versions import Edition, Editions
 from store import lockout, repo
 from store.lockout import PinVerdict

@@ -27,8 +27,8 @@ from ivr.cli_phone import call_command
 from ivr.cli_pinkey import pin_key
 from ivr.cli_prompts import prompts
 from ivr.config import DEFAULT_THREADS, PROJECT_ROOT, SHANGHAI
+from ivr.core.identity import mask_id, validate_id_number
 from ivr.errors import IdentityError, ImportFileError
-from ivr.identity import mask_id, validate_id_number
 from store import lockout, migrate
 from store.db import count_persons, create_schema
 from store.demo import demo_data

@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.tree import Tree
 
 from ivr.config import from_environ
-from ivr.menu import Menu, NodeType
+from ivr.core.model import Menu, NodeType
 from ivr.menu_load import Checked, check_menu
 from ivr.menu_source import Problem, Severity
 from ivr.softphone_menu import edges, label

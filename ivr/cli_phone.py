@@ -25,8 +25,8 @@ from ivr.cli_targets import (
     status_url,
     voice_url,
 )
+from ivr.core.identity import mask_keyed
 from ivr.errors import ConfigError
-from ivr.identity import mask_keyed
 from ivr.script_record import PLACEHOLDER, Recording, dump_script
 from ivr.sim_types import EndState
 from ivr.simulator import KEYS, Caller

@@ -23,8 +23,8 @@ from ivr.app import hotline
 from ivr.audio import Catalogue, Job, RenderSummary, VoiceChoice
 from ivr.audio_plan import plan, render
 from ivr.config import SHANGHAI
+from ivr.core.readback import reader, region_name
 from ivr.errors import ConfigError
-from ivr.readback import reader, region_name
 from ivr.tts import Pyttsx3Synthesizer, Synthesizer, TtsError, Voice, pick_voice
 from ivr.wav import wav_stats
 

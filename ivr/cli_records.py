@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from ivr.app import CALL_SID, hotline
 from ivr.cli_errors import database_errors
 from ivr.config import SHANGHAI
-from ivr.identity import mask_id
+from ivr.core.identity import mask_id
 from store.db import READ_ONLY
 from store.models import Call, CallEvent, Person
 

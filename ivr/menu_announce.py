@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ivr.menu import Key
+from ivr.core.model import Key
 
 # How each key is said after 按 (Mandarin) or "press" (English): words, or the key itself.
 _ZH = {

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import graphviz
 
+from ivr.core.model import Menu, Node
 from ivr.errors import IvrError
-from ivr.menu import Menu, Node
 from ivr.softphone_menu import edges, label
 
 FORMATS = ("mermaid", "dot", "svg", "png")

@@ -12,7 +12,8 @@ import difflib
 from collections.abc import Sequence
 from pathlib import Path
 
-from ivr.menu import REPEAT, SYSTEM_PROMPTS, Field, Key, Menu, NodeType, placeholders
+from ivr.core.model import REPEAT, SYSTEM_PROMPTS, Field, Key, Menu, NodeType, placeholders
+from ivr.core.readback import READERS
 from ivr.menu_announce import announces, spoken_key
 from ivr.menu_paths import (
     PASSING,
@@ -26,7 +27,6 @@ from ivr.menu_paths import (
     targets,
 )
 from ivr.menu_source import Problem, Severity, YamlFile
-from ivr.readback import READERS
 
 
 class _Linter:

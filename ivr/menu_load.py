@@ -12,8 +12,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from ivr.core.model import Field, Key, Limits, Menu, Node, NodeType, Service
 from ivr.errors import MenuError
-from ivr.menu import Field, Key, Limits, Menu, Node, NodeType, Service
 from ivr.menu_lint import lint
 from ivr.menu_source import (
     Problem,

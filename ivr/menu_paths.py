@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ivr.menu import REPEAT, Key, Menu, Node, NodeType
+from ivr.core.model import REPEAT, Key, Menu, Node, NodeType
 
 PASSING = (NodeType.SAY, NodeType.SERVICE, NodeType.LANGUAGE)  # speak, then go on by `next`
 _STOPS = (NodeType.MENU, NodeType.INPUT, NodeType.HANGUP, NodeType.AGENT)  # a chain ends here

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ivr.menu import Menu
+from ivr.core.model import Menu
 from ivr.menu_load import Checked, check_menu
 from ivr.menu_source import Reader, read_text
 from ivr.twiml import Renderer

@@ -9,7 +9,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Any
 
-from ivr.menu import SYSTEM_PROMPTS, WORDS, Language, Prompt, placeholders
+from ivr.core.model import SYSTEM_PROMPTS, WORDS, Language, Prompt, placeholders
 from ivr.menu_source import YamlFile
 
 

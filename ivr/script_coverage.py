@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from lxml import etree
 
-from ivr.menu import REPEAT, Field, Key, Menu, NodeType
+from ivr.core.model import REPEAT, Field, Key, Menu, NodeType
 from ivr.sim_types import Turn, TurnKind
 
 TIMEOUT = "timeout"

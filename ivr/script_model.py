@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from ivr.identity import mask_keyed
+from ivr.core.identity import mask_keyed
 from ivr.sim_types import EndState, Turn
 
 

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from ivr.identity import mask_keyed
+from ivr.core.identity import mask_keyed
 from ivr.script_model import Outcome, Script, ScriptResult, Step, StepKind, StepResult
 from ivr.sim_types import Turn, TurnKind
 from ivr.simulator import Caller

@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit, urlun
 from lxml import etree
 from twilio.request_validator import RequestValidator
 
-from ivr.identity import mask_keyed
+from ivr.core.identity import mask_keyed
 from ivr.sim_types import EndState, GatherSpec, Turn, TurnKind, with_query
 from ivr.transport import (
     FlaskTransport,

@@ -20,7 +20,7 @@ from sqlalchemy import delete, select
 from ivr.app import hotline
 from ivr.calls import edition_of
 from ivr.cli_targets import IN_PROCESS_VOICE, status_url
-from ivr.menu import Menu
+from ivr.core.model import Menu
 from ivr.sim_state import StateError, restore, snapshot
 from ivr.simulator import Caller
 from ivr.softphone_json import call_json, mask_entries, node_of

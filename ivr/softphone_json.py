@@ -8,8 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from lxml import etree
 
-from ivr.identity import mask_id
-from ivr.menu import Field, Menu, NodeType
+from ivr.core.identity import mask_id
+from ivr.core.model import Field, Menu, NodeType
 from ivr.sim_types import Turn, TurnKind
 from ivr.simulator import Caller
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ivr.menu import REPEAT, Menu, Node, NodeType
+from ivr.core.model import REPEAT, Menu, Node, NodeType
 from ivr.menu_paths import depths
 
 LABEL_CHARS = 40  # the page shows a node's first words, not its whole prompt

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from twilio.twiml.voice_response import Gather as GatherVerb
 from twilio.twiml.voice_response import VoiceResponse
 
-from ivr.events import Action, Gather, Hangup, Say, Transfer
+from ivr.core.events import Action, Gather, Hangup, Say, Transfer
 
 # (node, seq) -> URL; one for the keys Twilio posts, one for the fall-through on silence.
 UrlFor = Callable[[str, int], str]

@@ -23,10 +23,10 @@ from ivr.calls import (
     state_of,
     store_state,
 )
-from ivr.engine import PIN_DIGITS
-from ivr.events import CallState, Event, Keys, Note, Resume, Say, Silence, Start
+from ivr.core.engine import PIN_DIGITS
+from ivr.core.events import CallState, Event, Keys, Note, Resume, Say, Silence, Start
+from ivr.core.model import Menu
 from ivr.links import public_path
-from ivr.menu import Menu
 from ivr.menu_versions import Edition
 from ivr.webhook_request import (
     CallForm,

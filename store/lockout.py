@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, Connection, case, delete, func, or_, selec
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ivr.domain import PinOutcome
+from ivr.core.domain import PinOutcome
 from store import pins
 from store.models import CallerGuard, HotlineSecret, Person, ProbeGuard
 

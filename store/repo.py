@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, case, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from ivr.domain import BalanceData, BindingInfo, FamilyData, InsuredData
+from ivr.core.domain import BalanceData, BindingInfo, FamilyData, InsuredData
 from store.lockout import insert_ignore
 from store.models import Binding, Call, CallAudio, CallEvent, MenuVersion, Person
 

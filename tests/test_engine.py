@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from ivr.domain import BalanceData, FamilyData, InsuredData, PinOutcome
-from ivr.engine import step
-from ivr.events import (
+from ivr.core.domain import BalanceData, FamilyData, InsuredData, PinOutcome
+from ivr.core.engine import step
+from ivr.core.events import (
     CallState,
     CheckPin,
     Env,
@@ -29,8 +29,8 @@ from ivr.events import (
     Start,
     Transfer,
 )
-from ivr.identity import IdKind
-from ivr.menu import Service
+from ivr.core.identity import IdKind
+from ivr.core.model import Service
 from ivr.menu_load import load_menu
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -218,7 +218,7 @@ def test_step_refuses_something_that_is_not_an_event(menu) -> None:
 
 def test_the_engine_imports_no_flask_database_or_tts() -> None:
     code = (
-        "import sys, ivr.engine\n"
+        "import sys, ivr.core.engine\n"
         "bad = [m for m in ('flask', 'sqlalchemy', 'pyttsx3', 'twilio') if m in sys.modules]\n"
         "assert not bad, bad\n"
     )

@@ -9,9 +9,9 @@ from flask import Flask
 from sqlalchemy import select
 
 from ivr.config import PROJECT_ROOT
-from ivr.domain import BalanceData
+from ivr.core.domain import BalanceData
+from ivr.core.readback import balance_text
 from ivr.menu_load import load_menu
-from ivr.readback import balance_text
 from ivr.simulator import Caller, EndState
 from store.demo import WANG_JIANGUO, ZHANG_WEI
 from store.import_apply import import_data

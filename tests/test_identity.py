@@ -1,4 +1,4 @@
-"""Tests for ivr.identity: keyed entry parsing, ID validation and masking."""
+"""Tests for ivr.core.identity: keyed entry parsing, ID validation and masking."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ from datetime import date
 
 import pytest
 
-from ivr.errors import IdentityError
-from ivr.identity import (
+from ivr.core.identity import (
     Identity,
     IdKind,
     IdProblem,
@@ -17,6 +16,7 @@ from ivr.identity import (
     validate_card_number,
     validate_id_number,
 )
+from ivr.errors import IdentityError
 
 TODAY = date(2026, 11, 25)
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)

@@ -15,8 +15,8 @@ from flask import Flask
 from servers import PIN_KEY
 from sqlalchemy import func, inspect, select, update
 
+from ivr.core.identity import validate_id_number
 from ivr.errors import IdentityError, ImportFileError
-from ivr.identity import validate_id_number
 from store.city import city_id, city_person, write_city
 from store.demo import (
     CHEN_GANG,

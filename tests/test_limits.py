@@ -18,9 +18,9 @@ from twiml_helpers import parse_twiml
 
 from ivr import create_app
 from ivr.calls import PinCheck
-from ivr.domain import PinOutcome
+from ivr.core.domain import PinOutcome
+from ivr.core.events import CheckPin
 from ivr.errors import ConfigError
-from ivr.events import CheckPin
 from ivr.ratelimit import parse_limit
 from ivr.twiml_schema import TwimlSchema
 from store.demo import LI_XIUYING, WANG_JIANGUO

@@ -9,7 +9,7 @@ from threading import Barrier
 import pytest
 from sqlalchemy import select, update
 
-from ivr.domain import PinOutcome
+from ivr.core.domain import PinOutcome
 from store import lockout
 from store.demo import WANG_JIANGUO
 from store.models import Person

@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from ivr.config import PROJECT_ROOT
+from ivr.core.model import Key, Menu, NodeType, Prompt
 from ivr.errors import MenuError
-from ivr.menu import Key, Menu, NodeType, Prompt
 from ivr.menu_load import load_menu
 
 PROMPT_DIR = PROJECT_ROOT / "prompts"

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from ivr.config import PROJECT_ROOT
-from ivr.menu import Menu, NodeType
+from ivr.core.model import Menu, NodeType
 from ivr.menu_graph import (
     FONT,
     FORMATS,

@@ -9,7 +9,7 @@ import pytest
 from servers import cli_env, run_cli, sqlite_url
 
 from ivr.config import PROJECT_ROOT
-from ivr.menu import Key
+from ivr.core.model import Key
 from ivr.menu_announce import announces
 from ivr.menu_load import check_menu, load_menu
 from ivr.menu_source import Problem, Severity

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ivr.config import SETTINGS
-from ivr.menu import Menu
+from ivr.core.model import Menu
 from ivr.menu_load import load_menu
 from ivr.script_coverage import (
     INPUT,

@@ -880,7 +880,7 @@ def test_a_pin_keyed_at_the_id_prompt_is_never_kept(
 def test_reprs_never_show_keyed_digits() -> None:
     from datetime import date
 
-    from ivr.events import Env, Keys
+    from ivr.core.events import Env, Keys
     from ivr.views import CallForm
 
     env = Env(today=date(2026, 11, 25), agents_open=True, agent_hours_text={"zh-CN": ""})

@@ -1,4 +1,4 @@
-"""Tests for ivr.speech: Mandarin readings of numbers, money, dates, digits and names."""
+"""Tests for ivr.core.reading_zh: Mandarin readings of numbers, money, dates, digits and names."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 
-from ivr.speech import (
+from ivr.core.reading_zh import (
     MAX_INTEGER,
     group_id_digits,
     mask_name,

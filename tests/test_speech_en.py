@@ -1,4 +1,4 @@
-"""Tests for ivr.speech_en and prompts/en-US.yaml: English readings and the words they need."""
+"""Tests for ivr.core.reading_en and prompts/en-US.yaml: English readings and their words."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ivr import speech, speech_en
-from ivr.speech_en import (
+from ivr.core import reading_en, reading_zh
+from ivr.core.reading_en import (
     HIDDEN_NAME,
     MAX_INTEGER,
     SURNAME_READINGS,
@@ -203,15 +203,15 @@ def test_bad_clock_raises(hhmm: str) -> None:
 
 def test_largest_amounts_match_the_mandarin_limit() -> None:
     top = (MAX_INTEGER + 1) * 100 - 1
-    speech.read_money(top)  # the Mandarin reader accepts it, so the English one must too
+    reading_zh.read_money(top)  # the Mandarin reader accepts it, so the English one must too
     assert read_money(top).endswith(f"{BIG} yuan and ninety-nine fen")
 
 
 def test_same_readers_as_the_mandarin_module() -> None:
-    names = [n for n, f in inspect.getmembers(speech, inspect.isfunction) if n[0] != "_"]
+    names = [n for n, f in inspect.getmembers(reading_zh, inspect.isfunction) if n[0] != "_"]
     assert names
     for name in names:
-        mandarin, english = getattr(speech, name), getattr(speech_en, name)
+        mandarin, english = getattr(reading_zh, name), getattr(reading_en, name)
         assert inspect.signature(english) == inspect.signature(mandarin), name
 
 
@@ -289,7 +289,7 @@ def test_beneficiary_prompts_read_as_one_sentence() -> None:
         name=mask_name("欧阳"),
         status=EN["words"]["binding_status"]["active"],
     )
-    # ivr.readback joins English parts with a space.
+    # ivr.core.readback joins English parts with a space.
     text = " ".join([prompts["family_beneficiary"], item, prompts["family_beneficiary_cash"]])
     assert text == (
         "As a beneficiary, when you see a doctor or buy medicine, your own personal account is"

@@ -34,9 +34,9 @@ from worker_helpers import (
     new_caller,
 )
 
-from ivr.identity import validate_id_number
+from ivr.core.identity import validate_id_number
+from ivr.core.reading_zh import read_count, read_money
 from ivr.simulator import Caller, TurnKind
-from ivr.speech import read_count, read_money
 from ivr.twiml_schema import TwimlSchema
 from store.demo import WANG_JIANGUO
 from store.models import Call, CallEvent, Person

@@ -10,9 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from ivr.domain import BalanceData, FamilyData, InsuredData, PinOutcome
-from ivr.errors import IdentityError
-from ivr.events import (
+from ivr.core.domain import BalanceData, FamilyData, InsuredData, PinOutcome
+from ivr.core.events import (
     Action,
     CallState,
     CheckPin,
@@ -34,9 +33,10 @@ from ivr.events import (
     Start,
     Transfer,
 )
-from ivr.identity import parse_keyed_entry
-from ivr.menu import REPEAT, Field, Key, Menu, Node, NodeType
-from ivr.readback import balance_text, family_text, reader, social_text
+from ivr.core.identity import parse_keyed_entry
+from ivr.core.model import REPEAT, Field, Key, Menu, Node, NodeType
+from ivr.core.readback import balance_text, family_text, reader, social_text
+from ivr.errors import IdentityError
 
 PIN_DIGITS = re.compile(r"[0-9]{6}")  # ASCII only: \d would take full-width digits
 

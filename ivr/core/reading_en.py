@@ -1,6 +1,7 @@
 """English readings of numbers, money, dates and names for the English line's TTS text.
 
-The same functions as ivr.speech, for the same values, so a read-back can use either module.
+The same functions as ivr.core.reading_zh, for the same values, so a read-back can use
+either module.
 Every result is words as spoken (no digits or symbols), because the offline English voice
 joins read-backs from pre-rendered pieces; prompts/en-US.yaml lists every word they can use.
 
@@ -15,7 +16,13 @@ import datetime
 from num2words import num2words
 from pypinyin import Style, lazy_pinyin
 
-from ivr.speech import _CLOCK_RE, COMPOUND_SURNAMES, MAX_INTEGER, _check_int, group_id_digits
+from ivr.core.reading_zh import (
+    _CLOCK_RE,
+    COMPOUND_SURNAMES,
+    MAX_INTEGER,
+    _check_int,
+    group_id_digits,
+)
 
 __all__ = [
     "HIDDEN_NAME",

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from ivr.domain import BalanceData, FamilyData, InsuredData, PinOutcome
-from ivr.identity import IdKind
-from ivr.menu import Service
+from ivr.core.domain import BalanceData, FamilyData, InsuredData, PinOutcome
+from ivr.core.identity import IdKind
+from ivr.core.model import Service
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,13 @@ from types import ModuleType
 
 from stdnum import numdb
 
-from ivr import speech, speech_en
-from ivr.domain import INVERSE_RELATION, BalanceData, BindingInfo, FamilyData, InsuredData
-from ivr.menu import Menu
+from ivr.core import reading_en, reading_zh
+from ivr.core.domain import INVERSE_RELATION, BalanceData, BindingInfo, FamilyData, InsuredData
+from ivr.core.model import Menu
 
 # Number, date and name readers by language (the part of the code before "-"); each module
 # has the same functions: read_integer, read_money, read_count, read_ordinal, read_date, …
-READERS: dict[str, ModuleType] = {"zh": speech, "en": speech_en}
+READERS: dict[str, ModuleType] = {"zh": reading_zh, "en": reading_en}
 
 
 def reader(lang: str) -> ModuleType:
