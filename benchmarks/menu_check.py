@@ -20,8 +20,8 @@ from rich.table import Table
 
 from ivr.config import PROJECT_ROOT
 from ivr.core.model import Menu
-from ivr.menu_load import check_menu
-from ivr.menu_versions import Edition, Editions, digest, snapshot
+from ivr.menu.load import check_menu
+from ivr.menu.versions import Edition, Editions, digest, snapshot
 from ivr.twiml import Renderer
 
 

@@ -27,7 +27,7 @@ from rich.table import Table
 from ivr.audio import Catalogue, VoiceChoice
 from ivr.audio_plan import plan, render
 from ivr.config import SETTINGS
-from ivr.menu_load import load_menu
+from ivr.menu.load import load_menu
 from ivr.tts import Pyttsx3Synthesizer, pick_voice
 
 RATE = int(SETTINGS["IVR_TTS_RATE"][0])

@@ -23,8 +23,8 @@ from ivr.core.events import Env
 from ivr.core.model import Menu, placeholders
 from ivr.core.readback import hours_text
 from ivr.errors import ConfigError
-from ivr.menu_source import menu_error
-from ivr.menu_versions import Edition, Editions, snapshot
+from ivr.menu.source import menu_error
+from ivr.menu.versions import Edition, Editions, snapshot
 from ivr.ratelimit import RateLimits
 from ivr.twiml import Renderer, SayVoice
 from store.db import make_engine, make_sessionmaker

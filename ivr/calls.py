@@ -27,7 +27,7 @@ from ivr.core.events import (
 )
 from ivr.core.identity import mask_keyed
 from ivr.core.model import Field, Menu, NodeType, Service
-from ivr.menu_versions import Edition, Editions
+from ivr.menu.versions import Edition, Editions
 from store import lockout, repo
 from store.lockout import PinVerdict
 from store.pins import HOW_TO, PinKeyError, PinKeyring

@@ -26,7 +26,7 @@ from ivr.cli_targets import (
     voice_url,
 )
 from ivr.errors import IvrError
-from ivr.menu_load import load_menu
+from ivr.menu.load import load_menu
 from ivr.script_coverage import Coverage, coverage
 from ivr.script_load import load_scripts, read_env_file
 from ivr.script_model import Outcome, Script, ScriptResult

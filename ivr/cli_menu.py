@@ -17,8 +17,8 @@ from rich.tree import Tree
 
 from ivr.config import from_environ
 from ivr.core.model import Menu, NodeType
-from ivr.menu_load import Checked, check_menu
-from ivr.menu_source import Problem, Severity
+from ivr.menu.load import Checked, check_menu
+from ivr.menu.source import Problem, Severity
 from ivr.softphone_menu import edges, label
 
 console = Console()
@@ -110,7 +110,7 @@ def _loaded(file: Path | None) -> Menu:
 def graph(file: Path | None, fmt: str | None, output: Path | None) -> None:
     """Draw the menu tree: nodes with their prompt, keys on the edges, timeout, invalid-key
     and agent paths styled apart (a legend says how)."""
-    from ivr.menu_graph import render
+    from ivr.menu.graph import render
 
     fmt = fmt or SUFFIXES.get(output.suffix.lower() if output else "", "mermaid")
     if output is None and fmt in ("svg", "png") and sys.stdout.isatty():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ivr.core.model import REPEAT, Menu, Node, NodeType
-from ivr.menu_paths import depths
+from ivr.menu.paths import depths
 
 LABEL_CHARS = 40  # the page shows a node's first words, not its whole prompt
 # Nodes that wait at a Gather: they have no-input and invalid-key paths of their own.

@@ -27,7 +27,7 @@ from ivr.core.engine import PIN_DIGITS
 from ivr.core.events import CallState, Event, Keys, Note, Resume, Say, Silence, Start
 from ivr.core.model import Menu
 from ivr.links import public_path
-from ivr.menu_versions import Edition
+from ivr.menu.versions import Edition
 from ivr.webhook_request import (
     CallForm,
     field_of,

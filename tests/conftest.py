@@ -26,7 +26,7 @@ from ivr import create_app
 from ivr.audio import VoiceChoice
 from ivr.audio_plan import plan, render
 from ivr.config import SETTINGS, SHANGHAI
-from ivr.menu_load import load_menu
+from ivr.menu.load import load_menu
 from ivr.simulator import Caller, FlaskTransport
 from ivr.twiml_schema import TwimlSchema, find_default
 from store.db import create_schema, make_engine

@@ -8,7 +8,7 @@ from lxml import etree
 from sqlalchemy import select, update
 
 from ivr.config import SETTINGS
-from ivr.menu_load import load_menu
+from ivr.menu.load import load_menu
 from ivr.simulator import Caller, EndState
 from store.demo import LI_XIUYING, WANG_JIANGUO, ZHANG_WEI
 from store.models import Call, CallEvent, Person, ProbeGuard

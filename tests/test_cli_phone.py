@@ -24,7 +24,7 @@ from werkzeug.serving import make_server
 from ivr import cli_prompts
 from ivr.cli_phone import PhoneSession, call_command
 from ivr.config import SETTINGS
-from ivr.menu_load import load_menu
+from ivr.menu.load import load_menu
 from ivr.script_record import Recording, first_sentence
 from ivr.simulator import Caller, EndState, FlaskTransport
 from ivr.tts import TtsError

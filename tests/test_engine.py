@@ -31,7 +31,7 @@ from ivr.core.events import (
 )
 from ivr.core.identity import IdKind
 from ivr.core.model import Service
-from ivr.menu_load import load_menu
+from ivr.menu.load import load_menu
 
 ROOT = Path(__file__).resolve().parent.parent
 HOURS = {"zh-CN": "八点至十七点", "en-US": "eight to five"}  # the hours in words, by language

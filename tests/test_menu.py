@@ -1,4 +1,4 @@
-"""Loading and checking the menu YAML and its prompt file (ivr.menu_load)."""
+"""Loading and checking the menu YAML and its prompt file (ivr.menu.load)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import yaml
 from ivr.config import PROJECT_ROOT
 from ivr.core.model import Key, Menu, NodeType, Prompt
 from ivr.errors import MenuError
-from ivr.menu_load import load_menu
+from ivr.menu.load import load_menu
 
 PROMPT_DIR = PROJECT_ROOT / "prompts"
 MENU_FILE = PROMPT_DIR / "12333.yaml"

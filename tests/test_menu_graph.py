@@ -1,4 +1,4 @@
-"""`menu graph`: the menu tree as Mermaid, DOT, SVG and PNG (ivr.menu_graph).
+"""`menu graph`: the menu tree as Mermaid, DOT, SVG and PNG (ivr.menu.graph).
 
 The texts are parsed back, never compared byte for byte: Mermaid with a small line parser,
 DOT with pydot, SVG as XML. Each must show exactly the model's nodes and edges. SVG and PNG
@@ -19,7 +19,7 @@ import yaml
 
 from ivr.config import PROJECT_ROOT
 from ivr.core.model import Menu, NodeType
-from ivr.menu_graph import (
+from ivr.menu.graph import (
     FONT,
     FORMATS,
     LIMIT,
@@ -30,7 +30,7 @@ from ivr.menu_graph import (
     to_dot,
     to_mermaid,
 )
-from ivr.menu_load import load_menu
+from ivr.menu.load import load_menu
 from ivr.softphone_menu import label
 
 DEFAULT_MENU = PROJECT_ROOT / "prompts" / "12333.yaml"

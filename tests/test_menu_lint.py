@@ -10,9 +10,9 @@ from servers import cli_env, run_cli, sqlite_url
 
 from ivr.config import PROJECT_ROOT
 from ivr.core.model import Key
-from ivr.menu_announce import announces
-from ivr.menu_load import check_menu, load_menu
-from ivr.menu_source import Problem, Severity
+from ivr.menu.announce import announces
+from ivr.menu.load import check_menu, load_menu
+from ivr.menu.source import Problem, Severity
 
 PROMPTS = PROJECT_ROOT / "prompts"
 TINY = f"""\

@@ -18,8 +18,8 @@ from servers import cli_env, run_cli, sqlite_url, start_server
 from sqlalchemy import delete, select, update
 
 from ivr.config import PROJECT_ROOT
-from ivr.menu_load import load_menu
-from ivr.menu_versions import digest
+from ivr.menu.load import load_menu
+from ivr.menu.versions import digest
 from ivr.simulator import Caller
 from store.demo import WANG_JIANGUO
 from store.import_apply import import_data

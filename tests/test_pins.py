@@ -15,7 +15,7 @@ from test_call_flow import MEDICAL_MENU, WANG_PIN, person, set_person, verify
 from werkzeug.security import generate_password_hash
 
 from ivr.config import SETTINGS
-from ivr.menu_load import load_menu
+from ivr.menu.load import load_menu
 from ivr.simulator import Caller
 from store import pins
 from store.demo import LI_XIUYING, WANG_JIANGUO

@@ -20,7 +20,7 @@ from twiml_helpers import parse_twiml
 from ivr.audio import Catalogue, Kind, VoiceChoice
 from ivr.audio_plan import plan, render
 from ivr.config import SETTINGS
-from ivr.menu_load import load_menu
+from ivr.menu.load import load_menu
 from ivr.simulator import Caller, EndState, FlaskTransport, WebhookError
 from store.demo import WANG_JIANGUO
 from store.import_apply import import_data

@@ -13,7 +13,7 @@ from conftest import require_espeak
 from ivr.audio import Catalogue, Kind, VoiceChoice
 from ivr.audio_plan import plan, render
 from ivr.config import SETTINGS
-from ivr.menu_load import load_menu
+from ivr.menu.load import load_menu
 from ivr.tts import Pyttsx3Synthesizer, pick_voice
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from ivr.config import SETTINGS
 from ivr.core.model import Menu
-from ivr.menu_load import load_menu
+from ivr.menu.load import load_menu
 from ivr.script_coverage import (
     INPUT,
     INVALID,

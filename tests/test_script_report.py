@@ -13,7 +13,7 @@ import pytest
 from flask import Flask, Response
 
 from ivr.config import SETTINGS
-from ivr.menu_load import load_menu
+from ivr.menu.load import load_menu
 from ivr.script_coverage import Coverage, coverage
 from ivr.script_model import (
     Expectation,

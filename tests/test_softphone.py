@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from ivr import simulator, softphone_calls, softphone_lock, views
 from ivr.config import SETTINGS
-from ivr.menu_load import load_menu
+from ivr.menu.load import load_menu
 from ivr.sim_state import StateError, restore, snapshot
 from ivr.simulator import Caller
 from ivr.softphone_lock import CallBusy, held

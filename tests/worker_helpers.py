@@ -12,7 +12,7 @@ from pathlib import Path
 from servers import Server, cli_env, start_server
 
 from ivr.config import SETTINGS
-from ivr.menu_load import load_menu
+from ivr.menu.load import load_menu
 from ivr.simulator import Caller, HttpTransport, Transport
 from ivr.twiml_schema import TwimlSchema
 from store.demo import WANG_JIANGUO

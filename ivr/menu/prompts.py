@@ -10,7 +10,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ivr.core.model import SYSTEM_PROMPTS, WORDS, Language, Prompt, placeholders
-from ivr.menu_source import YamlFile
+from ivr.menu.source import YamlFile
 
 
 def load_language(files: list[YamlFile], code: str) -> Language:

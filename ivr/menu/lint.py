@@ -1,7 +1,7 @@
 """Lint a loaded menu: every problem at once, each with its file, line and a fix hint.
 
 Rules (the `rule` of each Problem): unknown-target, unreachable, dead-end, duplicate-key
-(found while reading, ivr.menu_source), reserved-key, missing-prompt, unannounced-key,
+(found while reading, ivr.menu.source), reserved-key, missing-prompt, unannounced-key,
 and menu for the rest of what the engine relies on. Unreachable nodes and unannounced keys
 are warnings: the hotline still works, but a caller cannot find or cannot hear something.
 """
@@ -14,8 +14,8 @@ from pathlib import Path
 
 from ivr.core.model import REPEAT, SYSTEM_PROMPTS, Field, Key, Menu, NodeType, placeholders
 from ivr.core.readback import READERS
-from ivr.menu_announce import announces, spoken_key
-from ivr.menu_paths import (
+from ivr.menu.announce import announces, spoken_key
+from ivr.menu.paths import (
     PASSING,
     ancestors,
     chain_end,
@@ -26,7 +26,7 @@ from ivr.menu_paths import (
     parents,
     targets,
 )
-from ivr.menu_source import Problem, Severity, YamlFile
+from ivr.menu.source import Problem, Severity, YamlFile
 
 
 class _Linter:

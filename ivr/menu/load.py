@@ -1,7 +1,7 @@
 """Load a menu YAML and the prompt files it names; check it once, loudly, at start-up.
 
 Reading is fail-first: a file that is not the right shape stops at its first problem.
-The menu that reads is then linted (ivr.menu_lint), which reports every problem at once.
+The menu that reads is then linted (ivr.menu.lint), which reports every problem at once.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from typing import Any
 
 from ivr.core.model import Field, Key, Limits, Menu, Node, NodeType, Service
 from ivr.errors import MenuError
-from ivr.menu_lint import lint
-from ivr.menu_source import (
+from ivr.menu.lint import lint
+from ivr.menu.prompts import load_language
+from ivr.menu.source import (
     Problem,
     Reader,
     Severity,
@@ -24,7 +25,6 @@ from ivr.menu_source import (
     read_text,
     read_yaml,
 )
-from ivr.prompt_load import load_language
 
 _NODE_KEYS = {"type", "prompt", "options", "next", "field", "service", "requires_identity",
               "timeout", "switch"}  # fmt: skip

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from ivr.core.model import Menu
-from ivr.menu_load import Checked, check_menu
-from ivr.menu_source import Reader, read_text
+from ivr.menu.load import Checked, check_menu
+from ivr.menu.source import Reader, read_text
 from ivr.twiml import Renderer
 
 log = logging.getLogger("ivr.menu")

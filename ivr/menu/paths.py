@@ -1,6 +1,6 @@
 """Where calls can go in a menu: links, distances, the menus above a menu, `next` chains.
 
-Pure functions of a Menu, shared by the lint (ivr.menu_lint) and the pictures of the tree.
+Pure functions of a Menu, shared by the lint (ivr.menu.lint) and the pictures of the tree.
 """
 
 from __future__ import annotations
