@@ -24,11 +24,11 @@ from inprocess_call import run as run_calls
 from rich.console import Console
 from rich.table import Table
 
-from ivr.audio import Catalogue, VoiceChoice
-from ivr.audio_plan import plan, render
+from ivr.audio.catalogue import Catalogue, VoiceChoice
+from ivr.audio.plan import plan, render
+from ivr.audio.tts import Pyttsx3Synthesizer, pick_voice
 from ivr.config import SETTINGS
 from ivr.menu.load import load_menu
-from ivr.tts import Pyttsx3Synthesizer, pick_voice
 
 RATE = int(SETTINGS["IVR_TTS_RATE"][0])
 BALANCE = "您的医保个人账户余额为一千二百三十四元五角六分，数据截至二零二六年十一月二十五日。"

@@ -16,7 +16,7 @@ from twilio.request_validator import RequestValidator
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ivr import observe, ratelimit
-from ivr.audio import Catalogue
+from ivr.audio.catalogue import Catalogue
 from ivr.calls import StepDb
 from ivr.config import SHANGHAI, AgentHours, from_environ
 from ivr.core.events import Env

@@ -17,7 +17,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from ivr import cli_prompts
-from ivr.audio import VoiceChoice
+from ivr.audio.catalogue import VoiceChoice
+from ivr.audio.tts import Synthesizer, TtsError, Voice
 from ivr.cli_targets import (
     AUTH_TOKEN_ENV,
     IN_PROCESS_VOICE,
@@ -31,7 +32,6 @@ from ivr.script_record import PLACEHOLDER, Recording, dump_script
 from ivr.sim_types import EndState
 from ivr.simulator import KEYS, Caller
 from ivr.transport import FlaskTransport, HttpTransport, Reply, SimulatorError, WebhookError
-from ivr.tts import Synthesizer, TtsError, Voice
 
 console = Console(highlight=False)  # digits in keys and prompts are not numbers to colour
 DEFAULT_FROM = "+8613800138000"

@@ -20,13 +20,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ivr.app import hotline
-from ivr.audio import Catalogue, Job, RenderSummary, VoiceChoice
-from ivr.audio_plan import plan, render
+from ivr.audio.catalogue import Catalogue, Job, RenderSummary, VoiceChoice
+from ivr.audio.plan import plan, render
+from ivr.audio.tts import Pyttsx3Synthesizer, Synthesizer, TtsError, Voice, pick_voice
+from ivr.audio.wav import wav_stats
 from ivr.config import SHANGHAI
 from ivr.core.readback import reader, region_name
 from ivr.errors import ConfigError
-from ivr.tts import Pyttsx3Synthesizer, Synthesizer, TtsError, Voice, pick_voice
-from ivr.wav import wav_stats
 
 console = Console()
 MIN_RATE, MAX_RATE = 80, 450  # words per minute; outside this espeak-ng is unintelligible

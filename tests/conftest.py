@@ -23,8 +23,8 @@ from twilio.request_validator import RequestValidator
 from worker_helpers import Launcher, play_env
 
 from ivr import create_app
-from ivr.audio import VoiceChoice
-from ivr.audio_plan import plan, render
+from ivr.audio.catalogue import VoiceChoice
+from ivr.audio.plan import plan, render
 from ivr.config import SETTINGS, SHANGHAI
 from ivr.menu.load import load_menu
 from ivr.simulator import Caller, FlaskTransport

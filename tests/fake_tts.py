@@ -9,7 +9,7 @@ import wave
 import zlib
 from pathlib import Path
 
-from ivr.tts import TtsError, Voice
+from ivr.audio.tts import TtsError, Voice
 
 RATE = 22050
 SECONDS_PER_CHAR = 0.12
@@ -40,7 +40,7 @@ def fake_wav(text: str) -> bytes:
 
 
 class FakeSynthesizer:
-    """Implements ivr.tts.Synthesizer; records every synthesize call in `calls`."""
+    """Implements ivr.audio.tts.Synthesizer; records every synthesize call in `calls`."""
 
     def __init__(self) -> None:
         """Start with no calls, open."""

@@ -22,7 +22,7 @@ from fake_tts import (
     tone_seconds,
 )
 
-from ivr.audio import (
+from ivr.audio.catalogue import (
     LONG_PAUSE,
     MANIFEST,
     PIECE_GAP,
@@ -35,10 +35,10 @@ from ivr.audio import (
     audio_key,
     tokenize,
 )
-from ivr.audio_plan import render
+from ivr.audio.plan import render
+from ivr.audio.tts import TtsError, Voice, pick_voice
+from ivr.audio.wav import wav_stats
 from ivr.errors import ConfigError
-from ivr.tts import TtsError, Voice, pick_voice
-from ivr.wav import wav_stats
 
 ZH = "zh-CN"
 EN = "en-US"
@@ -97,7 +97,7 @@ def test_audio_key_changes_with_every_input(text: str, voice: str, rate: int) ->
 
 def test_audio_key_is_the_same_in_another_interpreter() -> None:
     """Keys survive restarts (no per-process hash seed), so rendered files stay valid."""
-    code = "from ivr.audio import audio_key; print(audio_key('余额为', 'v', 170))"
+    code = "from ivr.audio.catalogue import audio_key; print(audio_key('余额为', 'v', 170))"
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
@@ -390,7 +390,7 @@ def _wav_bytes(frames: bytes) -> bytes:
     return out.getvalue()
 
 
-# ---- voice choice (ivr.tts.pick_voice needs no engine) ----
+# ---- voice choice (ivr.audio.tts.pick_voice needs no engine) ----
 
 
 def _voice(voice_id: str, *languages: str) -> Voice:

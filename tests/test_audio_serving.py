@@ -15,7 +15,7 @@ from sqlalchemy import func, select, text, update
 from twilio.request_validator import RequestValidator
 from twiml_helpers import parse_twiml
 
-from ivr.audio import Catalogue
+from ivr.audio.catalogue import Catalogue
 from ivr.simulator import Caller, FlaskTransport
 from store.demo import (
     CHEN_GANG,

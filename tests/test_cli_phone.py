@@ -22,12 +22,12 @@ from rich.console import Console
 from werkzeug.serving import make_server
 
 from ivr import cli_prompts
+from ivr.audio.tts import TtsError
 from ivr.cli_phone import PhoneSession, call_command
 from ivr.config import SETTINGS
 from ivr.menu.load import load_menu
 from ivr.script_record import Recording, first_sentence
 from ivr.simulator import Caller, EndState, FlaskTransport
-from ivr.tts import TtsError
 
 WANG_KEYED = "65010219680312109*"
 PIN = "135790"

@@ -17,8 +17,8 @@ from flask import Flask, Response
 from twilio.twiml.voice_response import VoiceResponse
 from twiml_helpers import parse_twiml
 
-from ivr.audio import Catalogue, Kind, VoiceChoice
-from ivr.audio_plan import plan, render
+from ivr.audio.catalogue import Catalogue, Kind, VoiceChoice
+from ivr.audio.plan import plan, render
 from ivr.config import SETTINGS
 from ivr.menu.load import load_menu
 from ivr.simulator import Caller, EndState, FlaskTransport, WebhookError

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from conftest import require_espeak
 
-from ivr.audio import Catalogue, Kind, VoiceChoice
-from ivr.audio_plan import plan, render
+from ivr.audio.catalogue import Catalogue, Kind, VoiceChoice
+from ivr.audio.plan import plan, render
+from ivr.audio.tts import Pyttsx3Synthesizer, pick_voice
 from ivr.config import SETTINGS
 from ivr.menu.load import load_menu
-from ivr.tts import Pyttsx3Synthesizer, pick_voice
 
 
 @pytest.fixture(autouse=True)

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from conftest import require_espeak
 
-from ivr.tts import Pyttsx3Synthesizer, TtsError, Voice, pick_voice
-from ivr.wav import wav_stats
+from ivr.audio.tts import Pyttsx3Synthesizer, TtsError, Voice, pick_voice
+from ivr.audio.wav import wav_stats
 
 PROJECT = Path(__file__).resolve().parent.parent
 ZH_VOICE = "sit/cmn-latn-pinyin"
@@ -266,7 +266,7 @@ def test_parent_process_never_imports_pyttsx3(tmp_path: Path) -> None:
     code = f"""
         import sys
         from pathlib import Path
-        from ivr.tts import Pyttsx3Synthesizer
+        from ivr.audio.tts import Pyttsx3Synthesizer
         with Pyttsx3Synthesizer() as synth:
             synth.synthesize('你好', {ZH_VOICE!r}, {RATE}, Path({str(tmp_path / "x.wav")!r}))
         print('pyttsx3 loaded:', 'pyttsx3' in sys.modules)

@@ -1,7 +1,7 @@
 """The on-disk catalogue of pre-rendered prompt audio, and joining pieces into one WAV.
 
 The folder holds <key>.wav files and manifest.json. The web app only reads it (no speech
-engine is loaded here); ivr.audio_plan.render fills it through a Synthesizer.
+engine is loaded here); ivr.audio.plan.render fills it through a Synthesizer.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from ivr.audio.wav import silence, trim
 from ivr.errors import ConfigError
-from ivr.wav import silence, trim
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1

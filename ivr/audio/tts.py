@@ -186,7 +186,7 @@ class _Child:
         parent_sock, child_sock = socket.socketpair()
         # A fresh interpreter, not fork: espeak must never load in (or inherit from) the parent.
         # Not multiprocessing's spawn either: it re-runs the parent's main script in the child.
-        package_root = str(Path(__file__).resolve().parent.parent)
+        package_root = str(Path(__file__).resolve().parents[2])
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
         with child_sock:
@@ -238,5 +238,6 @@ def _shutdown(process: subprocess.Popen[bytes], conn: Connection) -> None:
 
 
 _CHILD_CODE = (
-    "import sys; from ivr.tts_child import child_main; child_main(int(sys.argv[1]), sys.argv[2])"
+    "import sys; from ivr.audio.tts_child import child_main; "
+    "child_main(int(sys.argv[1]), sys.argv[2])"
 )

@@ -1,4 +1,4 @@
-"""The speech engine's side of ivr.tts: runs only in the child process that owns pyttsx3.
+"""The speech engine's side of ivr.audio.tts: runs only in the child process that owns pyttsx3.
 
 pyttsx3 is imported here and nowhere else, so the parent never loads espeak-ng.
 """
@@ -14,7 +14,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from ivr.tts import INSTALL_HINT, VOICES_HINT, TtsError
+from ivr.audio.tts import INSTALL_HINT, VOICES_HINT, TtsError
 
 DRIVERS = ("espeak", "nsss", "sapi5", "avspeech")  # what pyttsx3 2.99 offers
 

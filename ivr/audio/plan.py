@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from ivr.audio import (
+from ivr.audio.catalogue import (
     MANIFEST,
     MANIFEST_VERSION,
     Catalogue,
@@ -26,10 +26,10 @@ from ivr.audio import (
     VoiceChoice,
     audio_key,
 )
+from ivr.audio.tts import Synthesizer
 from ivr.core.model import Language, Menu, placeholders
 from ivr.core.readback import region_pieces
 from ivr.errors import ConfigError
-from ivr.tts import Synthesizer
 
 # Where a read-back's audio is cut: the joiner puts a pause at each of these marks.
 _PUNCTUATION = re.compile(r"[，、；：。！？,;:.!?]+")
