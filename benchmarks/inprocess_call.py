@@ -21,7 +21,7 @@ from rich.table import Table
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ivr import create_app
-from ivr.simulator import Caller, FlaskTransport
+from ivr.sim.caller import Caller, FlaskTransport
 from store.demo import WANG_JIANGUO
 from store.pins import PinKeyring
 

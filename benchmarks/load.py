@@ -28,8 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ivr.simulator import Caller, HttpTransport, Reply, SimulatorError  # noqa: E402
-from ivr.twiml_schema import find_default  # noqa: E402
+from ivr.sim.caller import Caller, HttpTransport, Reply, SimulatorError  # noqa: E402
+from ivr.sim.twiml_schema import find_default  # noqa: E402
 from store.demo import WANG_JIANGUO  # noqa: E402
 
 # (step type, keys; None dials or hangs up, and what the IVR must say after it).

@@ -23,7 +23,7 @@ sys.path.insert(0, str(HERE.parent))
 from bench_servers import AUTH_TOKEN, PIN_SETTINGS, database, load_demo  # noqa: E402
 
 from ivr import create_app  # noqa: E402
-from ivr.simulator import Caller, FlaskTransport  # noqa: E402
+from ivr.sim.caller import Caller, FlaskTransport  # noqa: E402
 from store.demo import WANG_JIANGUO  # noqa: E402
 
 

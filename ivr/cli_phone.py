@@ -29,9 +29,9 @@ from ivr.cli_targets import (
 from ivr.core.identity import mask_keyed
 from ivr.errors import ConfigError
 from ivr.script_record import PLACEHOLDER, Recording, dump_script
-from ivr.sim_types import EndState
-from ivr.simulator import KEYS, Caller
-from ivr.transport import FlaskTransport, HttpTransport, Reply, SimulatorError, WebhookError
+from ivr.sim.caller import KEYS, Caller
+from ivr.sim.transport import FlaskTransport, HttpTransport, Reply, SimulatorError, WebhookError
+from ivr.sim.turns import EndState
 
 console = Console(highlight=False)  # digits in keys and prompts are not numbers to colour
 DEFAULT_FROM = "+8613800138000"

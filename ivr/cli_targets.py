@@ -11,8 +11,8 @@ from flask import Flask, current_app
 
 from ivr import create_app
 from ivr.script_model import Script
-from ivr.simulator import Caller, HttpTransport, WsgiTransport
-from ivr.twiml_schema import find_default
+from ivr.sim.caller import Caller, HttpTransport, WsgiTransport
+from ivr.sim.twiml_schema import find_default
 
 AUTH_TOKEN_ENV = ["IVR_QA_AUTH_TOKEN", "IVR_AUTH_TOKEN"]  # the first one set signs
 IN_PROCESS_VOICE = "http://localhost/voice"  # the simulator's default voice URL

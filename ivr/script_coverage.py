@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 from lxml import etree
 
 from ivr.core.model import REPEAT, Field, Key, Menu, NodeType
-from ivr.sim_types import Turn, TurnKind
+from ivr.sim.turns import Turn, TurnKind
 
 TIMEOUT = "timeout"
 INVALID = "invalid key"

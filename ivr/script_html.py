@@ -13,7 +13,7 @@ from pathlib import Path
 from ivr.script_coverage import Coverage
 from ivr.script_model import Outcome, ScriptResult
 from ivr.script_text import count, request_line, verdict
-from ivr.sim_types import Turn, TurnKind
+from ivr.sim.turns import Turn, TurnKind
 
 _CSS = """
 body{font:15px/1.5 system-ui,"PingFang SC","Microsoft YaHei","Noto Sans CJK SC",sans-serif;

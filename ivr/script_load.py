@@ -19,7 +19,7 @@ from ivr.script_files import (
     read_env_file,
 )
 from ivr.script_model import Expectation, MatchKind, Script, Step, StepKind
-from ivr.sim_types import EndState
+from ivr.sim.turns import EndState
 
 __all__ = [
     "DEFAULT_CALLER", "ScriptError", "find_scripts", "load_script", "load_scripts",

@@ -8,7 +8,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from ivr.core.identity import mask_keyed
-from ivr.sim_types import EndState, Turn
+from ivr.sim.turns import EndState, Turn
 
 
 class StepKind(StrEnum):

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from ivr.sim_types import EndState
+from ivr.sim.turns import EndState
 
 PLACEHOLDER = re.compile(r"\[play:[^\]]*\]")  # a <Play> whose audio says no text
 SENTENCE_END = re.compile(r"[。！？；]|[.!?;](?=\s|$)")

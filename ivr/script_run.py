@@ -10,10 +10,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ivr.core.identity import mask_keyed
 from ivr.script_model import Outcome, Script, ScriptResult, Step, StepKind, StepResult
-from ivr.sim_types import Turn, TurnKind
-from ivr.simulator import Caller
-from ivr.transport import SimulatorError, WebhookError
-from ivr.twiml_schema import TwimlInvalid
+from ivr.sim.caller import Caller
+from ivr.sim.transport import SimulatorError, WebhookError
+from ivr.sim.turns import Turn, TurnKind
+from ivr.sim.twiml_schema import TwimlInvalid
 
 BUDGET_MS = 15_000  # Twilio gives up on a webhook after 15 s
 HEARD_CHARS = 200  # what a one-line failure quotes of the text heard

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from ivr.script_model import Outcome, ScriptResult
-from ivr.sim_types import Turn, TurnKind
+from ivr.sim.turns import Turn, TurnKind
 
 
 def request_line(turn: Turn) -> str:

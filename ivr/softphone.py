@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 
 from ivr import softphone_calls as calls
 from ivr.app import CALL_SID, hotline
-from ivr.simulator import MAX_DOCUMENTS_PER_ACTION
+from ivr.sim.caller import MAX_DOCUMENTS_PER_ACTION
 from ivr.softphone_calls import PhoneError
 from ivr.softphone_lock import CallBusy
 from ivr.softphone_menu import menu_json

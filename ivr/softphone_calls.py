@@ -21,12 +21,12 @@ from ivr.app import hotline
 from ivr.calls import edition_of
 from ivr.cli_targets import IN_PROCESS_VOICE, status_url
 from ivr.core.model import Menu
-from ivr.sim_state import StateError, restore, snapshot
-from ivr.simulator import Caller
+from ivr.sim.caller import Caller
+from ivr.sim.state import StateError, restore, snapshot
+from ivr.sim.transport import FlaskTransport, Reply, SimulatorError, WebhookError
+from ivr.sim.twiml_schema import TwimlInvalid, TwimlSchema, find_default
 from ivr.softphone_json import call_json, mask_entries, node_of
 from ivr.softphone_lock import held
-from ivr.transport import FlaskTransport, Reply, SimulatorError, WebhookError
-from ivr.twiml_schema import TwimlInvalid, TwimlSchema, find_default
 from store.models import Call, PhoneCall
 
 EXTENSION = "softphone"  # the in-process hotline, on current_app.extensions

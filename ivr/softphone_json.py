@@ -10,8 +10,8 @@ from lxml import etree
 
 from ivr.core.identity import mask_id
 from ivr.core.model import Field, Menu, NodeType
-from ivr.sim_types import Turn, TurnKind
-from ivr.simulator import Caller
+from ivr.sim.caller import Caller
+from ivr.sim.turns import Turn, TurnKind
 
 _ENTRY_SHAPES = (9, 18)  # a card or an ID number: masked to its last 4, like the event log
 

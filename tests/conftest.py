@@ -27,8 +27,8 @@ from ivr.audio.catalogue import VoiceChoice
 from ivr.audio.plan import plan, render
 from ivr.config import SETTINGS, SHANGHAI
 from ivr.menu.load import load_menu
-from ivr.simulator import Caller, FlaskTransport
-from ivr.twiml_schema import TwimlSchema, find_default
+from ivr.sim.caller import Caller, FlaskTransport
+from ivr.sim.twiml_schema import TwimlSchema, find_default
 from store.db import create_schema, make_engine
 from store.demo import demo_data
 from store.import_apply import import_data

@@ -19,7 +19,7 @@ from twiml_helpers import Twiml, is_twiml, parse_twiml
 from werkzeug.test import TestResponse
 
 from ivr.app import CALL_SID, MAX_BODY_BYTES
-from ivr.twiml_schema import TwimlSchema
+from ivr.sim.twiml_schema import TwimlSchema
 from store.demo import demo_data
 from store.import_apply import import_data
 from store.importer import PreparedImport

@@ -16,7 +16,7 @@ from twilio.request_validator import RequestValidator
 from twiml_helpers import parse_twiml
 
 from ivr.audio.catalogue import Catalogue
-from ivr.simulator import Caller, FlaskTransport
+from ivr.sim.caller import Caller, FlaskTransport
 from store.demo import (
     CHEN_GANG,
     LI_XIUYING,

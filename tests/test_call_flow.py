@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from ivr.config import SETTINGS
 from ivr.menu.load import load_menu
-from ivr.simulator import Caller, EndState
+from ivr.sim.caller import Caller, EndState
 from store.demo import LI_XIUYING, WANG_JIANGUO, ZHANG_WEI
 from store.models import Call, CallEvent, Person, ProbeGuard
 

@@ -39,7 +39,7 @@ from sqlalchemy import create_engine, func, inspect, select, update
 from ivr import create_app
 from ivr.config import SETTINGS
 from ivr.menu.load import load_menu
-from ivr.simulator import Caller, EndState, HttpTransport, WebhookError
+from ivr.sim.caller import Caller, EndState, HttpTransport, WebhookError
 from store.demo import WANG_JIANGUO
 from store.models import Base, Person
 

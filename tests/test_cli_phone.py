@@ -27,7 +27,7 @@ from ivr.cli_phone import PhoneSession, call_command
 from ivr.config import SETTINGS
 from ivr.menu.load import load_menu
 from ivr.script_record import Recording, first_sentence
-from ivr.simulator import Caller, EndState, FlaskTransport
+from ivr.sim.caller import Caller, EndState, FlaskTransport
 
 WANG_KEYED = "65010219680312109*"
 PIN = "135790"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from twiml_helpers import parse_twiml
 
-from ivr.simulator import Caller, EndState
+from ivr.sim.caller import Caller, EndState
 from store.demo import LI_XIUYING, WANG_JIANGUO
 from store.models import Call
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import update
 
-from ivr.simulator import Caller
+from ivr.sim.caller import Caller
 from store.demo import (
     CHEN_GANG,
     LI_XIUYING,

@@ -37,7 +37,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
-from ivr.twiml_schema import TwimlSchema
+from ivr.sim.twiml_schema import TwimlSchema
 
 # --- forms, queries, signatures ------------------------------------------------------------
 

@@ -36,7 +36,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from twiml_helpers import Twiml
 
-from ivr.twiml_schema import TwimlSchema
+from ivr.sim.twiml_schema import TwimlSchema
 
 # --- one call, step by step ----------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from ivr.config import PROJECT_ROOT
 from ivr.core.domain import BalanceData
 from ivr.core.readback import balance_text
 from ivr.menu.load import load_menu
-from ivr.simulator import Caller, EndState
+from ivr.sim.caller import Caller, EndState
 from store.demo import WANG_JIANGUO, ZHANG_WEI
 from store.import_apply import import_data
 from store.models import Call, Person

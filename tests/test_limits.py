@@ -22,7 +22,7 @@ from ivr.core.domain import PinOutcome
 from ivr.core.events import CheckPin
 from ivr.errors import ConfigError
 from ivr.ratelimit import parse_limit
-from ivr.twiml_schema import TwimlSchema
+from ivr.sim.twiml_schema import TwimlSchema
 from store.demo import LI_XIUYING, WANG_JIANGUO
 from store.import_apply import import_data
 from store.models import Call, CallerGuard, Person

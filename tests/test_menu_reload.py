@@ -20,7 +20,7 @@ from sqlalchemy import delete, select, update
 from ivr.config import PROJECT_ROOT
 from ivr.menu.load import load_menu
 from ivr.menu.versions import digest
-from ivr.simulator import Caller
+from ivr.sim.caller import Caller
 from store.demo import WANG_JIANGUO
 from store.import_apply import import_data
 from store.models import Call, MenuVersion

@@ -14,7 +14,7 @@ from conftest import PG_URL
 from sqlalchemy import make_url
 from test_call_flow import ASK_ID, MEDICAL_MENU, MENU, WELCOME, verify
 
-from ivr.simulator import Caller, EndState
+from ivr.sim.caller import Caller, EndState
 from store.db import create_schema, make_engine
 from store.import_apply import import_data
 

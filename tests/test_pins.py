@@ -16,7 +16,7 @@ from werkzeug.security import generate_password_hash
 
 from ivr.config import SETTINGS
 from ivr.menu.load import load_menu
-from ivr.simulator import Caller
+from ivr.sim.caller import Caller
 from store import pins
 from store.demo import LI_XIUYING, WANG_JIANGUO
 from store.models import Person

@@ -21,7 +21,7 @@ from ivr.audio.catalogue import Catalogue, Kind, VoiceChoice
 from ivr.audio.plan import plan, render
 from ivr.config import SETTINGS
 from ivr.menu.load import load_menu
-from ivr.simulator import Caller, EndState, FlaskTransport, WebhookError
+from ivr.sim.caller import Caller, EndState, FlaskTransport, WebhookError
 from store.demo import WANG_JIANGUO
 from store.import_apply import import_data
 from store.models import Call, CallAudio

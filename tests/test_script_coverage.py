@@ -23,8 +23,8 @@ from ivr.script_coverage import (
     coverage,
     menu_paths,
 )
-from ivr.sim_types import Turn, TurnKind
-from ivr.simulator import Caller
+from ivr.sim.caller import Caller
+from ivr.sim.turns import Turn, TurnKind
 
 MENU = load_menu(SETTINGS["IVR_MENU"][0])
 PROMPTS = Path(SETTINGS["IVR_MENU"][0]).parent

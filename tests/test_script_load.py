@@ -16,7 +16,7 @@ from ivr.script_load import (
     read_env_file,
 )
 from ivr.script_model import Expectation, MatchKind, Script, Step, StepKind
-from ivr.sim_types import EndState
+from ivr.sim.turns import EndState
 
 # Four good lines, so a broken step appended to them is on line 5.
 HEAD = 'name: t\nsteps:\n  - expect: 欢迎\n  - press: "2"\n'

@@ -32,8 +32,8 @@ from ivr.script_report import (
     write_json,
     write_junit,
 )
-from ivr.sim_types import Turn, TurnKind
-from ivr.simulator import Caller, WebhookError
+from ivr.sim.caller import Caller, WebhookError
+from ivr.sim.turns import Turn, TurnKind
 
 MENU = load_menu(SETTINGS["IVR_MENU"][0])
 PIN = "135790"

@@ -13,9 +13,9 @@ from flask import Flask, Response
 from ivr.script_load import load_script
 from ivr.script_model import Outcome, ScriptResult, StepKind
 from ivr.script_run import run_script, shorten
-from ivr.sim_types import EndState, TurnKind
-from ivr.simulator import Caller, FlaskTransport, Reply, Transport
-from ivr.twiml_schema import TwimlSchema
+from ivr.sim.caller import Caller, FlaskTransport, Reply, Transport
+from ivr.sim.turns import EndState, TurnKind
+from ivr.sim.twiml_schema import TwimlSchema
 
 PIN = "135790"
 WELCOME = "欢迎致电幺二三三三"
@@ -242,7 +242,7 @@ def test_slow_webhooks_fail_their_step(
     """The slowest round trip a step caused is its time; over budget or 15 s, it fails."""
     caller = make_caller()
     caller.transport = slow = SlowTransport(caller.transport, delays)
-    monkeypatch.setattr("ivr.simulator.time", SimpleNamespace(perf_counter=slow.perf_counter))
+    monkeypatch.setattr("ivr.sim.caller.time", SimpleNamespace(perf_counter=slow.perf_counter))
     result = run(steps("  - expect: 欢迎", *IDENTIFY[:2], "  - expect: 密码", end=budget), caller)
     assert result.failure == failure
     assert result.outcome == (Outcome.FAILED if failure else Outcome.PASSED)

@@ -18,8 +18,8 @@ from twiml_helpers import Twiml, is_twiml, parse_twiml
 from werkzeug.test import TestResponse
 
 from ivr.observe import JsonFormatter
-from ivr.simulator import Caller, FlaskTransport
-from ivr.twiml_schema import TwimlSchema
+from ivr.sim.caller import Caller, FlaskTransport
+from ivr.sim.twiml_schema import TwimlSchema
 from store.models import Call, CallEvent, Person
 
 BASE = "http://localhost"

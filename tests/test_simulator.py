@@ -27,7 +27,7 @@ from twilio.twiml.voice_response import (
 )
 from werkzeug.serving import make_server
 
-from ivr.simulator import (
+from ivr.sim.caller import (
     Caller,
     EndState,
     FlaskTransport,
@@ -37,7 +37,7 @@ from ivr.simulator import (
     TurnKind,
     WebhookError,
 )
-from ivr.twiml_schema import TwimlInvalid, TwimlSchema, find_default
+from ivr.sim.twiml_schema import TwimlInvalid, TwimlSchema, find_default
 
 TOKEN = "test-auth-token"
 Route = Callable[[dict[str, str]], VoiceResponse | Response]

@@ -18,14 +18,15 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from ivr import simulator, softphone_calls, softphone_lock, views
+from ivr import softphone_calls, softphone_lock, views
 from ivr.config import SETTINGS
 from ivr.menu.load import load_menu
-from ivr.sim_state import StateError, restore, snapshot
-from ivr.simulator import Caller
+from ivr.sim import caller as simulator
+from ivr.sim.caller import Caller
+from ivr.sim.state import StateError, restore, snapshot
+from ivr.sim.transport import FlaskTransport
 from ivr.softphone_lock import CallBusy, held
 from ivr.softphone_menu import menu_json
-from ivr.transport import FlaskTransport
 from store.demo import WANG_JIANGUO
 from store.import_apply import import_data
 from store.importer import PreparedImport

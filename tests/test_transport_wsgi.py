@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from flask import Flask, jsonify, request
 
-from ivr.simulator import FlaskTransport, WsgiTransport
-from ivr.twiml_schema import TwimlInvalid, TwimlSchema
+from ivr.sim.caller import FlaskTransport, WsgiTransport
+from ivr.sim.twiml_schema import TwimlInvalid, TwimlSchema
 
 FORM = {"CallSid": "CA1", "Digits": "12#", "From": "+8613800138000", "Body": "中文 & =?"}
 HEADERS = {"X-Twilio-Signature": "c2lnbmF0dXJl", "X-Extra": "yes"}

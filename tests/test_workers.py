@@ -34,8 +34,8 @@ from worker_helpers import (
     new_caller,
 )
 
-from ivr.simulator import Caller, HttpTransport, Reply
-from ivr.twiml_schema import TwimlSchema
+from ivr.sim.caller import Caller, HttpTransport, Reply
+from ivr.sim.twiml_schema import TwimlSchema
 from store.models import Call, CallAudio
 
 BALANCE_WORDS = "一千二百三十四元五角六分"  # 王建国's demo balance, 1234.56

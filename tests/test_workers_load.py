@@ -36,8 +36,8 @@ from worker_helpers import (
 
 from ivr.core.identity import validate_id_number
 from ivr.core.reading_zh import read_count, read_money
-from ivr.simulator import Caller, TurnKind
-from ivr.twiml_schema import TwimlSchema
+from ivr.sim.caller import Caller, TurnKind
+from ivr.sim.twiml_schema import TwimlSchema
 from store.demo import WANG_JIANGUO
 from store.models import Call, CallEvent, Person
 from store.pins import PinKeyring

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from ivr.twiml_schema import TwimlSchema
+from ivr.sim.twiml_schema import TwimlSchema
 
 
 def _parser() -> etree.XMLParser:

@@ -13,8 +13,8 @@ from servers import Server, cli_env, start_server
 
 from ivr.config import SETTINGS
 from ivr.menu.load import load_menu
-from ivr.simulator import Caller, HttpTransport, Transport
-from ivr.twiml_schema import TwimlSchema
+from ivr.sim.caller import Caller, HttpTransport, Transport
+from ivr.sim.twiml_schema import TwimlSchema
 from store.demo import WANG_JIANGUO
 
 TOKEN = "workers-test-auth-token-0123456789"

@@ -12,10 +12,10 @@ from typing import Any
 
 from lxml import etree
 
-from ivr.sim_types import EndState, GatherSpec, Turn, TurnKind
-from ivr.simulator import Caller
-from ivr.transport import Transport
-from ivr.twiml_schema import TwimlSchema
+from ivr.sim.caller import Caller
+from ivr.sim.transport import Transport
+from ivr.sim.turns import EndState, GatherSpec, Turn, TurnKind
+from ivr.sim.twiml_schema import TwimlSchema
 
 VERSION = 1  # of the data below; a caller saved by another version is not restored
 # Plain values of a Caller, saved and restored as they are.

@@ -14,8 +14,7 @@ from lxml import etree
 from twilio.request_validator import RequestValidator
 
 from ivr.core.identity import mask_keyed
-from ivr.sim_types import EndState, GatherSpec, Turn, TurnKind, with_query
-from ivr.transport import (
+from ivr.sim.transport import (
     FlaskTransport,
     HttpTransport,
     Reply,
@@ -24,7 +23,8 @@ from ivr.transport import (
     WebhookError,
     WsgiTransport,
 )
-from ivr.twiml_schema import TwimlSchema
+from ivr.sim.turns import EndState, GatherSpec, Turn, TurnKind, with_query
+from ivr.sim.twiml_schema import TwimlSchema
 
 __all__ = [
     "Caller", "EndState", "FlaskTransport", "GatherSpec", "HttpTransport", "Reply",

@@ -71,7 +71,7 @@ class TwimlSchema:
 
 def default_path() -> Path:
     """Where the shared schema lives: `../shared/twiml/` relative to the project root."""
-    project_root = Path(__file__).resolve().parent.parent
+    project_root = Path(__file__).resolve().parents[2]
     return (project_root / DEFAULT_RELATIVE_PATH).resolve()
 
 
