@@ -24,10 +24,10 @@ sys.path.insert(0, str(HERE.parent))
 from bench_servers import PIN_SETTINGS, database, load_demo  # noqa: E402
 
 from ivr import create_app  # noqa: E402
-from ivr.cli_targets import IN_PROCESS_SETTINGS, in_process_dialer  # noqa: E402
-from ivr.script_load import load_scripts  # noqa: E402
-from ivr.script_model import Outcome, Script, ScriptResult  # noqa: E402
-from ivr.script_pool import run_processes, run_threads  # noqa: E402
+from ivr.qa.load import load_scripts  # noqa: E402
+from ivr.qa.model import Outcome, Script, ScriptResult  # noqa: E402
+from ivr.qa.pool import run_processes, run_threads  # noqa: E402
+from ivr.qa.targets import IN_PROCESS_SETTINGS, in_process_dialer  # noqa: E402
 
 SCRIPT = HERE / "calls" / "balance_family.yaml"
 

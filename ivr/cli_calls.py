@@ -16,7 +16,14 @@ from rich.table import Table
 
 from ivr.app import hotline
 from ivr.cli_records import add_record_commands
-from ivr.cli_targets import (
+from ivr.errors import IvrError
+from ivr.menu.load import load_menu
+from ivr.qa.coverage import Coverage, coverage
+from ivr.qa.load import load_scripts, read_env_file
+from ivr.qa.model import Outcome, Script, ScriptResult
+from ivr.qa.pool import process_safe, run_processes, run_threads
+from ivr.qa.report import transcript_text, write_html, write_json, write_junit
+from ivr.qa.targets import (
     AUTH_TOKEN_ENV,
     Dialer,
     http_dialer,
@@ -25,13 +32,6 @@ from ivr.cli_targets import (
     in_process_dialer,
     voice_url,
 )
-from ivr.errors import IvrError
-from ivr.menu.load import load_menu
-from ivr.script_coverage import Coverage, coverage
-from ivr.script_load import load_scripts, read_env_file
-from ivr.script_model import Outcome, Script, ScriptResult
-from ivr.script_pool import process_safe, run_processes, run_threads
-from ivr.script_report import transcript_text, write_html, write_json, write_junit
 from store.pins import HOW_TO
 
 console = Console()

@@ -19,16 +19,16 @@ from rich.markup import escape
 from ivr import cli_prompts
 from ivr.audio.catalogue import VoiceChoice
 from ivr.audio.tts import Synthesizer, TtsError, Voice
-from ivr.cli_targets import (
+from ivr.core.identity import mask_keyed
+from ivr.errors import ConfigError
+from ivr.qa.record import PLACEHOLDER, Recording, dump_script
+from ivr.qa.targets import (
     AUTH_TOKEN_ENV,
     IN_PROCESS_VOICE,
     in_process_app,
     status_url,
     voice_url,
 )
-from ivr.core.identity import mask_keyed
-from ivr.errors import ConfigError
-from ivr.script_record import PLACEHOLDER, Recording, dump_script
 from ivr.sim.caller import KEYS, Caller
 from ivr.sim.transport import FlaskTransport, HttpTransport, Reply, SimulatorError, WebhookError
 from ivr.sim.turns import EndState

@@ -19,8 +19,8 @@ from sqlalchemy import delete, select
 
 from ivr.app import hotline
 from ivr.calls import edition_of
-from ivr.cli_targets import IN_PROCESS_VOICE, status_url
 from ivr.core.model import Menu
+from ivr.qa.targets import IN_PROCESS_VOICE, status_url
 from ivr.sim.caller import Caller
 from ivr.sim.state import StateError, restore, snapshot
 from ivr.sim.transport import FlaskTransport, Reply, SimulatorError, WebhookError

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from ivr.script_coverage import coverage
-from ivr.script_load import find_scripts, load_script
-from ivr.script_model import Outcome, ScriptResult
-from ivr.script_report import transcript_text
-from ivr.script_run import run_script
+from ivr.qa.coverage import coverage
+from ivr.qa.load import find_scripts, load_script
+from ivr.qa.model import Outcome, ScriptResult
+from ivr.qa.report import transcript_text
+from ivr.qa.run import run_script
 
 CALLS = Path(__file__).parent / "calls"
 SCRIPTS = find_scripts([CALLS])

@@ -26,7 +26,7 @@ from ivr.audio.tts import TtsError
 from ivr.cli_phone import PhoneSession, call_command
 from ivr.config import SETTINGS
 from ivr.menu.load import load_menu
-from ivr.script_record import Recording, first_sentence
+from ivr.qa.record import Recording, first_sentence
 from ivr.sim.caller import Caller, EndState, FlaskTransport
 
 WANG_KEYED = "65010219680312109*"
@@ -273,11 +273,11 @@ def test_record_the_hotlines_own_end(app, tmp_path: Path) -> None:
     assert "Recorded with" not in result.output  # no PIN keyed, no variables
 
 
-@pytest.mark.skipif(importlib.util.find_spec("ivr.script_load") is None,
-                    reason="ivr.script_load (the script parser) is not written yet")  # fmt: skip
+@pytest.mark.skipif(importlib.util.find_spec("ivr.qa.load") is None,
+                    reason="ivr.qa.load (the script parser) is not written yet")  # fmt: skip
 def test_a_recorded_call_replays(app, tmp_path: Path) -> None:
-    from ivr.script_load import load_script
-    from ivr.script_model import StepKind
+    from ivr.qa.load import load_script
+    from ivr.qa.model import StepKind
 
     path = tmp_path / "replay.yaml"
     record(app, path, f"2\n{WANG_KEYED}#\n{PIN}#\n1\nt\nh\n")

@@ -12,7 +12,7 @@ import pytest
 from ivr.config import SETTINGS
 from ivr.core.model import Menu
 from ivr.menu.load import load_menu
-from ivr.script_coverage import (
+from ivr.qa.coverage import (
     INPUT,
     INVALID,
     INVALID_LIMIT,

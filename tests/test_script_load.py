@@ -1,4 +1,4 @@
-"""Reading QA call scripts (ivr.script_load): the format, variables, and every error's line."""
+"""Reading QA call scripts (ivr.qa.load): the format, variables, and every error's line."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from textwrap import dedent
 
 import pytest
 
-from ivr.script_load import (
+from ivr.qa.load import (
     DEFAULT_CALLER,
     ScriptError,
     find_scripts,
@@ -15,7 +15,7 @@ from ivr.script_load import (
     load_scripts,
     read_env_file,
 )
-from ivr.script_model import Expectation, MatchKind, Script, Step, StepKind
+from ivr.qa.model import Expectation, MatchKind, Script, Step, StepKind
 from ivr.sim.turns import EndState
 
 # Four good lines, so a broken step appended to them is on line 5.

@@ -12,13 +12,13 @@ from flask import Flask
 from sqlalchemy import delete
 from test_cli_calls import CALLS, FAILING
 
-from ivr import script_pool
-from ivr.cli_targets import IN_PROCESS_SETTINGS, in_process_dialer
-from ivr.script_coverage import coverage
-from ivr.script_load import load_scripts
-from ivr.script_model import Outcome, Script, ScriptResult
-from ivr.script_pool import process_safe, run_processes, run_threads
-from ivr.script_report import write_html, write_json, write_junit
+from ivr.qa import pool as script_pool
+from ivr.qa.coverage import coverage
+from ivr.qa.load import load_scripts
+from ivr.qa.model import Outcome, Script, ScriptResult
+from ivr.qa.pool import process_safe, run_processes, run_threads
+from ivr.qa.report import write_html, write_json, write_junit
+from ivr.qa.targets import IN_PROCESS_SETTINGS, in_process_dialer
 from store.import_apply import import_data
 from store.importer import PreparedImport
 from store.models import Base

@@ -14,8 +14,8 @@ from flask import Flask, Response
 
 from ivr.config import SETTINGS
 from ivr.menu.load import load_menu
-from ivr.script_coverage import Coverage, coverage
-from ivr.script_model import (
+from ivr.qa.coverage import Coverage, coverage
+from ivr.qa.model import (
     Expectation,
     MatchKind,
     Outcome,
@@ -25,7 +25,7 @@ from ivr.script_model import (
     StepKind,
     StepResult,
 )
-from ivr.script_report import (
+from ivr.qa.report import (
     request_line,
     transcript_text,
     write_html,

@@ -1,4 +1,4 @@
-"""Running QA call scripts (ivr.script_run) against the real hotline and tiny broken ones."""
+"""Running QA call scripts (ivr.qa.run) against the real hotline and tiny broken ones."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from types import SimpleNamespace
 import pytest
 from flask import Flask, Response
 
-from ivr.script_load import load_script
-from ivr.script_model import Outcome, ScriptResult, StepKind
-from ivr.script_run import run_script, shorten
+from ivr.qa.load import load_script
+from ivr.qa.model import Outcome, ScriptResult, StepKind
+from ivr.qa.run import run_script, shorten
 from ivr.sim.caller import Caller, FlaskTransport, Reply, Transport
 from ivr.sim.turns import EndState, TurnKind
 from ivr.sim.twiml_schema import TwimlSchema

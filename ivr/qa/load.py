@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from ivr.script_files import (
+from ivr.qa.files import (
     NAME,
     ScriptError,
     UniqueKeyLoader,
@@ -18,7 +18,7 @@ from ivr.script_files import (
     find_scripts,
     read_env_file,
 )
-from ivr.script_model import Expectation, MatchKind, Script, Step, StepKind
+from ivr.qa.model import Expectation, MatchKind, Script, Step, StepKind
 from ivr.sim.turns import EndState
 
 __all__ = [

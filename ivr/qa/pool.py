@@ -20,15 +20,15 @@ from typing import Any
 
 from sqlalchemy import make_url
 
-from ivr.cli_targets import Dialer, in_process_dialer
-from ivr.script_model import Outcome, Script, ScriptResult
-from ivr.script_run import run_script
+from ivr.qa.model import Outcome, Script, ScriptResult
+from ivr.qa.run import run_script
+from ivr.qa.targets import Dialer, in_process_dialer
 
 Advance = Callable[[ScriptResult], None]
 SKIPPED = "not run: --fail-fast stopped the batch after a failure"
 # What the fork server imports once before it forks each worker, so that a worker starts
 # without importing Flask, SQLAlchemy, lxml and the menu's modules again.
-PRELOAD = ["ivr.app", "ivr.script_pool"]
+PRELOAD = ["ivr.app", "ivr.qa.pool"]
 
 # One worker process's own state, set by _start_worker.
 _worker: dict[str, Any] = {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from ivr.script_model import Outcome, ScriptResult
+from ivr.qa.model import Outcome, ScriptResult
 from ivr.sim.turns import Turn, TurnKind
 
 

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 
-from ivr.script_coverage import Coverage
-from ivr.script_model import Outcome, ScriptResult
-from ivr.script_text import count, request_line, verdict
+from ivr.qa.coverage import Coverage
+from ivr.qa.model import Outcome, ScriptResult
+from ivr.qa.text import count, request_line, verdict
 from ivr.sim.turns import Turn, TurnKind
 
 _CSS = """

@@ -10,7 +10,7 @@ import click
 from flask import Flask, current_app
 
 from ivr import create_app
-from ivr.script_model import Script
+from ivr.qa.model import Script
 from ivr.sim.caller import Caller, HttpTransport, WsgiTransport
 from ivr.sim.twiml_schema import find_default
 

@@ -1,6 +1,6 @@
 """Reports of call-script runs: JUnit XML for CI, JSON for tools, one self-contained HTML page.
 
-The page is written by ivr.script_html, the plain-text transcript by ivr.script_text; both are
+The page is written by ivr.qa.html, the plain-text transcript by ivr.qa.text; both are
 exported here too, so callers need only this module.
 
 Transcripts arrive with keyed input already masked; nothing here looks at a script's own keys
@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ivr.script_coverage import Coverage
-from ivr.script_html import write_html
-from ivr.script_model import Outcome, ScriptResult
-from ivr.script_text import count, request_line, transcript_text, verdict
+from ivr.qa.coverage import Coverage
+from ivr.qa.html import write_html
+from ivr.qa.model import Outcome, ScriptResult
+from ivr.qa.text import count, request_line, transcript_text, verdict
 
 __all__ = ["request_line", "transcript_text", "write_html", "write_json", "write_junit"]
 

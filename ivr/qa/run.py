@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ivr.core.identity import mask_keyed
-from ivr.script_model import Outcome, Script, ScriptResult, Step, StepKind, StepResult
+from ivr.qa.model import Outcome, Script, ScriptResult, Step, StepKind, StepResult
 from ivr.sim.caller import Caller
 from ivr.sim.transport import SimulatorError, WebhookError
 from ivr.sim.turns import Turn, TurnKind
