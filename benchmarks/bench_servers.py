@@ -197,7 +197,7 @@ def _serve_baseline(port: int, workers: int, threads: int) -> None:
     sys.path.insert(0, str(Path(__file__).parent))
     from baseline_app import create_app
 
-    from ivr.server import run_gunicorn
+    from ivr.web.server import run_gunicorn
 
     run_gunicorn("127.0.0.1", port, workers, threads=threads, json_logs=False,
                  factory=create_app)  # fmt: skip

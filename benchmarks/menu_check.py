@@ -22,7 +22,7 @@ from ivr.config import PROJECT_ROOT
 from ivr.core.model import Menu
 from ivr.menu.load import check_menu
 from ivr.menu.versions import Edition, Editions, digest, snapshot
-from ivr.twiml import Renderer
+from ivr.web.twiml import Renderer
 
 
 def timed(action: Callable[[], object], rounds: int) -> float:

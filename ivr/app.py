@@ -15,9 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from twilio.request_validator import RequestValidator
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ivr import observe, ratelimit
 from ivr.audio.catalogue import Catalogue
-from ivr.calls import StepDb
 from ivr.config import SHANGHAI, AgentHours, from_environ
 from ivr.core.events import Env
 from ivr.core.model import Menu, placeholders
@@ -25,8 +23,10 @@ from ivr.core.readback import hours_text
 from ivr.errors import ConfigError
 from ivr.menu.source import menu_error
 from ivr.menu.versions import Edition, Editions, snapshot
-from ivr.ratelimit import RateLimits
-from ivr.twiml import Renderer, SayVoice
+from ivr.web import observe, ratelimit
+from ivr.web.ratelimit import RateLimits
+from ivr.web.steps import StepDb
+from ivr.web.twiml import Renderer, SayVoice
 from store.db import make_engine, make_sessionmaker
 from store.pins import HOW_TO, PinKeyError, PinKeyring, load_keyring
 
@@ -222,7 +222,8 @@ def _proxy_hops(config: Mapping[str, Any]) -> int:
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the hotline app from the IVR_* environment, overridden by `config`."""
-    from ivr import audio_views, cli, softphone, views
+    from ivr import cli, softphone
+    from ivr.web import audio_views, views
 
     app = Flask(__name__)
     app.config.update(from_environ())

@@ -197,7 +197,7 @@ def _menu_note(reload: bool) -> None:
 @database_errors
 def serve(host: str, port: int, workers: int, threads: int, reload: bool) -> None:
     """Serve the hotline with gunicorn; point a Twilio number's voice webhook at /voice."""
-    from ivr.server import run_gunicorn
+    from ivr.web.server import run_gunicorn
 
     migrate.require_current(hotline().engine)
     try:

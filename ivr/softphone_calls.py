@@ -18,7 +18,6 @@ from flask import Flask, current_app, request
 from sqlalchemy import delete, select
 
 from ivr.app import hotline
-from ivr.calls import edition_of
 from ivr.core.model import Menu
 from ivr.qa.targets import IN_PROCESS_VOICE, status_url
 from ivr.sim.caller import Caller
@@ -27,6 +26,7 @@ from ivr.sim.transport import FlaskTransport, Reply, SimulatorError, WebhookErro
 from ivr.sim.twiml_schema import TwimlInvalid, TwimlSchema, find_default
 from ivr.softphone_json import call_json, mask_entries, node_of
 from ivr.softphone_lock import held
+from ivr.web.steps import edition_of
 from store.models import Call, PhoneCall
 
 EXTENSION = "softphone"  # the in-process hotline, on current_app.extensions

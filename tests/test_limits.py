@@ -17,12 +17,12 @@ from test_call_flow import GOODBYE, MEDICAL_MENU, MENU, WANG_KEYED, WANG_PIN, ve
 from twiml_helpers import parse_twiml
 
 from ivr import create_app
-from ivr.calls import PinCheck
 from ivr.core.domain import PinOutcome
 from ivr.core.events import CheckPin
 from ivr.errors import ConfigError
-from ivr.ratelimit import parse_limit
 from ivr.sim.twiml_schema import TwimlSchema
+from ivr.web.ratelimit import parse_limit
+from ivr.web.steps import PinCheck
 from store.demo import LI_XIUYING, WANG_JIANGUO
 from store.import_apply import import_data
 from store.models import Call, CallerGuard, Person

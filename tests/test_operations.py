@@ -13,9 +13,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 from test_call_flow import MENU, WANG_KEYED, WELCOME, verify
 
-from ivr import observe
 from ivr.errors import ConfigError
-from ivr.observe import JsonFormatter, call_outcome
+from ivr.web import observe
+from ivr.web.observe import JsonFormatter, call_outcome
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 

@@ -17,9 +17,9 @@ from twilio.request_validator import RequestValidator
 from twiml_helpers import Twiml, is_twiml, parse_twiml
 from werkzeug.test import TestResponse
 
-from ivr.observe import JsonFormatter
 from ivr.sim.caller import Caller, FlaskTransport
 from ivr.sim.twiml_schema import TwimlSchema
+from ivr.web.observe import JsonFormatter
 from store.models import Call, CallEvent, Person
 
 BASE = "http://localhost"
@@ -881,7 +881,7 @@ def test_reprs_never_show_keyed_digits() -> None:
     from datetime import date
 
     from ivr.core.events import Env, Keys
-    from ivr.views import CallForm
+    from ivr.web.views import CallForm
 
     env = Env(today=date(2026, 11, 25), agents_open=True, agent_hours_text={"zh-CN": ""})
     assert PIN not in repr(Keys(PIN, env))

@@ -18,7 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from ivr import softphone_calls, softphone_lock, views
+from ivr import softphone_calls, softphone_lock
 from ivr.config import SETTINGS
 from ivr.menu.load import load_menu
 from ivr.sim import caller as simulator
@@ -27,6 +27,7 @@ from ivr.sim.state import StateError, restore, snapshot
 from ivr.sim.transport import FlaskTransport
 from ivr.softphone_lock import CallBusy, held
 from ivr.softphone_menu import menu_json
+from ivr.web import views
 from store.demo import WANG_JIANGUO
 from store.import_apply import import_data
 from store.importer import PreparedImport

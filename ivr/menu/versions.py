@@ -23,7 +23,7 @@ from typing import Any
 from ivr.core.model import Menu
 from ivr.menu.load import Checked, check_menu
 from ivr.menu.source import Reader, read_text
-from ivr.twiml import Renderer
+from ivr.web.twiml import Renderer
 
 log = logging.getLogger("ivr.menu")
 KEEP = 16  # versions kept in memory; older ones come back from the database when needed

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from ivr.app import CALL_SID, Hotline, get_session, hotline
 from ivr.core.events import Say
 from ivr.errors import IvrError
-from ivr.links import absolute
-from ivr.twiml import PlayUrl
+from ivr.web.links import absolute
+from ivr.web.twiml import PlayUrl
 from store import repo
 from store.db import READ_ONLY
 from store.models import CallAudio

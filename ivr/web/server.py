@@ -29,7 +29,7 @@ class HotlineServer(BaseApplication):
     def load(self) -> Any:
         """Build the app in the worker, after the fork."""
         from ivr import create_app
-        from ivr.observe import use_multiprocess
+        from ivr.web.observe import use_multiprocess
 
         use_multiprocess(self.options["metrics_dir"])
         return (self.factory or create_app)()
@@ -57,7 +57,7 @@ def json_logging() -> dict[str, Any]:
         },
         "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json",
                                 "stream": "ext://sys.stderr"}},
-        "formatters": {"json": {"()": "ivr.observe.JsonFormatter"}},
+        "formatters": {"json": {"()": "ivr.web.observe.JsonFormatter"}},
     }  # fmt: skip
 
 

@@ -10,10 +10,24 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from ivr import observe
 from ivr.app import CALL_SID, hotline, step_db
-from ivr.audio_views import play_links, tidy_audio
-from ivr.calls import (
+from ivr.core.engine import PIN_DIGITS
+from ivr.core.events import CallState, Event, Keys, Note, Resume, Say, Silence, Start
+from ivr.core.model import Menu
+from ivr.menu.versions import Edition
+from ivr.web import observe
+from ivr.web.audio_views import play_links, tidy_audio
+from ivr.web.links import public_path
+from ivr.web.request import (
+    CallForm,
+    field_of,
+    keys_url,
+    parse_form,
+    path_of,
+    signed,
+    silence_url,
+)
+from ivr.web.steps import (
     PinCheck,
     StepDb,
     drive,
@@ -22,20 +36,6 @@ from ivr.calls import (
     pin_to_check,
     state_of,
     store_state,
-)
-from ivr.core.engine import PIN_DIGITS
-from ivr.core.events import CallState, Event, Keys, Note, Resume, Say, Silence, Start
-from ivr.core.model import Menu
-from ivr.links import public_path
-from ivr.menu.versions import Edition
-from ivr.webhook_request import (
-    CallForm,
-    field_of,
-    keys_url,
-    parse_form,
-    path_of,
-    signed,
-    silence_url,
 )
 from store import lockout, repo
 from store.db import READ_ONLY
