@@ -19,7 +19,7 @@ from ivr.config import from_environ
 from ivr.core.model import Menu, NodeType
 from ivr.menu.load import Checked, check_menu
 from ivr.menu.source import Problem, Severity
-from ivr.softphone_menu import edges, label
+from ivr.softphone.menu_json import edges, label
 
 console = Console()
 SUFFIXES = {".mmd": "mermaid", ".md": "mermaid", ".dot": "dot", ".gv": "dot", ".svg": "svg",

@@ -18,15 +18,16 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from ivr import softphone_calls, softphone_lock
 from ivr.config import SETTINGS
 from ivr.menu.load import load_menu
 from ivr.sim import caller as simulator
 from ivr.sim.caller import Caller
 from ivr.sim.state import StateError, restore, snapshot
 from ivr.sim.transport import FlaskTransport
-from ivr.softphone_lock import CallBusy, held
-from ivr.softphone_menu import menu_json
+from ivr.softphone import calls as softphone_calls
+from ivr.softphone import lock as softphone_lock
+from ivr.softphone.lock import CallBusy, held
+from ivr.softphone.menu_json import menu_json
 from ivr.web import views
 from store.demo import WANG_JIANGUO
 from store.import_apply import import_data

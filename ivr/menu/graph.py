@@ -28,7 +28,7 @@ import graphviz
 
 from ivr.core.model import Menu, Node
 from ivr.errors import IvrError
-from ivr.softphone_menu import edges, label
+from ivr.softphone.menu_json import edges, label
 
 FORMATS = ("mermaid", "dot", "svg", "png")
 FONT = "Noto Sans CJK SC,sans-serif"  # fonts-noto-cjk (make install), else the viewer's own

@@ -24,8 +24,8 @@ from ivr.sim.caller import Caller
 from ivr.sim.state import StateError, restore, snapshot
 from ivr.sim.transport import FlaskTransport, Reply, SimulatorError, WebhookError
 from ivr.sim.twiml_schema import TwimlInvalid, TwimlSchema, find_default
-from ivr.softphone_json import call_json, mask_entries, node_of
-from ivr.softphone_lock import held
+from ivr.softphone.lock import held
+from ivr.softphone.page_json import call_json, mask_entries, node_of
 from ivr.web.steps import edition_of
 from store.models import Call, PhoneCall
 

@@ -15,15 +15,15 @@ from flask import Blueprint, Response, current_app, jsonify, request, send_from_
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, NotFound
 
-from ivr import softphone_calls as calls
 from ivr.app import CALL_SID, hotline
 from ivr.sim.caller import MAX_DOCUMENTS_PER_ACTION
-from ivr.softphone_calls import PhoneError
-from ivr.softphone_lock import CallBusy
-from ivr.softphone_menu import menu_json
+from ivr.softphone import calls
+from ivr.softphone.calls import PhoneError
+from ivr.softphone.lock import CallBusy
+from ivr.softphone.menu_json import menu_json
 
 phone = Blueprint("softphone", __name__, url_prefix="/phone",
-                  static_folder="softphone_static", static_url_path="/static")  # fmt: skip
+                  static_folder="static", static_url_path="/static")  # fmt: skip
 
 DEFAULT_FROM = "+8613800138000"
 FROM = re.compile(r"\+?[0-9]{3,20}")
