@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 from flask.cli import FlaskGroup
 
-from ivr.cli_menu import menu
+from ivr.cli.menu import menu
 from ivr.errors import IvrError
 
 

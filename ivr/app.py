@@ -222,7 +222,7 @@ def _proxy_hops(config: Mapping[str, Any]) -> int:
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the hotline app from the IVR_* environment, overridden by `config`."""
-    from ivr import cli
+    from ivr.cli import commands as cli
     from ivr.softphone import views as softphone
     from ivr.web import audio_views, views
 

@@ -21,9 +21,9 @@ from flask import Flask, Response
 from rich.console import Console
 from werkzeug.serving import make_server
 
-from ivr import cli_prompts
 from ivr.audio.tts import TtsError
-from ivr.cli_phone import PhoneSession, call_command
+from ivr.cli import prompts as cli_prompts
+from ivr.cli.phone import PhoneSession, call_command
 from ivr.config import SETTINGS
 from ivr.menu.load import load_menu
 from ivr.qa.record import Recording, first_sentence
@@ -39,7 +39,7 @@ APP_ERROR = "The caller would hear Twilio's application error:"
 
 def call(app: Flask, *args: str, input: str = "", env: dict[str, str | None] | None = None):
     """Run `call` on the app, with the lines typed at the prompt."""
-    if "call" not in app.cli.commands:  # until ivr/cli.py registers it
+    if "call" not in app.cli.commands:  # until ivr/cli/commands.py registers it
         app.cli.add_command(call_command)
     return app.test_cli_runner().invoke(args=["call", *args], input=input, env=env)
 

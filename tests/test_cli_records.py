@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ivr import create_app
-from ivr.cli_records import mask_phone
+from ivr.cli.records import mask_phone
 from store.demo import WANG_JIANGUO
 
 WANG_KEYED = WANG_JIANGUO[:-1] + "*"

@@ -10,7 +10,7 @@ from rich.markup import escape
 from sqlalchemy import make_url
 
 from ivr.app import hotline
-from ivr.cli_errors import database_errors
+from ivr.cli.errors import database_errors
 from ivr.errors import SchemaError
 from store import migrate
 

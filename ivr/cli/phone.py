@@ -16,9 +16,9 @@ from flask.cli import with_appcontext
 from rich.console import Console
 from rich.markup import escape
 
-from ivr import cli_prompts
 from ivr.audio.catalogue import VoiceChoice
 from ivr.audio.tts import Synthesizer, TtsError, Voice
+from ivr.cli import prompts as cli_prompts
 from ivr.core.identity import mask_keyed
 from ivr.errors import ConfigError
 from ivr.qa.record import PLACEHOLDER, Recording, dump_script

@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ivr.app import hotline
-from ivr.cli_errors import database_errors
+from ivr.cli.errors import database_errors
 from store import lockout, pins
 
 console = Console()

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ivr.app import CALL_SID, hotline
-from ivr.cli_errors import database_errors
+from ivr.cli.errors import database_errors
 from ivr.config import SHANGHAI
 from ivr.core.identity import mask_id
 from store.db import READ_ONLY
@@ -270,6 +270,6 @@ def _print_call(record: CallRecord, events: list[EventRecord]) -> None:
 
 
 def add_record_commands(group: click.Group) -> None:
-    """Attach `list` and `show` to the `calls` group (ivr/cli_calls.py calls this)."""
+    """Attach `list` and `show` to the `calls` group (ivr/cli/calls.py calls this)."""
     group.add_command(list_calls)
     group.add_command(show_call)

@@ -19,13 +19,13 @@ from rich.progress import Progress, TextColumn
 from rich.table import Table
 
 from ivr.app import hotline
-from ivr.cli_calls import calls
-from ivr.cli_db import db, upgrade_schema
-from ivr.cli_errors import database_errors
-from ivr.cli_menu import menu, print_problems
-from ivr.cli_phone import call_command
-from ivr.cli_pinkey import pin_key
-from ivr.cli_prompts import prompts
+from ivr.cli.calls import calls
+from ivr.cli.db import db, upgrade_schema
+from ivr.cli.errors import database_errors
+from ivr.cli.menu import menu, print_problems
+from ivr.cli.phone import call_command
+from ivr.cli.pinkey import pin_key
+from ivr.cli.prompts import prompts
 from ivr.config import DEFAULT_THREADS, PROJECT_ROOT, SHANGHAI
 from ivr.core.identity import mask_id, validate_id_number
 from ivr.errors import IdentityError, ImportFileError

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ivr.app import hotline
-from ivr.cli_records import add_record_commands
+from ivr.cli.records import add_record_commands
 from ivr.errors import IvrError
 from ivr.menu.load import load_menu
 from ivr.qa.coverage import Coverage, coverage
