@@ -14,13 +14,10 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from fake_tts import FakeSynthesizer
 from flask import Flask
 from flask.testing import FlaskClient
-from servers import PIN_KEY, Server
 from sqlalchemy import delete, make_url, text
 from twilio.request_validator import RequestValidator
-from worker_helpers import Launcher, play_env
 
 from ivr import create_app
 from ivr.audio.catalogue import VoiceChoice
@@ -35,6 +32,9 @@ from store.import_apply import import_data
 from store.importer import PreparedImport, prepare
 from store.models import Base
 from store.pins import PinKeyring
+from tests.fake_tts import FakeSynthesizer
+from tests.servers import PIN_KEY, Server
+from tests.worker_helpers import Launcher, play_env
 
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 TEST_KEYS = PinKeyring((bytes.fromhex(PIN_KEY),), "the tests' key")
@@ -248,7 +248,7 @@ def caller(make_caller: Callable[..., Caller]) -> Caller:
 @pytest.fixture
 def build(make_app: Callable[..., Flask], demo_prepared: PreparedImport) -> Callable[..., Flask]:
     """Apps with the demo accounts, signatures on and rate limits off unless overridden."""
-    from fuzz_helpers import demo_apps  # it imports this module: not at the top
+    from tests.fuzz_helpers import demo_apps  # it imports this module: not at the top
 
     return demo_apps(make_app, demo_prepared)
 
@@ -256,7 +256,7 @@ def build(make_app: Callable[..., Flask], demo_prepared: PreparedImport) -> Call
 @pytest.fixture
 def agent_play_app(build: Callable[..., Flask], audio_dir: Path) -> Flask:
     """Play mode (so /audio serves files and read-backs) with an agent number to <Dial>."""
-    from fuzz_helpers import agent_play
+    from tests.fuzz_helpers import agent_play
 
     return agent_play(build, audio_dir)
 

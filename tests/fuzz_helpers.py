@@ -10,12 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlencode, urljoin, urlsplit
 
-from conftest import AUTH_TOKEN
 from flask import Flask
 from hypothesis import HealthCheck
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
-from twiml_helpers import Twiml, is_twiml, parse_twiml
 from werkzeug.test import TestResponse
 
 from ivr.app import CALL_SID, MAX_BODY_BYTES
@@ -23,6 +21,8 @@ from ivr.sim.twiml_schema import TwimlSchema
 from store.demo import demo_data
 from store.import_apply import import_data
 from store.importer import PreparedImport
+from tests.conftest import AUTH_TOKEN
+from tests.twiml_helpers import Twiml, is_twiml, parse_twiml
 
 BASE = "http://localhost"
 FORM_TYPE = "application/x-www-form-urlencoded"

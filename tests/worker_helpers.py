@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from servers import Server, cli_env, start_server
-
 from ivr.config import SETTINGS
 from ivr.menu.load import load_menu
 from ivr.sim.caller import Caller, HttpTransport, Transport
 from ivr.sim.twiml_schema import TwimlSchema
 from store.demo import WANG_JIANGUO
+from tests.servers import Server, cli_env, start_server
 
 TOKEN = "workers-test-auth-token-0123456789"
 MENU = load_menu(SETTINGS["IVR_MENU"][0])  # the menu the servers serve
