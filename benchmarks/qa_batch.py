@@ -56,7 +56,7 @@ def _run(scripts: list[Script], config: dict[str, object], jobs: int,
          threads: bool) -> list[ScriptResult]:  # fmt: skip
     """The batch in worker processes, or on threads sharing one app built beforehand."""
     if not threads:
-        return run_processes(scripts, config, jobs, False, lambda _r: None)
+        return run_processes(scripts, config, create_app, jobs, False, lambda _r: None)
     app = create_app(config)
     try:
         return run_threads(scripts, in_process_dialer(app), jobs, False, lambda _r: None)

@@ -2,96 +2,31 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, g
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from flask import Flask
 from twilio.request_validator import RequestValidator
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ivr.audio.catalogue import Catalogue
-from ivr.config import SHANGHAI, AgentHours, from_environ
-from ivr.core.events import Env
+from ivr.cli import commands as cli
+from ivr.config import AgentHours, from_environ
 from ivr.core.model import Menu, placeholders
 from ivr.core.readback import hours_text
 from ivr.errors import ConfigError
 from ivr.menu.source import menu_error
 from ivr.menu.versions import Edition, Editions, snapshot
-from ivr.web import observe, ratelimit
-from ivr.web.ratelimit import RateLimits
-from ivr.web.steps import StepDb
+from ivr.softphone import views as softphone
+from ivr.web import audio_views, observe, ratelimit, views
+from ivr.web.context import MAX_BODY_BYTES, Hotline, close_session
 from ivr.web.twiml import Renderer, SayVoice
 from store.db import make_engine, make_sessionmaker
-from store.pins import HOW_TO, PinKeyError, PinKeyring, load_keyring
+from store.pins import PinKeyring, load_keyring
 
 SPEECH_MODES = ("auto", "play", "say")
-CALL_SID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what the webhooks accept as a Twilio CallSid
-MAX_BODY_BYTES = 16 * 1024  # a Twilio webhook form is well under 2 KiB
-
-
-@dataclass(frozen=True)
-class Hotline:
-    """What the views need, built once per app: menu, hours, renderer, database."""
-
-    editions: Editions  # the menu, in each version calls in progress still use
-    hours: AgentHours
-    engine: Engine
-    sessions: sessionmaker[Session]
-    validator: RequestValidator | None
-    clock: Callable[[], datetime]
-    catalogue: Catalogue | None = None  # prompt audio; None speaks with <Say>
-    audio_ttl: int = 300
-    audio_text: bool = False  # read-backs' text in a header, for simulators (not production)
-    warned: set[str] = field(default_factory=set)  # warnings this process has logged once
-    rate_limits: RateLimits | None = None
-    pin_limit: tuple[int, int] | None = None  # (wrong PINs, per seconds) per caller number
-    pins: PinKeyring | None = None  # None: no key set; serve and import refuse to start
-
-    def require_pins(self) -> PinKeyring:
-        """The PIN keyring, or a PinKeyError that says how to make a key."""
-        if self.pins is None:
-            raise PinKeyError(f"no PIN key is set; {HOW_TO}")
-        return self.pins
-
-    @property
-    def speech(self) -> str:
-        """`play` when prompt audio is served, else `say`."""
-        return "play" if self.catalogue is not None else "say"
-
-    @property
-    def menu(self) -> Menu:
-        """The newest menu (a call in progress uses its own: views ask `editions`)."""
-        return self.editions.current.menu
-
-    @property
-    def renderer(self) -> Renderer:
-        """The TwiML renderer of the newest menu."""
-        return self.editions.current.renderer
-
-    @property
-    def hours_text(self) -> Mapping[str, str]:
-        """The agent hours in words, by language of the newest menu."""
-        return self.editions.current.hours_text
-
-    @property
-    def static_audio(self) -> dict[tuple[str, str], str | None]:
-        """Every fixed prompt of the newest menu, (text, voice) -> audio key or None."""
-        return self.editions.current.static_audio
-
-    def env(self, edition: Edition | None = None) -> Env:
-        """The outside facts for this moment of the call (hours read in its menu's words)."""
-        now = self.clock()
-        return Env(
-            today=now.astimezone(SHANGHAI).date(),
-            agents_open=self.hours.is_open(now),
-            agent_hours_text=(edition or self.editions.current).hours_text,
-        )
 
 
 def spoken_hours(menu: Menu, hours: AgentHours) -> dict[str, str]:
@@ -162,7 +97,9 @@ def _flag(config: Mapping[str, Any], name: str) -> bool:
     return value in ("1", "true", "yes")
 
 
-def build_hotline(config: Mapping[str, Any]) -> Hotline:
+def build_hotline(
+    config: Mapping[str, Any], factory: Callable[..., Flask] | None = None
+) -> Hotline:
     """Load the menu, parse the settings and connect the database engine."""
     checked, texts = snapshot(config["IVR_MENU"])
     if checked.errors or checked.menu is None:
@@ -192,6 +129,7 @@ def build_hotline(config: Mapping[str, Any]) -> Hotline:
         rate_limits=ratelimit.build(config),
         pin_limit=_pin_limit(config),
         pins=pin_keyring(config),
+        factory=factory,
     )
 
 
@@ -222,10 +160,6 @@ def _proxy_hops(config: Mapping[str, Any]) -> int:
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the hotline app from the IVR_* environment, overridden by `config`."""
-    from ivr.cli import commands as cli
-    from ivr.softphone import views as softphone
-    from ivr.web import audio_views, views
-
     app = Flask(__name__)
     app.config.update(from_environ())
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
@@ -234,7 +168,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if log_format not in observe.LOG_FORMATS:
         raise ConfigError(f"IVR_LOG_FORMAT={log_format!r}: use json or text")
     observe.configure_logging(log_format)
-    app.extensions["ivr"] = build_hotline(app.config)
+    app.extensions["ivr"] = build_hotline(app.config, create_app)
     hops = _proxy_hops(app.config)
     if hops:  # only then may X-Forwarded-For name the client (rate limits count it)
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=0, x_host=0)  # type: ignore
@@ -247,30 +181,3 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.teardown_appcontext(close_session)
     cli.register(app)
     return app
-
-
-def hotline() -> Hotline:
-    """The current app's Hotline."""
-    return current_app.extensions["ivr"]
-
-
-def get_session() -> Session:
-    """This request's database session, opened on first use."""
-    if "db" not in g:
-        g.db = hotline().sessions()
-    return g.db
-
-
-def step_db() -> StepDb:
-    """This webhook request's connection (and its session when lock-out code needs one)."""
-    if "step_db" not in g:
-        g.step_db = StepDb(hotline().engine.connect())
-    return g.step_db
-
-
-def close_session(_exc: BaseException | None = None) -> None:
-    """Close the request's session at teardown (rolling back anything uncommitted)."""
-    for name in ("db", "step_db"):
-        held = g.pop(name, None)
-        if held is not None:
-            held.close()

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 from werkzeug.test import TestResponse
 
-from ivr.app import CALL_SID, MAX_BODY_BYTES
 from ivr.sim.twiml_schema import TwimlSchema
+from ivr.web.context import CALL_SID, MAX_BODY_BYTES
 from store.demo import demo_data
 from store.import_apply import import_data
 from store.importer import PreparedImport

@@ -14,8 +14,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ivr.app import hotline
 from ivr.cli.records import add_record_commands
+from ivr.cli.targets import in_process_app, in_process_config, in_process_factory
 from ivr.errors import IvrError
 from ivr.menu.load import load_menu
 from ivr.qa.coverage import Coverage, coverage
@@ -27,11 +27,10 @@ from ivr.qa.targets import (
     AUTH_TOKEN_ENV,
     Dialer,
     http_dialer,
-    in_process_app,
-    in_process_config,
     in_process_dialer,
     voice_url,
 )
+from ivr.web.context import hotline
 from store.pins import HOW_TO
 
 console = Console()
@@ -135,7 +134,7 @@ def _run_in_process(scripts: Sequence[Script], jobs: int, fail_fast: bool,
     config = in_process_config()
     why = process_safe(config) if jobs > 1 and len(scripts) > 1 else "one at a time"
     if not why:
-        return run_processes(scripts, config, jobs, fail_fast, advance)
+        return run_processes(scripts, config, in_process_factory(), jobs, fail_fast, advance)
     if jobs > 1 and len(scripts) > 1:
         console.print(f"[yellow]Running on threads, not processes: {escape(why)}[/]")
     target = in_process_app()

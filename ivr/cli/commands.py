@@ -18,7 +18,6 @@ from rich.markup import escape
 from rich.progress import Progress, TextColumn
 from rich.table import Table
 
-from ivr.app import hotline
 from ivr.cli.calls import calls
 from ivr.cli.db import db, upgrade_schema
 from ivr.cli.errors import database_errors
@@ -29,6 +28,7 @@ from ivr.cli.prompts import prompts
 from ivr.config import DEFAULT_THREADS, PROJECT_ROOT, SHANGHAI
 from ivr.core.identity import mask_id, validate_id_number
 from ivr.errors import IdentityError, ImportFileError
+from ivr.web.context import hotline
 from store import lockout, migrate
 from store.db import count_persons, create_schema
 from store.demo import demo_data
@@ -226,4 +226,5 @@ def serve(host: str, port: int, workers: int, threads: int, reload: bool) -> Non
     older = f", {len(keys.ids) - 1} older still accepted" if len(keys.ids) > 1 else ""
     console.print(f"PIN key: {keys.current_id} from {escape(keys.source)}{older}", soft_wrap=True)
     json_logs = str(current_app.config["IVR_LOG_FORMAT"]).strip().lower() == "json"
-    run_gunicorn(host, port, workers, threads=threads, json_logs=json_logs)
+    factory = hotline().app_factory()
+    run_gunicorn(host, port, workers, threads=threads, factory=factory, json_logs=json_logs)

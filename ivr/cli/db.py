@@ -9,9 +9,9 @@ from rich.console import Console
 from rich.markup import escape
 from sqlalchemy import make_url
 
-from ivr.app import hotline
 from ivr.cli.errors import database_errors
 from ivr.errors import SchemaError
+from ivr.web.context import hotline
 from store import migrate
 
 console = Console()

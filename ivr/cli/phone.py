@@ -19,13 +19,13 @@ from rich.markup import escape
 from ivr.audio.catalogue import VoiceChoice
 from ivr.audio.tts import Synthesizer, TtsError, Voice
 from ivr.cli import prompts as cli_prompts
+from ivr.cli.targets import in_process_app
 from ivr.core.identity import mask_keyed
 from ivr.errors import ConfigError
 from ivr.qa.record import PLACEHOLDER, Recording, dump_script
 from ivr.qa.targets import (
     AUTH_TOKEN_ENV,
     IN_PROCESS_VOICE,
-    in_process_app,
     status_url,
     voice_url,
 )

@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ivr.app import hotline
 from ivr.cli.errors import database_errors
+from ivr.web.context import hotline
 from store import lockout, pins
 
 console = Console()

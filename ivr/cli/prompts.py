@@ -19,7 +19,6 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ivr.app import hotline
 from ivr.audio.catalogue import Catalogue, Job, RenderSummary, VoiceChoice
 from ivr.audio.plan import plan, render
 from ivr.audio.tts import Pyttsx3Synthesizer, Synthesizer, TtsError, Voice, pick_voice
@@ -27,6 +26,7 @@ from ivr.audio.wav import wav_stats
 from ivr.config import SHANGHAI
 from ivr.core.readback import reader, region_name
 from ivr.errors import ConfigError
+from ivr.web.context import hotline
 
 console = Console()
 MIN_RATE, MAX_RATE = 80, 450  # words per minute; outside this espeak-ng is unintelligible

@@ -17,10 +17,10 @@ from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ivr.app import CALL_SID, hotline
 from ivr.cli.errors import database_errors
 from ivr.config import SHANGHAI
 from ivr.core.identity import mask_id
+from ivr.web.context import CALL_SID, hotline
 from store.db import READ_ONLY
 from store.models import Call, CallEvent, Person
 

@@ -18,6 +18,7 @@ from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.util import Finalize
 from typing import Any
 
+from flask import Flask
 from sqlalchemy import make_url
 
 from ivr.qa.model import Outcome, Script, ScriptResult
@@ -25,10 +26,10 @@ from ivr.qa.run import run_script
 from ivr.qa.targets import Dialer, in_process_dialer
 
 Advance = Callable[[ScriptResult], None]
+Factory = Callable[[Mapping[str, Any]], Flask]  # the app factory (ivr.create_app)
 SKIPPED = "not run: --fail-fast stopped the batch after a failure"
 # What the fork server imports once before it forks each worker, so that a worker starts
 # without importing Flask, SQLAlchemy, lxml and the menu's modules again.
-PRELOAD = ["ivr.app", "ivr.qa.pool"]
 
 # One worker process's own state, set by _start_worker.
 _worker: dict[str, Any] = {}
@@ -76,9 +77,9 @@ def run_threads(scripts: Sequence[Script], dial: Dialer, jobs: int, fail_fast: b
         return schedule(scripts, submit, jobs, fail_fast, advance)
 
 
-def run_processes(scripts: Sequence[Script], config: Mapping[str, Any], jobs: int,
-                  fail_fast: bool, advance: Advance) -> list[ScriptResult]:  # fmt: skip
-    """Run scripts in `jobs` worker processes, each with its own app built from `config`.
+def run_processes(scripts: Sequence[Script], config: Mapping[str, Any], factory: Factory,
+                  jobs: int, fail_fast: bool, advance: Advance) -> list[ScriptResult]:  # fmt: skip
+    """Run scripts in `jobs` worker processes, each with its own app: `factory(config)`.
 
     The database must be ready (migrated, loaded) before: every worker opens its own engine
     on it. A worker starts the next script as soon as it sends a result; with fail_fast,
@@ -86,10 +87,11 @@ def run_processes(scripts: Sequence[Script], config: Mapping[str, Any], jobs: in
     """
     context = multiprocessing.get_context(start_method())
     if context.get_start_method() == "forkserver":
-        context.set_forkserver_preload(PRELOAD)
+        # The fork server imports the app once; each worker it forks starts warm.
+        context.set_forkserver_preload([factory.__module__, __name__])
     workers = max(1, min(jobs, len(scripts)))
     with ProcessPoolExecutor(workers, context, initializer=_start_worker,
-                             initargs=(dict(config), list(scripts))) as pool:  # fmt: skip
+                             initargs=(dict(config), factory, list(scripts))) as pool:  # fmt: skip
         submit = lambda i: _submit(pool, i)  # noqa: E731
         window = workers if fail_fast else 2 * workers  # no worker idles between scripts
         return schedule(scripts, submit, window, fail_fast, advance)
@@ -116,13 +118,11 @@ def start_method() -> str:
     return "forkserver"
 
 
-def _start_worker(config: dict[str, Any], scripts: list[Script]) -> None:
+def _start_worker(config: dict[str, Any], factory: Factory, scripts: list[Script]) -> None:
     """Build this worker's app and dialer once; a failure is reported by every script."""
-    from ivr import create_app
-
     _worker["scripts"] = scripts
     try:
-        app = create_app(config)
+        app = factory(config)
     except Exception as exc:  # each script then says why, instead of a broken pool
         _worker["error"] = f"the in-process app did not start in a worker process: {exc}"
         return

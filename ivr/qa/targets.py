@@ -7,16 +7,15 @@ import secrets
 from collections.abc import Callable
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 
-from ivr import create_app
 from ivr.qa.model import Script
 from ivr.sim.caller import Caller, HttpTransport, WsgiTransport
 from ivr.sim.twiml_schema import find_default
 
 AUTH_TOKEN_ENV = ["IVR_QA_AUTH_TOKEN", "IVR_AUTH_TOKEN"]  # the first one set signs
 IN_PROCESS_VOICE = "http://localhost/voice"  # the simulator's default voice URL
-# What the in-process app changes (see in_process_app); benchmarks/qa_batch.py uses it too.
+# What an in-process copy of the app changes (ivr.cli.targets); benchmarks/qa_batch.py too.
 Dialer = Callable[[Script], Caller]
 IN_PROCESS_SETTINGS = {"IVR_AUDIO_TEXT": "1", "IVR_REQUEST_LOG": False,
                        "IVR_RATE_LIMIT_CALLER": "off", "IVR_RATE_LIMIT_ADDRESS": "off"}  # fmt: skip
@@ -33,22 +32,6 @@ def voice_url(url: str) -> str:
 def status_url(voice: str) -> str:
     """Where Twilio's status callback goes, next to the voice webhook."""
     return voice + "/status"
-
-
-def in_process_app() -> Flask:
-    """This app's hotline again, for simulated calls: read-backs tell their text, quietly.
-
-    Read-back audio says what it says only in a header that production leaves off, and a
-    log line per step would bury the terminal. A batch comes from one simulated number and
-    address, so the rate limits, which guard a deployed hotline, are off. Dispose its
-    engine when done.
-    """
-    return create_app(in_process_config())
-
-
-def in_process_config() -> dict[str, object]:
-    """The settings in_process_app builds from: this app's, with IN_PROCESS_SETTINGS."""
-    return {**current_app.config, **IN_PROCESS_SETTINGS}
 
 
 def in_process_dialer(app: Flask) -> Dialer:

@@ -17,7 +17,6 @@ from typing import Any
 from flask import Flask, current_app, request
 from sqlalchemy import delete, select
 
-from ivr.app import hotline
 from ivr.core.model import Menu
 from ivr.qa.targets import IN_PROCESS_VOICE, status_url
 from ivr.sim.caller import Caller
@@ -26,6 +25,7 @@ from ivr.sim.transport import FlaskTransport, Reply, SimulatorError, WebhookErro
 from ivr.sim.twiml_schema import TwimlInvalid, TwimlSchema, find_default
 from ivr.softphone.lock import held
 from ivr.softphone.page_json import call_json, mask_entries, node_of
+from ivr.web.context import hotline
 from ivr.web.steps import edition_of
 from store.models import Call, PhoneCall
 
@@ -85,12 +85,10 @@ def _build() -> Dialler:
     It serves no softphone itself, and uses relative links: its callers reach it here, not
     at IVR_PUBLIC_URL. Its own request log stays quiet; the page's requests are logged.
     """
-    from ivr import create_app
-
     config = {**current_app.config, "IVR_SOFTPHONE": "0", "IVR_AUDIO_TEXT": "1",
               "IVR_PUBLIC_URL": "", "IVR_REQUEST_LOG": False,
               "IVR_RATE_LIMIT_CALLER": "off", "IVR_RATE_LIMIT_ADDRESS": "off"}  # fmt: skip
-    app = create_app(config)
+    app = hotline().make_app(config)
     return Dialler(app, app.config["IVR_AUTH_TOKEN"] or None, find_default())
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from ivr.app import Hotline
+from ivr.web.context import Hotline
 from store.models import PhoneCall
 
 WAIT_SECONDS = 15  # for another action on the call to finish (gunicorn kills at 30 s)

@@ -15,12 +15,12 @@ from flask import Blueprint, Response, current_app, jsonify, request, send_from_
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, NotFound
 
-from ivr.app import CALL_SID, hotline
 from ivr.sim.caller import MAX_DOCUMENTS_PER_ACTION
 from ivr.softphone import calls
 from ivr.softphone.calls import PhoneError
 from ivr.softphone.lock import CallBusy
 from ivr.softphone.menu_json import menu_json
+from ivr.web.context import CALL_SID, hotline
 
 phone = Blueprint("softphone", __name__, url_prefix="/phone",
                   static_folder="static", static_url_path="/static")  # fmt: skip

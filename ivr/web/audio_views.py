@@ -10,9 +10,9 @@ from flask import Blueprint, Response, abort, current_app, send_file, url_for
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from ivr.app import CALL_SID, Hotline, get_session, hotline
 from ivr.core.events import Say
 from ivr.errors import IvrError
+from ivr.web.context import CALL_SID, Hotline, get_session, hotline
 from ivr.web.links import absolute
 from ivr.web.twiml import PlayUrl
 from store import repo

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from flask import Response, abort, g, request, url_for
 from twilio.request_validator import compare
 
-from ivr.app import CALL_SID, hotline
+from ivr.web.context import CALL_SID, hotline
 from ivr.web.links import public_path, public_url
 
 MAX_DIGITS = 64  # longer than any real entry; garbage past this is not looked at

@@ -14,7 +14,7 @@ from ivr.config import DEFAULT_THREADS
 class HotlineServer(BaseApplication):
     """A gunicorn application whose workers each build their own app (and DB engine)."""
 
-    def __init__(self, options: dict[str, Any], factory: Callable[[], Any] | None = None) -> None:
+    def __init__(self, options: dict[str, Any], factory: Callable[[], Any]) -> None:
         """Keep the gunicorn settings to apply in load_config, and the app factory."""
         self.options = options
         self.factory = factory
@@ -28,11 +28,10 @@ class HotlineServer(BaseApplication):
 
     def load(self) -> Any:
         """Build the app in the worker, after the fork."""
-        from ivr import create_app
         from ivr.web.observe import use_multiprocess
 
         use_multiprocess(self.options["metrics_dir"])
-        return (self.factory or create_app)()
+        return self.factory()
 
 
 def _on_worker_exit(metrics_dir: str) -> Callable[[Any, Any], None]:
@@ -81,7 +80,7 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int) -> dict[s
 
 def run_gunicorn(
     host: str, port: int, workers: int, *, threads: int = DEFAULT_THREADS,
-    json_logs: bool = True, factory: Callable[[], Any] | None = None,
+    factory: Callable[[], Any], json_logs: bool = True,
 ) -> None:  # fmt: skip
     """Serve until stopped; the workers share a metrics folder that goes with the server."""
     with tempfile.TemporaryDirectory(prefix="ivr-metrics-") as metrics_dir:

@@ -10,13 +10,13 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from ivr.app import CALL_SID, hotline, step_db
 from ivr.core.engine import PIN_DIGITS
 from ivr.core.events import CallState, Event, Keys, Note, Resume, Say, Silence, Start
 from ivr.core.model import Menu
 from ivr.menu.versions import Edition
 from ivr.web import observe
 from ivr.web.audio_views import play_links, tidy_audio
+from ivr.web.context import CALL_SID, hotline, step_db
 from ivr.web.links import public_path
 from ivr.web.request import (
     CallForm,

@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import delete
 
+from ivr import create_app
 from ivr.qa import pool as script_pool
 from ivr.qa.coverage import coverage
 from ivr.qa.load import load_scripts
@@ -81,7 +82,7 @@ def test_processes_give_the_threads_results_and_reports(app, demo_prepared, tmp_
     threaded = on_threads(app, scripts)
     fresh_demo(app, demo_prepared)
     advanced: list[ScriptResult] = []
-    forked = run_processes(scripts, config_of(app), 2, False, advanced.append)
+    forked = run_processes(scripts, config_of(app), create_app, 2, False, advanced.append)
     assert [r.outcome for r in forked] == [Outcome.PASSED] * len(scripts)
     assert [r.script for r in forked] == scripts  # in the order given, the caller's objects
     assert [summary(r) for r in forked] == [summary(r) for r in threaded]
@@ -100,14 +101,14 @@ def test_a_failure_in_a_worker_is_reported_as_on_threads(app, demo_prepared, tmp
     scripts = write_failing(tmp_path, "a")
     (threaded,) = on_threads(app, scripts)
     fresh_demo(app, demo_prepared)
-    (forked,) = run_processes(scripts, config_of(app), 2, False, lambda _r: None)
+    (forked,) = run_processes(scripts, config_of(app), create_app, 2, False, lambda _r: None)
     assert forked.outcome == Outcome.FAILED and "这句话不会出现" in forked.failure
     assert summary(forked) == summary(threaded)
 
 
 def test_fail_fast_in_processes_starts_nothing_after_a_failure(app, tmp_path, start) -> None:
     scripts = write_failing(tmp_path, "abcde")
-    results = run_processes(scripts, config_of(app), 2, True, lambda _r: None)
+    results = run_processes(scripts, config_of(app), create_app, 2, True, lambda _r: None)
     # Two workers take the first two scripts; both fail, so no third one is started.
     outcomes = [r.outcome for r in results]
     assert outcomes == [Outcome.FAILED] * 2 + [Outcome.SKIPPED] * 3
@@ -123,7 +124,7 @@ def test_a_dead_worker_errs_its_scripts_and_the_run_goes_on(app, tmp_path, monke
     monkeypatch.setattr(script_pool, "start_method", lambda: "fork")  # the child sees `die`
     monkeypatch.setattr(script_pool, "_run_one", die)
     scripts = write_failing(tmp_path, "abcd")
-    results = run_processes(scripts, config_of(app), 2, False, lambda _r: None)
+    results = run_processes(scripts, config_of(app), create_app, 2, False, lambda _r: None)
     assert [r.outcome for r in results] == [Outcome.ERROR] * 4
     assert all("the runner failed: BrokenProcessPool" in r.failure for r in results)
 
@@ -131,7 +132,7 @@ def test_a_dead_worker_errs_its_scripts_and_the_run_goes_on(app, tmp_path, monke
 def test_a_worker_whose_app_cannot_start_errs_every_script(app, tmp_path) -> None:
     scripts = write_failing(tmp_path, "ab")
     broken = {**config_of(app), "IVR_LOG_FORMAT": "xml"}
-    results = run_processes(scripts, broken, 2, False, lambda _r: None)
+    results = run_processes(scripts, broken, create_app, 2, False, lambda _r: None)
     assert [r.outcome for r in results] == [Outcome.ERROR] * 2
     assert all("did not start in a worker process" in r.failure for r in results)
     assert all("IVR_LOG_FORMAT" in r.failure for r in results)
