@@ -15,9 +15,9 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ivr.errors import ImportFileError
 from store import import_checks, migrate
 from store.db import create_schema
+from store.errors import ImportFileError
 from store.import_read import ImportFile
 from store.import_stage import BINDINGS, PERSONS, Stager
 from store.importer import (

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
-from ivr.core.identity import mask_id
-from ivr.errors import ImportFileError
+from store.errors import ImportFileError
+from store.id_numbers import mask_id
 
 # Phase 1, before the persons are written: a card held by someone else, or no PIN for a
 # newcomer. The card is tested first, as the per-record check did.

@@ -8,7 +8,7 @@ from functools import lru_cache
 
 from stdnum.cn.ric import calc_check_digit
 
-from ivr.core.identity import MAX_AGE_YEARS, validate_id_number
+from store.id_numbers import MAX_AGE_YEARS, validate_id_number
 
 _ID_RE = re.compile(r"[0-9]{17}[0-9X]")
 

@@ -9,7 +9,7 @@ from typing import Any, BinaryIO
 
 import ijson
 
-from ivr.errors import ImportFileError
+from store.errors import ImportFileError
 from store.importer import SECTIONS
 
 MAX_DEPTH = 32  # a record is an object of plain values; deeper is not an import file

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from ivr.core.domain import BINDING_STATUSES, INSURED_STATUSES, RELATIONS, SCHEMES
-from ivr.core.identity import mask_id
-from ivr.errors import IdentityError, ImportFileError
+from store.errors import IdentityError, ImportFileError
+from store.id_numbers import mask_id
 from store.import_ids import id_checker
+from store.records import BINDING_STATUSES, INSURED_STATUSES, RELATIONS, SCHEMES
 
 _DIGITS = {n: re.compile(rf"[0-9]{{{n}}}") for n in (6, 9)}  # ASCII: \d takes ６
 SECTIONS = ("persons", "bindings")

@@ -17,9 +17,9 @@ from sqlalchemy import ColumnElement, Connection, case, delete, func, or_, selec
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ivr.core.domain import PinOutcome
 from store import pins
 from store.models import CallerGuard, HotlineSecret, Person, ProbeGuard
+from store.records import PinOutcome
 
 PIN_LOCK_AFTER = 3  # consecutive wrong PINs that lock self-service
 PROBE_SECRET = "probe-hmac"

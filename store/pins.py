@@ -23,7 +23,7 @@ from pathlib import Path
 
 from werkzeug.security import check_password_hash
 
-from ivr.errors import ConfigError
+from store.errors import ConfigError
 
 SCHEME = "hk1"
 KEY_RE = re.compile(r"[0-9a-f]{64}")

@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, case, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from ivr.core.domain import BalanceData, BindingInfo, FamilyData, InsuredData
 from store.lockout import insert_ignore
 from store.models import Binding, Call, CallAudio, CallEvent, MenuVersion, Person
+from store.records import BalanceData, BindingInfo, FamilyData, InsuredData
 
 # The webhook's statements are built once: building a select costs more than running it.
 _PERSONS, _BINDINGS, _CALLS = Person.__table__, Binding.__table__, Call.__table__

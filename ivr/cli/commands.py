@@ -26,12 +26,12 @@ from ivr.cli.phone import call_command
 from ivr.cli.pinkey import pin_key
 from ivr.cli.prompts import prompts
 from ivr.config import DEFAULT_THREADS, PROJECT_ROOT, SHANGHAI
-from ivr.core.identity import mask_id, validate_id_number
 from ivr.errors import IdentityError, ImportFileError
 from ivr.web.context import hotline
 from store import lockout, migrate
 from store.db import count_persons, create_schema
 from store.demo import demo_data
+from store.id_numbers import mask_id, validate_id_number
 from store.import_apply import import_file
 from store.pins import PinKeyError
 

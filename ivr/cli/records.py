@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 
 from ivr.cli.errors import database_errors
 from ivr.config import SHANGHAI
-from ivr.core.identity import mask_id
 from ivr.web.context import CALL_SID, hotline
 from store.db import READ_ONLY
+from store.id_numbers import mask_id
 from store.models import Call, CallEvent, Person
 
 console = Console()

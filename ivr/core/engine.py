@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from ivr.core.domain import BalanceData, FamilyData, InsuredData, PinOutcome
 from ivr.core.events import (
     Action,
     CallState,
@@ -37,6 +36,7 @@ from ivr.core.identity import parse_keyed_entry
 from ivr.core.model import REPEAT, Field, Key, Menu, Node, NodeType
 from ivr.core.readback import balance_text, family_text, reader, social_text
 from ivr.errors import IdentityError
+from store.records import BalanceData, FamilyData, InsuredData, PinOutcome
 
 PIN_DIGITS = re.compile(r"[0-9]{6}")  # ASCII only: \d would take full-width digits
 

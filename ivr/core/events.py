@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from ivr.core.domain import BalanceData, FamilyData, InsuredData, PinOutcome
 from ivr.core.identity import IdKind
 from ivr.core.model import Service
+from store.records import BalanceData, FamilyData, InsuredData, PinOutcome
 
 
 @dataclass(frozen=True)

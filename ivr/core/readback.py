@@ -8,8 +8,8 @@ from types import ModuleType
 from stdnum import numdb
 
 from ivr.core import reading_en, reading_zh
-from ivr.core.domain import INVERSE_RELATION, BalanceData, BindingInfo, FamilyData, InsuredData
 from ivr.core.model import Menu
+from store.records import INVERSE_RELATION, BalanceData, BindingInfo, FamilyData, InsuredData
 
 # Number, date and name readers by language (the part of the code before "-"); each module
 # has the same functions: read_integer, read_money, read_count, read_ordinal, read_date, …

@@ -8,10 +8,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from lxml import etree
 
-from ivr.core.identity import mask_id
 from ivr.core.model import Field, Menu, NodeType
 from ivr.sim.caller import Caller
 from ivr.sim.turns import Turn, TurnKind
+from store.id_numbers import mask_id
 
 _ENTRY_SHAPES = (9, 18)  # a card or an ID number: masked to its last 4, like the event log
 

@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from ivr.core.domain import PinOutcome
 from ivr.core.engine import step
 from ivr.core.events import (
     Action,
@@ -31,6 +30,7 @@ from ivr.menu.versions import Edition, Editions
 from store import lockout, repo
 from store.lockout import PinVerdict
 from store.pins import HOW_TO, PinKeyError, PinKeyring
+from store.records import PinOutcome
 
 STATE_FIELDS = tuple(f.name for f in fields(CallState))
 MAX_EFFECTS = 8  # one step needs at most identify, check PIN, fetch; more is a bug

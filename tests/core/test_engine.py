@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from ivr.core.domain import BalanceData, FamilyData, InsuredData, PinOutcome
 from ivr.core.engine import step
 from ivr.core.events import (
     CallState,
@@ -32,6 +31,7 @@ from ivr.core.events import (
 from ivr.core.identity import IdKind
 from ivr.core.model import Service
 from ivr.menu.load import load_menu
+from store.records import BalanceData, FamilyData, InsuredData, PinOutcome
 
 ROOT = Path(__file__).resolve().parents[2]
 HOURS = {"zh-CN": "八点至十七点", "en-US": "eight to five"}  # the hours in words, by language

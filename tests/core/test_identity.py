@@ -6,17 +6,9 @@ from datetime import date
 
 import pytest
 
-from ivr.core.identity import (
-    Identity,
-    IdKind,
-    IdProblem,
-    mask_id,
-    mask_keyed,
-    parse_keyed_entry,
-    validate_card_number,
-    validate_id_number,
-)
+from ivr.core.identity import Identity, IdKind, mask_keyed, parse_keyed_entry
 from ivr.errors import IdentityError
+from store.id_numbers import IdProblem, mask_id, validate_card_number, validate_id_number
 
 TODAY = date(2026, 11, 25)
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)

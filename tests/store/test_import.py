@@ -14,7 +14,6 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, inspect, select, update
 
-from ivr.core.identity import validate_id_number
 from ivr.errors import IdentityError, ImportFileError
 from store.city import city_id, city_person, write_city
 from store.demo import (
@@ -27,6 +26,7 @@ from store.demo import (
     ZHANG_WEI,
     demo_data,
 )
+from store.id_numbers import validate_id_number
 from store.import_apply import import_file
 from store.import_ids import IdChecker
 from store.import_read import ImportFile

@@ -9,11 +9,11 @@ from threading import Barrier
 import pytest
 from sqlalchemy import select, update
 
-from ivr.core.domain import PinOutcome
 from store import lockout
 from store.demo import WANG_JIANGUO
 from store.models import Person
 from store.pins import PinKeyring
+from store.records import PinOutcome
 
 RIGHT, WRONG = "135790", "000000"
 

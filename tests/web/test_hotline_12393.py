@@ -9,13 +9,13 @@ from flask import Flask
 from sqlalchemy import select
 
 from ivr.config import PROJECT_ROOT
-from ivr.core.domain import BalanceData
 from ivr.core.readback import balance_text
 from ivr.menu.load import load_menu
 from ivr.sim.caller import Caller, EndState
 from store.demo import WANG_JIANGUO, ZHANG_WEI
 from store.import_apply import import_data
 from store.models import Call, Person
+from store.records import BalanceData
 
 MENU_FILE = PROJECT_ROOT / "prompts" / "12393.yaml"
 MENU = load_menu(MENU_FILE)

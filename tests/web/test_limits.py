@@ -14,7 +14,6 @@ from flask import Flask
 from sqlalchemy import select, update
 
 from ivr import create_app
-from ivr.core.domain import PinOutcome
 from ivr.core.events import CheckPin
 from ivr.errors import ConfigError
 from ivr.sim.twiml_schema import TwimlSchema
@@ -23,6 +22,7 @@ from ivr.web.steps import PinCheck
 from store.demo import LI_XIUYING, WANG_JIANGUO
 from store.import_apply import import_data
 from store.models import Call, CallerGuard, Person
+from store.records import PinOutcome
 from tests.conftest import signed_post
 from tests.twiml_helpers import parse_twiml
 from tests.web.test_call_flow import GOODBYE, MEDICAL_MENU, MENU, WANG_KEYED, WANG_PIN, verify

@@ -23,11 +23,11 @@ from sqlalchemy import func, select
 from stdnum.cn import ric
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ivr.core.identity import validate_id_number
 from ivr.core.reading_zh import read_count, read_money
 from ivr.sim.caller import Caller, TurnKind
 from ivr.sim.twiml_schema import TwimlSchema
 from store.demo import WANG_JIANGUO
+from store.id_numbers import validate_id_number
 from store.models import Call, CallEvent, Person
 from store.pins import PinKeyring
 from tests.servers import PIN_KEY, Server
