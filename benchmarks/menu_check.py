@@ -19,10 +19,8 @@ from rich.console import Console
 from rich.table import Table
 
 from ivr.config import PROJECT_ROOT
-from ivr.core.model import Menu
 from ivr.menu.load import check_menu
-from ivr.menu.versions import Edition, Editions, digest, snapshot
-from ivr.web.twiml import Renderer
+from ivr.menu.versions import MenuVersion, MenuVersions, digest, snapshot
 
 
 def timed(action: Callable[[], object], rounds: int) -> float:
@@ -35,9 +33,9 @@ def timed(action: Callable[[], object], rounds: int) -> float:
     return sorted(times)[len(times) // 2]
 
 
-def bare(menu: Menu, version: str) -> Edition:
-    """An Edition with only what version lookups need (no audio, no hours)."""
-    return Edition(version, menu, {}, Renderer(say_voices={}))
+def bare(source: MenuVersion) -> MenuVersion:
+    """Only what version lookups need (no renderer, no audio, no hours)."""
+    return source
 
 
 def measure(rounds: int) -> dict[str, float]:
@@ -49,16 +47,16 @@ def measure(rounds: int) -> dict[str, float]:
         for name in ("12333.yaml", "12393.yaml"):
             results[f"menu check {name}"] = timed(lambda n=name: check_menu(folder / n), rounds)
         checked, texts = snapshot(folder / "12333.yaml")
-        editions = Editions(checked, texts, bare, reload=True)
+        editions = MenuVersions(checked, texts, bare, reload=True)
         version = digest(texts)
         results["new call, reload on, files unchanged"] = timed(editions.refresh, rounds)
         results["call in progress, version in memory"] = timed(
             lambda: editions.for_call(version), rounds
         )
         stored = editions.current.stored()
-        # A worker that never loaded the call's version: a new process's Editions each round.
+        # A worker that never loaded the call's version: a new process's MenuVersions each round.
         results["call in progress, version rebuilt from its stored files"] = timed(
-            lambda: Editions(checked, texts, bare).for_call("0ther", lambda _: stored), rounds
+            lambda: MenuVersions(checked, texts, bare).for_call("0ther", lambda _: stored), rounds
         )
         return results
     finally:

@@ -18,10 +18,11 @@ from ivr.core.model import Menu, placeholders
 from ivr.core.readback import hours_text
 from ivr.errors import ConfigError
 from ivr.menu.source import menu_error
-from ivr.menu.versions import Edition, Editions, snapshot
+from ivr.menu.versions import MenuVersion, MenuVersions, snapshot
 from ivr.softphone import views as softphone
 from ivr.web import audio_views, observe, ratelimit, views
 from ivr.web.context import MAX_BODY_BYTES, Hotline, close_session
+from ivr.web.served import ServedMenu
 from ivr.web.twiml import Renderer, SayVoice
 from store.db import make_engine, make_sessionmaker
 from store.pins import PinKeyring, load_keyring
@@ -107,17 +108,18 @@ def build_hotline(
     catalogue = load_catalogue(config, checked.menu)
     hours = AgentHours.parse(config["IVR_AGENT_HOURS"])
 
-    def edition(menu: Menu, version: str) -> Edition:
+    def edition(source: MenuVersion) -> ServedMenu:
         """What the views need of one version of the menu."""
+        menu = source.menu
         renderer = Renderer(say_voices=_say_voices(config, menu),
                             agent_number=config["IVR_AGENT_NUMBER"])  # fmt: skip
-        return Edition(version, menu, spoken_hours(menu, hours), renderer,
-                       static_audio(menu, catalogue))  # fmt: skip
+        return ServedMenu(source, spoken_hours(menu, hours), renderer,
+                          static_audio(menu, catalogue))  # fmt: skip
 
     engine = make_engine(config["IVR_DATABASE_URL"])
     token = config["IVR_AUTH_TOKEN"]
     return Hotline(
-        editions=Editions(checked, texts, edition, reload=_flag(config, "IVR_MENU_RELOAD")),
+        editions=MenuVersions(checked, texts, edition, reload=_flag(config, "IVR_MENU_RELOAD")),
         hours=hours,
         engine=engine,
         sessions=make_sessionmaker(engine),

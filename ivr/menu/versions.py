@@ -16,14 +16,13 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from ivr.core.model import Menu
 from ivr.menu.load import Checked, check_menu
 from ivr.menu.source import Reader, read_text
-from ivr.web.twiml import Renderer
 
 log = logging.getLogger("ivr.menu")
 KEEP = 16  # versions kept in memory; older ones come back from the database when needed
@@ -32,15 +31,11 @@ Stored = Callable[[str], Mapping[str, Any] | None]  # a version as the database 
 
 
 @dataclass(frozen=True)
-class Edition:
-    """One version of the menu, and what the hotline builds from it."""
+class MenuVersion:
+    """One version of the menu: its id, the loaded menu, and the text of each file."""
 
     version: str
     menu: Menu
-    hours_text: Mapping[str, str]
-    renderer: Renderer
-    # (text, voice language) of every fixed prompt -> its audio key, None when not rendered
-    static_audio: dict[tuple[str, str], str | None] = field(default_factory=dict)
     texts: Texts = field(default_factory=dict, repr=False)
 
     def stored(self) -> dict[str, Any]:
@@ -101,32 +96,48 @@ def _from(texts: Texts) -> Reader:
     return read
 
 
-class Editions:
-    """The menu versions this process knows: the newest for new calls, older ones by id."""
+class Built(Protocol):
+    """What a user of MenuVersions builds from each version: anything that knows its id."""
 
-    def __init__(self, checked: Checked, texts: Texts, build: Callable[[Menu, str], Edition],
+    @property
+    def version(self) -> str:
+        """The menu version it was built from."""
+        ...
+
+
+B = TypeVar("B", bound=Built)
+
+
+class MenuVersions(Generic[B]):
+    """The menu versions this process knows: the newest for new calls, older ones by id.
+
+    For each version it keeps what `build` makes of it (the web keeps a renderer and the
+    spoken hours beside the menu), so this module knows nothing of its users.
+    """
+
+    def __init__(self, checked: Checked, texts: Texts, build: Callable[[MenuVersion], B],
                  reload: bool = False) -> None:  # fmt: skip
-        """Start from a checked menu and its texts; `build` makes an Edition of a menu."""
+        """Start from a checked menu and its texts; `build` makes what is kept per version."""
         assert checked.menu is not None and not checked.errors
         self._build, self.reload, self._path = build, reload, checked.path
         self._lock = threading.Lock()
-        self._known: OrderedDict[str, Edition] = OrderedDict()
+        self._known: OrderedDict[str, B] = OrderedDict()
         self._current = self._add(checked.menu, texts, digest(texts))
         self._seen = dict(texts)  # the files' texts when last looked at (reload compares)
         self._lost: set[str] = set()  # versions neither in memory nor restorable
         self.warnings = tuple(checked.warnings)  # the start-up check's, for `serve` to show
         self.saved: set[str] = set()  # versions this process has seen stored in the database
 
-    def all(self) -> list[Edition]:
+    def all(self) -> list[B]:
         """Every version in memory, oldest first."""
         return list(self._known.values())
 
     @property
-    def current(self) -> Edition:
+    def current(self) -> B:
         """The newest good version (without looking at the files)."""
         return self._current
 
-    def for_call(self, version: str | None, stored: Stored | None = None) -> Edition:
+    def for_call(self, version: str | None, stored: Stored | None = None) -> B:
         """The version a call started with (a new call's, None, is the newest).
 
         Looked for in memory, then in the files (another worker may have reloaded first),
@@ -150,7 +161,7 @@ class Editions:
                         version, self._current.version)  # fmt: skip
         return self._current
 
-    def refresh(self) -> Edition:
+    def refresh(self) -> B:
         """With reload on, load the menu again when its files changed; the newest version."""
         if not self.reload:
             return self._current
@@ -175,7 +186,7 @@ class Editions:
         self._known.move_to_end(version)
         log.info("menu reloaded: version %s from %s", version, self._path)
 
-    def _restore(self, version: str, data: Mapping[str, Any] | None) -> Edition | None:
+    def _restore(self, version: str, data: Mapping[str, Any] | None) -> B | None:
         """A version from the database, built again from its stored files."""
         if not data or not isinstance(data.get("files"), dict):
             return None
@@ -193,9 +204,9 @@ class Editions:
             self.saved.add(version)
             return self._add(checked.menu, texts, version)
 
-    def _add(self, menu: Menu, texts: Texts, version: str) -> Edition:
+    def _add(self, menu: Menu, texts: Texts, version: str) -> B:
         """Build and keep a version, forgetting the oldest beyond KEEP (never the newest)."""
-        edition = replace(self._build(menu, version), texts=dict(texts))
+        edition = self._build(MenuVersion(version, menu, dict(texts)))
         self._known[version] = edition
         while len(self._known) > KEEP:
             oldest = next(iter(self._known))

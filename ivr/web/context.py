@@ -21,8 +21,9 @@ from ivr.audio.catalogue import Catalogue
 from ivr.config import SHANGHAI, AgentHours
 from ivr.core.events import Env
 from ivr.core.model import Menu
-from ivr.menu.versions import Edition, Editions
+from ivr.menu.versions import MenuVersions
 from ivr.web.ratelimit import RateLimits
+from ivr.web.served import ServedMenu
 from ivr.web.steps import StepDb
 from ivr.web.twiml import Renderer
 from store.pins import HOW_TO, PinKeyError, PinKeyring
@@ -35,7 +36,7 @@ MAX_BODY_BYTES = 16 * 1024  # a Twilio webhook form is well under 2 KiB
 class Hotline:
     """What the views need, built once per app: menu, hours, renderer, database."""
 
-    editions: Editions  # the menu, in each version calls in progress still use
+    editions: MenuVersions[ServedMenu]  # the menu, in each version calls in progress still use
     hours: AgentHours
     engine: Engine
     sessions: sessionmaker[Session]
@@ -83,7 +84,7 @@ class Hotline:
         """Every fixed prompt of the newest menu, (text, voice) -> audio key or None."""
         return self.editions.current.static_audio
 
-    def env(self, edition: Edition | None = None) -> Env:
+    def env(self, edition: ServedMenu | None = None) -> Env:
         """The outside facts for this moment of the call (hours read in its menu's words)."""
         now = self.clock()
         return Env(

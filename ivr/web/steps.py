@@ -26,7 +26,8 @@ from ivr.core.events import (
 )
 from ivr.core.identity import mask_keyed
 from ivr.core.model import Field, Menu, NodeType, Service
-from ivr.menu.versions import Edition, Editions
+from ivr.menu.versions import MenuVersions
+from ivr.web.served import ServedMenu
 from store import lockout, repo
 from store.lockout import PinVerdict
 from store.pins import HOW_TO, PinKeyError, PinKeyring
@@ -160,7 +161,7 @@ def state_of(row: Any) -> CallState:
 
 def store_state(
     db: repo.Db, row: Any | None, call_sid: str, from_number: str, state: CallState,
-    now: datetime, edition: Edition | None = None, saved: Container[str] = (),
+    now: datetime, edition: ServedMenu | None = None, saved: Container[str] = (),
 ) -> None:  # fmt: skip
     """Write the engine state into the call row, creating it for a new call with the
     version of the menu it starts in, which it keeps to its end."""
@@ -175,7 +176,7 @@ def store_state(
     repo.save_call(db, call_sid, values, new=row is None)
 
 
-def edition_of(db: repo.Db, editions: Editions, row: Any | None) -> Edition:
+def edition_of(db: repo.Db, editions: MenuVersions[ServedMenu], row: Any | None) -> ServedMenu:
     """The menu version of a call: the one its row names (from the database when this
     process never loaded it), or the newest for a new call (row None)."""
     version = row.menu_version if row is not None else None

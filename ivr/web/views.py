@@ -13,7 +13,6 @@ from werkzeug.exceptions import HTTPException
 from ivr.core.engine import PIN_DIGITS
 from ivr.core.events import CallState, Event, Keys, Note, Resume, Say, Silence, Start
 from ivr.core.model import Menu
-from ivr.menu.versions import Edition
 from ivr.web import observe
 from ivr.web.audio_views import play_links, tidy_audio
 from ivr.web.context import CALL_SID, hotline, step_db
@@ -27,6 +26,7 @@ from ivr.web.request import (
     signed,
     silence_url,
 )
+from ivr.web.served import ServedMenu
 from ivr.web.steps import (
     PinCheck,
     StepDb,
@@ -100,7 +100,7 @@ def _spoken(lang: str | None, *prompts: str) -> Response:
     return _xml(hotline().renderer.spoken(says, play_links(None, None, 0)))
 
 
-def _event(kind: str, state: CallState | None, form: CallForm, edition: Edition) -> Event:
+def _event(kind: str, state: CallState | None, form: CallForm, edition: ServedMenu) -> Event:
     """What this request means, given where the call really is."""
     env = hotline().env(edition)
     if state is None:
@@ -139,7 +139,7 @@ def _answer(kind: str) -> Response:
 
 
 def _step(db: StepDb, kind: str, form: CallForm, row, before: CallState | None,
-          verdict: PinVerdict | None) -> tuple[str, Edition]:  # fmt: skip
+          verdict: PinVerdict | None) -> tuple[str, ServedMenu]:  # fmt: skip
     """Step the call in the request's transaction: its TwiML, and the call's menu version."""
     line = hotline()
     # A call keeps the menu version it started with, whatever reload brings meanwhile.
