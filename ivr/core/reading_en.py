@@ -17,10 +17,10 @@ from num2words import num2words
 from pypinyin import Style, lazy_pinyin
 
 from ivr.core.reading_zh import (
-    _CLOCK_RE,
+    CLOCK_TIME,
     COMPOUND_SURNAMES,
     MAX_INTEGER,
-    _check_int,
+    check_int,
     group_id_digits,
 )
 
@@ -87,7 +87,7 @@ def _words(n: int, to: str = "cardinal") -> str:
 
 def _check_range(n: object, name: str = "n") -> int:
     """Return n if it is an int from 0 to MAX_INTEGER, else raise ValueError."""
-    n = _check_int(n, name)
+    n = check_int(n, name)
     if n > MAX_INTEGER:
         raise ValueError(f"{name} must be at most {MAX_INTEGER}, got {n}")
     return n
@@ -106,7 +106,7 @@ def read_money(fen: int) -> str:
     100 → one yuan, 5 → five fen, and only 0 says zero (zero yuan).
     """
     # Like the Mandarin reader, the limit is on the yuan part (read_integer checks it).
-    _check_int(fen, "fen")
+    check_int(fen, "fen")
     if fen == 0:
         return "zero yuan"
     yuan, cents = divmod(fen, 100)
@@ -161,7 +161,7 @@ def _day_part(hour: int) -> str:
 
 def read_clock(hhmm: str) -> str:
     """Read a 24-hour "HH:MM" time (08:30 → eight thirty in the morning, 12:00 → twelve noon)."""
-    match = _CLOCK_RE.fullmatch(hhmm)
+    match = CLOCK_TIME.fullmatch(hhmm)
     if not match:
         raise ValueError(f"expected HH:MM, got {hhmm!r}")
     hour, minute = int(match[1]), int(match[2])

@@ -16,7 +16,7 @@ _YI = 100_000_000
 # Above this the 万亿/亿亿 readings get ambiguous and nothing on the hotline is that big.
 MAX_INTEGER = 10**16 - 1
 
-_CLOCK_RE = re.compile(r"([0-9]{2}):([0-9]{2})")
+CLOCK_TIME = re.compile(r"([0-9]{2}):([0-9]{2})")
 _ID_RE = re.compile(r"[0-9]{17}[0-9Xx]")
 
 COMPOUND_SURNAMES = frozenset(
@@ -43,7 +43,7 @@ COMPOUND_SURNAMES = frozenset(
 )
 
 
-def _check_int(n: object, name: str = "n") -> int:
+def check_int(n: object, name: str = "n") -> int:
     """Return n if it is a non-negative int (bool rejected), else raise ValueError."""
     # bool is an int subclass; True would silently read as 一.
     if not isinstance(n, int) or isinstance(n, bool):
@@ -102,7 +102,7 @@ def _read_positive(n: int, *, leading: bool = True, before_unit: bool = False) -
 
 def read_integer(n: int) -> str:
     """Read a non-negative integer in Mandarin words (1005 → 一千零五)."""
-    _check_int(n)
+    check_int(n)
     if n > MAX_INTEGER:
         raise ValueError(f"n must be at most {MAX_INTEGER}, got {n}")
     return "零" if n == 0 else _read_positive(n)
@@ -110,7 +110,7 @@ def read_integer(n: int) -> str:
 
 def read_money(fen: int) -> str:
     """Read an amount of integer 分 as 元角分 words (1005 → 十元零五分)."""
-    _check_int(fen, "fen")
+    check_int(fen, "fen")
     if fen == 0:
         return "零元"
     yuan, rest = divmod(fen, 100)
@@ -130,13 +130,13 @@ def read_money(fen: int) -> str:
 
 def read_count(n: int) -> str:
     """Read a count before a measure word, where 2 is 两 (两个)."""
-    _check_int(n)
+    check_int(n)
     return "两" if n == 2 else read_integer(n)
 
 
 def read_ordinal(n: int) -> str:
     """Read an ordinal such as a payer's rank (1 → 第一, 2 → 第二)."""
-    _check_int(n)
+    check_int(n)
     if n == 0:
         raise ValueError("ordinals start at 1")
     return "第" + read_integer(n)
@@ -170,7 +170,7 @@ def group_id_digits(s: str) -> tuple[str, str, str]:
 
 def read_clock(hhmm: str) -> str:
     """Read a 24-hour "HH:MM" time (08:30 → 八点三十分, 13:00 → 十三点)."""
-    match = _CLOCK_RE.fullmatch(hhmm)
+    match = CLOCK_TIME.fullmatch(hhmm)
     if not match:
         raise ValueError(f"expected HH:MM, got {hhmm!r}")
     hour, minute = int(match[1]), int(match[2])
