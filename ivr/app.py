@@ -13,7 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ivr.audio.catalogue import Catalogue
 from ivr.cli import commands as cli
-from ivr.config import AgentHours, from_environ
+from ivr.config import INSTANCE, AgentHours, from_environ
 from ivr.core.model import Menu, placeholders
 from ivr.core.readback import hours_text
 from ivr.errors import ConfigError
@@ -162,7 +162,9 @@ def _proxy_hops(config: Mapping[str, Any]) -> int:
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the hotline app from the IVR_* environment, overridden by `config`."""
-    app = Flask(__name__)
+    app = Flask(__name__, instance_path=str(INSTANCE))
+    # Run-time data's default home; a typo in a configured path is not made, but reported.
+    Path(app.instance_path).mkdir(exist_ok=True)
     app.config.update(from_environ())
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.config.update(config or {})

@@ -13,13 +13,16 @@ from zoneinfo import ZoneInfo
 from ivr.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Run-time data (Flask's convention): the default database, rendered audio, the demo file
+# and the PIN key file live here, git-ignored, never in a source folder.
+INSTANCE = PROJECT_ROOT / "instance"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DEFAULT_THREADS = 4  # gunicorn threads per worker: steps that overlap a PIN check
 
 # name -> (default, one-line description); the README table is written from this.
 SETTINGS: dict[str, tuple[str, str]] = {
     "IVR_DATABASE_URL": (
-        f"sqlite:///{PROJECT_ROOT / 'store' / 'ivr.sqlite3'}",
+        f"sqlite:///{INSTANCE / 'ivr.sqlite3'}",
         "Any SQLAlchemy URL (e.g. postgresql+psycopg://user@host/db).",
     ),
     "IVR_PIN_KEY": (
@@ -33,7 +36,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
         " them (`pin-key status`).",
     ),
     "IVR_PIN_KEY_FILE": (
-        str(PROJECT_ROOT / "instance" / "pin.key"),
+        str(INSTANCE / "pin.key"),
         "A file of PIN keys, one per line, the current one first (`pin-key new` writes it);"
         " read when IVR_PIN_KEY is empty. `serve` and `import` refuse to start without a key.",
     ),
@@ -45,7 +48,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
         " `prompts render` has run.",
     ),
     "IVR_AUDIO_DIR": (
-        str(PROJECT_ROOT / "store" / "audio"),
+        str(INSTANCE / "audio"),
         "Where `prompts render` writes prompt audio and the app serves it from.",
     ),
     "IVR_AUDIO_TTL": ("300", "Seconds a read-back's secret audio URL lives, at most."),

@@ -25,7 +25,7 @@ from ivr.cli.menu import menu, print_problems
 from ivr.cli.phone import call_command
 from ivr.cli.pinkey import pin_key
 from ivr.cli.prompts import prompts
-from ivr.config import DEFAULT_THREADS, PROJECT_ROOT, SHANGHAI
+from ivr.config import DEFAULT_THREADS, INSTANCE, SHANGHAI
 from ivr.errors import IdentityError, ImportFileError
 from ivr.web.context import hotline
 from store import lockout, migrate
@@ -36,7 +36,7 @@ from store.import_apply import import_file
 from store.pins import PinKeyError
 
 console = Console()
-DEMO_FILE = PROJECT_ROOT / "store" / "demo.json"
+DEMO_FILE = INSTANCE / "demo.json"
 
 
 def register(app: Flask) -> None:
@@ -153,6 +153,7 @@ def unlock(id_number: str) -> None:
 @database_errors
 def demo_data_command(output: Path, load_if_empty: bool) -> None:
     """Write the demo import file: a family with bindings and an ID ending in X."""
+    output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(demo_data(), ensure_ascii=False, indent=2) + "\n", "utf-8")
     console.print(f"Wrote demo accounts to {output}", soft_wrap=True)
     if not load_if_empty:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ivr import create_app
-from ivr.config import PROJECT_ROOT, SETTINGS, SHANGHAI, AgentHours, from_environ
+from ivr.config import INSTANCE, PROJECT_ROOT, SETTINGS, SHANGHAI, AgentHours, from_environ
 from ivr.errors import ConfigError
 
 DEFAULT_HOURS = "08:30-11:30,13:00-17:00"
@@ -153,11 +153,38 @@ def test_is_open_in_shanghai_time_whatever_the_zone(
 # --- the environment ---------------------------------------------------------------------------
 
 
+def test_run_time_data_defaults_to_the_git_ignored_instance_folder() -> None:
+    """The database, the audio, the PIN key and the demo file: never in a source folder."""
+    from ivr.cli.commands import DEMO_FILE
+
+    settings = from_environ({})
+    written = [
+        Path(settings["IVR_DATABASE_URL"].removeprefix("sqlite:///")),
+        Path(settings["IVR_AUDIO_DIR"]),
+        Path(settings["IVR_PIN_KEY_FILE"]),
+        DEMO_FILE,
+    ]
+    for path in written:
+        assert path.parent.parts[: len(INSTANCE.parts)] == INSTANCE.parts, path
+    ignored = (PROJECT_ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
+    assert "instance/" in ignored
+    assert not any(line.startswith(("store/", "ivr/", "prompts/")) for line in ignored)
+
+
+def test_the_app_makes_the_instance_folder(make_app, monkeypatch, tmp_path: Path) -> None:
+    """A fresh clone has no instance/: the default SQLite file needs its folder."""
+    fresh = tmp_path / "clone" / "instance"
+    fresh.parent.mkdir()
+    monkeypatch.setattr("ivr.app.INSTANCE", fresh)
+    app = make_app()
+    assert Path(app.instance_path) == fresh and fresh.is_dir()
+
+
 def test_from_environ_defaults() -> None:
     settings = from_environ({})
     assert settings == {name: default for name, (default, _) in SETTINGS.items()}
     assert settings["IVR_SPEECH"] == "auto"  # play once `prompts render` has run, else say
-    assert Path(settings["IVR_AUDIO_DIR"]) == PROJECT_ROOT / "store" / "audio"
+    assert Path(settings["IVR_AUDIO_DIR"]) == PROJECT_ROOT / "instance" / "audio"
     assert settings["IVR_AUDIO_TTL"] == "300" and settings["IVR_TTS_RATE"] == "165"
     assert settings["IVR_TTS_VOICES"] == ""  # the automatic pick
     assert (settings["IVR_SAY_VOICE"], settings["IVR_SAY_LANGUAGE"]) == ("Polly.Zhiyu", "cmn-CN")
@@ -167,7 +194,7 @@ def test_from_environ_defaults() -> None:
     assert Path(settings["IVR_MENU"]) == PROJECT_ROOT / "prompts" / "12333.yaml"
     assert Path(settings["IVR_MENU"]).is_file()
     url = settings["IVR_DATABASE_URL"]
-    assert url.startswith("sqlite:///") and str(PROJECT_ROOT / "store") in url
+    assert url == f"sqlite:///{PROJECT_ROOT / 'instance' / 'ivr.sqlite3'}"
     AgentHours.parse(settings["IVR_AGENT_HOURS"])  # the default parses
 
 
