@@ -43,7 +43,7 @@ def make_engine(url: str, **options: Any) -> Engine:
     if parsed.get_backend_name() == "sqlite" and "timeout" not in parsed.query:
         options.setdefault("connect_args", {"timeout": SQLITE_BUSY_SECONDS})
     elif parsed.get_driver_name() in ("psycopg", "psycopg2"):
-        parsed = _with_pg_limits(parsed)
+        parsed = with_pg_limits(parsed)
     # hide_parameters: an error message must never carry an ID number or a PIN hash.
     engine = create_engine(parsed, hide_parameters=True, **options)
     if engine.dialect.name == "sqlite":
@@ -83,7 +83,7 @@ def _ping_when_idle(engine: Engine) -> None:
     event.listen(engine, "checkout", checkout)
 
 
-def _with_pg_limits(url: URL) -> URL:
+def with_pg_limits(url: URL) -> URL:
     """Add libpq's connect, statement and lock timeouts; the URL's own settings win."""
     limits = f"-c statement_timeout={PG_STATEMENT_MS} -c lock_timeout={PG_LOCK_MS}"
     extra = url.query.get("options", ())

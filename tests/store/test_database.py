@@ -11,7 +11,7 @@ from sqlalchemy import inspect, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import StaticPool
 
-from store.db import PG_CONNECT_SECONDS, READ_ONLY, _with_pg_limits, create_schema, make_engine
+from store.db import PG_CONNECT_SECONDS, READ_ONLY, with_pg_limits, create_schema, make_engine
 from store.demo import demo_data
 
 LIMITS = "-c statement_timeout=5000 -c lock_timeout=3000"
@@ -39,7 +39,7 @@ LIMITS = "-c statement_timeout=5000 -c lock_timeout=3000"
     ],
 )
 def test_postgresql_limits_merge_with_the_urls_own(url, options, connect_timeout) -> None:
-    merged = _with_pg_limits(make_url(url))
+    merged = with_pg_limits(make_url(url))
     assert merged.query["options"] == options
     assert merged.query["connect_timeout"] == connect_timeout
 
