@@ -31,7 +31,7 @@ from ivr.menu.graph import (
     to_mermaid,
 )
 from ivr.menu.load import load_menu
-from ivr.softphone.menu_json import label
+from ivr.menu.picture import label
 
 DEFAULT_MENU = PROJECT_ROOT / "prompts" / "12333.yaml"
 README_SVG = PROJECT_ROOT / "docs" / "menu-12333.svg"
