@@ -18,8 +18,8 @@ from rich.tree import Tree
 from ivr.config import from_environ
 from ivr.core.model import Menu, NodeType
 from ivr.menu.load import Checked, check_menu
+from ivr.menu.picture import label, links
 from ivr.menu.source import Problem, Severity
-from ivr.softphone.menu_json import edges, label
 
 console = Console()
 SUFFIXES = {".mmd": "mermaid", ".md": "mermaid", ".dot": "dot", ".gv": "dot", ".svg": "svg",
@@ -139,11 +139,11 @@ def menu_tree(menu: Menu) -> Tree:
 
     def grow(branch: Tree, name: str, path: tuple[str, ...] = ()) -> None:
         """Add `name`'s links under its branch, expanding the children whose home it is."""
-        for edge in edges(menu, menu.nodes[name]):
-            target = edge["target"]
-            if edge["kind"] in ("timeout", "invalid") or target == name:
+        for link in links(menu, menu.nodes[name]):
+            target = link.target
+            if link.kind in ("timeout", "invalid") or target == name:
                 continue  # every waiting node has these; the limits are in the README
-            key = f"[cyan]{escape(edge['key'])}[/] → " if edge["key"] else "→ "
+            key = f"[cyan]{escape(link.key)}[/] → " if link.key else "→ "
             if home.get(target) != name:
                 where = "back up" if target in path else f"see under {home.get(target)}"
                 branch.add(f"{key}[dim]{escape(target)} ({escape(where)})[/]")
@@ -168,10 +168,10 @@ def _homes(menu: Menu, gated: bool) -> dict[str, str | None]:
             continue
         home[first], queue = None, [first]
         for name in queue:
-            for edge in edges(menu, menu.nodes[name]):
-                if edge["target"] not in home:
-                    home[edge["target"]] = name
-                    queue.append(edge["target"])
+            for link in links(menu, menu.nodes[name]):
+                if link.target not in home:
+                    home[link.target] = name
+                    queue.append(link.target)
     return home
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from ivr.core.edges import WAITS, Edge, EdgeKind, entry, failure, gate, onward, option
 from ivr.core.events import (
     Action,
     CallState,
@@ -25,15 +26,17 @@ from ivr.core.events import (
     Keys,
     Note,
     PinChecked,
+    Reached,
     Result,
     Resume,
     Say,
     Silence,
     Start,
+    Took,
     Transfer,
 )
 from ivr.core.identity import parse_keyed_entry
-from ivr.core.model import REPEAT, Field, Key, Menu, Node, NodeType
+from ivr.core.model import Field, Key, Menu, Node, NodeType
 from ivr.core.readback import balance_text, family_text, reader, social_text
 from ivr.errors import IdentityError
 from store.records import BalanceData, FamilyData, InsuredData, PinOutcome
@@ -55,7 +58,7 @@ def step(menu: Menu, state: CallState, event: Event) -> Result:
         case Identified(person_id=person_id, probe=probe, env=env):
             node = menu.nodes[state.node]
             state = replace(state, person_id=person_id, probe=probe, identified=True)
-            return _goto(menu, state, node.next or menu.start, env, [Note("identified")])
+            return _go_on(menu, state, node, env, [Note("identified")], menu.start)
         case PinChecked(outcome=outcome, env=env):
             return _on_pin(menu, state, outcome, env)
         case Fetched(data=data, env=env):
@@ -90,13 +93,16 @@ def _gather(menu: Menu, state: CallState, node: Node) -> Gather:
 def _goto(menu: Menu, state: CallState, name: str, env: Env, out: list[Action]) -> Result:
     """Move the call to node `name` and run it until it waits, ends or needs an effect."""
     node = menu.nodes[name]
-    if node.requires_identity and not state.verified:
+    detour = None if state.verified else gate(menu, node)
+    if detour is not None and detour.target is not None:
         state = replace(state, after_auth=name, identified=False, person_id=None, probe=None)
-        node = menu.nodes[menu.identify]
+        out = [*out, _took(detour)]
+        node = menu.nodes[detour.target]
     state = replace(state, node=node.name)
+    out = [*out, Reached(node.name)]
     match node.type:
         case NodeType.SAY:
-            return _goto(menu, state, node.next or "", env, [*out, *_says(menu, state, node)])
+            return _go_on(menu, state, node, env, [*out, *_says(menu, state, node)], "")
         case NodeType.MENU:
             return replace(state, menu=node.name), [*out, _gather(menu, state, node)]
         case NodeType.INPUT:
@@ -111,8 +117,22 @@ def _goto(menu: Menu, state: CallState, name: str, env: Env, out: list[Action]) 
         case NodeType.LANGUAGE:
             state = replace(state, lang=node.switch.get(_lang(menu, state), _lang(menu, state)))
             said = [*out, Note(f"language {state.lang}"), _say(menu, state, "language_set")]
-            return _goto(menu, state, node.next or "", env, said)
+            return _go_on(menu, state, node, env, said, "")
     raise AssertionError(f"unhandled node type {node.type}")
+
+
+def _go_on(menu: Menu, state: CallState, node: Node, env: Env, out: list[Action],
+           otherwise: str) -> Result:  # fmt: skip
+    """Follow the node's `next`, or go to `otherwise` when it names none."""
+    edge = onward(node)
+    if edge is None or not edge.target:
+        return _goto(menu, state, otherwise, env, out)
+    return _goto(menu, state, edge.target, env, [*out, _took(edge)])
+
+
+def _took(edge: Edge) -> Took:
+    """The trace of an edge taken."""
+    return Took(edge.node, edge.path)
 
 
 def _present(menu: Menu, state: CallState, env: Env, out: list[Action]) -> Result:
@@ -148,22 +168,31 @@ def _on_keys(menu: Menu, state: CallState, digits: str, env: Env) -> Result:
     if state.ended or node is None or node.type not in (NodeType.MENU, NodeType.INPUT):
         return _present(menu, state, env, [Note("not_waiting")])
     if node.type == NodeType.MENU:
-        target = node.options.get(_key(digits))
-        if target is None:
+        key = _key(digits)
+        edge = option(node, key) if key is not None else None
+        if edge is None or edge.target is None:
             return _invalid(menu, state, "invalid_key", env)
-        if target == REPEAT:
-            return _present(menu, _progress(state), env, [Note("repeat")])
-        return _goto(menu, _progress(state), target, env, [Note(f"key {digits}")])
+        if edge.kind == EdgeKind.REPEAT:
+            return _present(menu, _progress(state), env, [Note("repeat"), _took(edge)])
+        return _goto(menu, _progress(state), edge.target, env, [Note(f"key {digits}"), _took(edge)])
+    return _on_entry(menu, state, node, digits, env)
+
+
+def _on_entry(menu: Menu, state: CallState, node: Node, digits: str, env: Env) -> Result:
+    """Handle an entry keyed at an input node: an ID to identify, or a PIN to check."""
+    # Every entry is an input taken, even one refused as invalid just after.
+    traced: list[Action] = [_took(edge)] if (edge := entry(node)) is not None else []
     if node.field == Field.ID:
         try:
             identity = parse_keyed_entry(digits, env.today)
         except IdentityError as exc:
-            return _invalid(menu, state, f"id_{exc.problem}", env)
+            return _invalid(menu, state, f"id_{exc.problem}", env, traced)
         entered = Identify(identity.kind, identity.number)
-        return _progress(state), [Note(f"{identity.kind} entered"), entered]
+        return _progress(state), [Note(f"{identity.kind} entered"), *traced, entered]
     if not PIN_DIGITS.fullmatch(digits):
-        return _invalid(menu, state, "pin_format", env)
-    return _progress(state), [Note("pin entered"), CheckPin(state.person_id, state.probe, digits)]
+        return _invalid(menu, state, "pin_format", env, traced)
+    check = CheckPin(state.person_id, state.probe, digits)
+    return _progress(state), [Note("pin entered"), *traced, check]
 
 
 def _key(digits: str) -> Key | None:
@@ -174,17 +203,27 @@ def _key(digits: str) -> Key | None:
         return None
 
 
-def _invalid(menu: Menu, state: CallState, prompt: str, env: Env) -> Result:
+def _invalid(
+    menu: Menu, state: CallState, prompt: str, env: Env, traced: list[Action] | None = None
+) -> Result:
     """An invalid entry: say what is wrong and ask again, or give up after the limit."""
     state = replace(state, invalid=state.invalid + 1)
-    said: list[Action] = [_say(menu, state, prompt)]
+    said: list[Action] = [*(traced or []), *_failed(menu, state, EdgeKind.INVALID)]
+    said.append(_say(menu, state, prompt))
     if state.invalid < menu.limits.invalid:
         return _present(menu, state, env, [Note(f"invalid {prompt}"), *said])
+    said = [Note(f"invalid limit {prompt}"), *said, *_failed(menu, state, EdgeKind.INVALID_LIMIT)]
     if env.agents_open:
-        return _agent(menu, state, env, [Note(f"invalid limit {prompt}"), *said])
-    return _end(
-        state, [Note(f"invalid limit {prompt}"), *said, _say(menu, state, "goodbye"), Hangup()]
-    )
+        return _agent(menu, state, env, said)
+    return _end(state, [*said, _say(menu, state, "goodbye"), Hangup()])
+
+
+def _failed(menu: Menu, state: CallState, *kinds: EdgeKind) -> list[Action]:
+    """The trace of failure paths taken at the node the call waits at."""
+    node = menu.nodes.get(state.node)
+    if node is None or node.type not in WAITS:
+        return []
+    return [_took(failure(node, kind)) for kind in kinds]
 
 
 def _on_silence(menu: Menu, state: CallState, env: Env) -> Result:
@@ -193,8 +232,11 @@ def _on_silence(menu: Menu, state: CallState, env: Env) -> Result:
         return _present(menu, state, env, [Note("not_waiting")])
     state = replace(state, no_input=state.no_input + 1)
     if state.no_input >= menu.limits.no_input:
-        return _end(state, [Note("no_input limit"), _say(menu, state, "goodbye"), Hangup()])
-    return _present(menu, state, env, [Note("no_input"), _say(menu, state, "no_input")])
+        traced = _failed(menu, state, EdgeKind.TIMEOUT, EdgeKind.NO_INPUT_LIMIT)
+        said = [Note("no_input limit"), *traced, _say(menu, state, "goodbye")]
+        return _end(state, [*said, Hangup()])
+    traced = _failed(menu, state, EdgeKind.TIMEOUT)
+    return _present(menu, state, env, [Note("no_input"), *traced, _say(menu, state, "no_input")])
 
 
 def _on_pin(menu: Menu, state: CallState, outcome: PinOutcome, env: Env) -> Result:
@@ -238,4 +280,4 @@ def _on_fetched(
         case InsuredData():
             text = social_text(menu, lang, data)
     node = menu.nodes[state.node]
-    return _goto(menu, state, node.next or menu.start, env, [Say(text, lang)])
+    return _go_on(menu, state, node, env, [Say(text, lang)], menu.start)

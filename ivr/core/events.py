@@ -134,6 +134,25 @@ class Note:
     outcome: str
 
 
+# The trace: where the call went, for coverage (not spoken; names only, never keyed input).
+@dataclass(frozen=True)
+class Reached:
+    """The call arrived at a node (a node the identity gate turned it from is not reached)."""
+
+    node: str
+
+
+@dataclass(frozen=True)
+class Took:
+    """The call took a path out of a node, named as its edge names it (ivr.core.edges)."""
+
+    node: str
+    path: str  # "key 2 -> medical", "next", "input", "timeout", "invalid limit", …
+
+
+Trace = Reached | Took
+
+
 # Effects: the adapter performs these and steps again with the result.
 @dataclass(frozen=True)
 class Identify:
@@ -160,6 +179,6 @@ class Fetch:
     person_id: int
 
 
-Action = Say | Gather | Hangup | Transfer | Note | Identify | CheckPin | Fetch
+Action = Say | Gather | Hangup | Transfer | Note | Reached | Took | Identify | CheckPin | Fetch
 Effect = Identify | CheckPin | Fetch
 Result = tuple[CallState, list[Action]]

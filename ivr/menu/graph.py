@@ -28,7 +28,7 @@ import graphviz
 
 from ivr.core.model import Menu, Node
 from ivr.errors import IvrError
-from ivr.softphone.menu_json import edges, label
+from ivr.menu.picture import label, links
 
 FORMATS = ("mermaid", "dot", "svg", "png")
 FONT = "Noto Sans CJK SC,sans-serif"  # fonts-noto-cjk (make install), else the viewer's own
@@ -181,11 +181,11 @@ def _wrap(text: str, width: int = WRAP) -> list[str]:
 
 
 def _edges(menu: Menu, node: Node, ids: dict[str, str], ends: dict[str, str]) -> list[GraphEdge]:
-    """A node's edges (softphone_menu.edges), its failure loops folded into the shared ends."""
+    """A node's links (ivr.menu.picture), its failure loops folded into the shared ends."""
     source, found = ids[node.name], []
     limits = {"timeout": menu.limits.no_input, "invalid": menu.limits.invalid}
-    for edge in edges(menu, node):
-        kind, key, target = edge["kind"], edge["key"], edge["target"]
+    for link in links(menu, node):
+        kind, key, target = link.kind, link.key, link.target
         if kind in limits:
             found.append(GraphEdge(source, ends[kind], f"{kind} ×{limits[kind]}", kind))
         elif kind == "option" and target == node.name:

@@ -71,7 +71,7 @@ def _unknown_targets(lint: _Linter) -> None:
     """Every link names a node that exists."""
     menu = lint.menu
     links = [("start", menu.start), ("identify", menu.identify)]
-    links += [link for node in menu.nodes.values() for link in targets(node)]
+    links += [link for node in menu.nodes.values() for link in targets(menu, node)]
     for where, target in links:
         if target not in menu.nodes:
             close = difflib.get_close_matches(target, list(menu.nodes), n=1)

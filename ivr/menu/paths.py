@@ -1,26 +1,34 @@
 """Where calls can go in a menu: links, distances, the menus above a menu, `next` chains.
 
 Pure functions of a Menu, shared by the lint (ivr.menu.lint) and the pictures of the tree.
+They follow the edges the engine itself follows (ivr.core.edges), so they cannot drift.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ivr.core.model import REPEAT, Key, Menu, Node, NodeType
+from ivr.core.edges import Edge, EdgeKind, edges, onward
+from ivr.core.model import Key, Menu, Node, NodeType
 
 PASSING = (NodeType.SAY, NodeType.SERVICE, NodeType.LANGUAGE)  # speak, then go on by `next`
 _STOPS = (NodeType.MENU, NodeType.INPUT, NodeType.HANGUP, NodeType.AGENT)  # a chain ends here
 
 
-def targets(node: Node) -> Iterator[tuple[str, str]]:
-    """(key path, target) of every link out of a node: its options, then its `next`."""
-    where = f"nodes.{node.name}"
-    for key, target in node.options.items():
-        if target != REPEAT:
-            yield f"{where}.options[{key.value!r}]", target
-    if node.next is not None:
-        yield f"{where}.next", node.next
+def targets(menu: Menu, node: Node) -> Iterator[tuple[str, str]]:
+    """(key path, target) of every link the menu file writes out of a node: its options
+    (bar repeats, which go nowhere new), then its `next`."""
+    for edge in edges(menu, node):
+        if edge.kind in (EdgeKind.OPTION, EdgeKind.NEXT) and edge.target is not None:
+            yield written_at(edge), edge.target
+
+
+def written_at(edge: Edge) -> str:
+    """Where the menu file writes an edge: nodes.main.options['2'], nodes.welcome.next, …"""
+    where = f"nodes.{edge.node}"
+    if edge.key is not None:
+        return f"{where}.options[{edge.key.value!r}]"
+    return f"{where}.{edge.kind.value}" if edge.kind == EdgeKind.NEXT else where
 
 
 def depths(menu: Menu) -> dict[str, int]:
@@ -33,7 +41,7 @@ def depths(menu: Menu) -> dict[str, int]:
         depth.setdefault(menu.identify, 1)  # the engine sends an unverified caller there
         queue.append(menu.identify)
     for name in queue:
-        for _, target in targets(menu.nodes[name]) if name in menu.nodes else ():
+        for _, target in targets(menu, menu.nodes[name]) if name in menu.nodes else ():
             if target not in depth:
                 depth[target] = depth[name] + 1
                 queue.append(target)
@@ -49,7 +57,7 @@ def chain_end(menu: Menu, name: str) -> str | None:
         node = menu.nodes[name]
         if node.type in _STOPS:
             return name
-        name = node.next or ""
+        name = _next(node) or ""
     return None
 
 
@@ -71,8 +79,10 @@ def parents(menu: Menu) -> dict[str, set[str]]:
     for node in menu.nodes.values():
         if node.type != NodeType.MENU:
             continue
-        for key, target in node.options.items():
-            below = next_menu(menu, target) if key not in (Key.HASH, Key.STAR) else None
+        for edge in edges(menu, node):
+            # A repeat stays, and # and * lead up or round: only the other keys lead down.
+            down = edge.kind == EdgeKind.OPTION and edge.key not in (Key.HASH, Key.STAR)
+            below = next_menu(menu, edge.target) if down and edge.target else None
             if below is not None and below != node.name:
                 up.setdefault(below, set()).add(node.name)
     return up
@@ -95,11 +105,17 @@ def loops(menu: Menu) -> list[str]:
     found: dict[frozenset[str], str] = {}
     for name, node in menu.nodes.items():
         seen, current = [name], node
-        while current.type in PASSING and current.next in menu.nodes:
-            if current.next in seen:
-                if current.next == name:  # each loop once, named by its first node
+        while current.type in PASSING and (after := _next(current)) in menu.nodes:
+            if after in seen:
+                if after == name:  # each loop once, named by its first node
                     found.setdefault(frozenset(seen), name)
                 break
-            seen.append(current.next)
-            current = menu.nodes[current.next]
+            seen.append(after)
+            current = menu.nodes[after]
     return list(found.values())
+
+
+def _next(node: Node) -> str | None:
+    """The node `next` leads to, if any."""
+    edge = onward(node)
+    return edge.target if edge is not None else None

@@ -23,7 +23,7 @@ from ivr.sim.transport import (
     WebhookError,
     WsgiTransport,
 )
-from ivr.sim.turns import EndState, GatherSpec, Turn, TurnKind, with_query
+from ivr.sim.turns import EndState, GatherSpec, Turn, TurnKind, trace_of, with_query
 from ivr.sim.twiml_schema import TwimlSchema
 
 __all__ = [
@@ -292,6 +292,7 @@ class Caller:
         shown = url if not get else with_query(url, hop.url, kept)  # a GET URL carries Digits
         turn = Turn(TurnKind.REQUEST, url=shown, method=hop.method, form=kept)
         turn.status, turn.elapsed_ms, turn.twiml = reply.status, elapsed_ms, self.last_twiml
+        turn.trace = trace_of(reply.headers)
         self.transcript.append(turn)
         return self._check(url, reply)
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from lxml import etree
 
+from ivr.core.trace import decode, encode
 from ivr.sim.caller import Caller
 from ivr.sim.transport import Transport
 from ivr.sim.turns import EndState, GatherSpec, Turn, TurnKind
@@ -78,6 +79,8 @@ def _turn_data(turn: Turn) -> dict[str, Any]:
     """One transcript turn as data."""
     data = dataclasses.asdict(turn)
     data["kind"] = turn.kind.value
+    # The trace is kept as its header text, which names every node and path plainly.
+    data["trace"] = encode(turn.trace) if turn.trace is not None else None
     return data
 
 
@@ -85,6 +88,10 @@ def _turn(data: dict[str, Any]) -> Turn:
     """One transcript turn from its data (fields this version lacks are ignored)."""
     known = {field.name for field in dataclasses.fields(Turn)}
     values = {name: value for name, value in data.items() if name in known}
+    trace = data.get("trace")
+    if trace is not None and not isinstance(trace, str):
+        raise ValueError(f"a turn's trace is not text: {trace!r}")
+    values["trace"] = decode(trace) if trace is not None else None
     return Turn(**{**values, "kind": TurnKind(data["kind"])})
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from lxml import etree
+
+from ivr.core.events import Trace
+from ivr.core.trace import TRACE_HEADER, decode
 
 
 class EndState(StrEnum):
@@ -80,6 +84,16 @@ class Turn:
     # A heard <Play>'s URL. A read-back's is a secret: reports (QA scripts) never print it;
     # the softphone API returns it only to the caller's own page (the developer's own call).
     audio: str | None = None
+    # Where the hotline's engine took the call in answering (its X-IVR-Trace header); None
+    # when the answer had no such header, as from a hotline that does not send one.
+    trace: tuple[Trace, ...] | None = None
+
+
+def trace_of(headers: Mapping[str, str]) -> tuple[Trace, ...] | None:
+    """The engine's trace an answer's headers tell (ivr.core.trace); None without one."""
+    wanted = TRACE_HEADER.lower()
+    value = next((v for name, v in headers.items() if name.lower() == wanted), None)
+    return decode(value) if value is not None else None
 
 
 def with_query(url: str, base: str, form: dict[str, str]) -> str:

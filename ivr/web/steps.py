@@ -26,6 +26,7 @@ from ivr.core.events import (
 )
 from ivr.core.identity import mask_keyed
 from ivr.core.model import Field, Menu, NodeType, Service
+from ivr.core.trace import TRACE_HEADER, encode
 from ivr.menu.versions import MenuVersions
 from ivr.web.served import ServedMenu
 from store import lockout, repo
@@ -120,7 +121,11 @@ class Step:
     """What one webhook request did: the new state and what the caller hears."""
 
     state: CallState
-    actions: list[Action]
+    actions: list[Action]  # of every engine step the request took, effects left out
+
+    def headers(self) -> dict[str, str]:
+        """The answer's metadata: where the engine took the call (ivr.core.trace)."""
+        return {TRACE_HEADER: encode(self.actions)}
 
 
 def perform(db: StepDb, effect: Effect, env: Env, pins: PinCheck | None = None) -> Event:

@@ -47,9 +47,9 @@ health = Blueprint("health", __name__)
 FINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 
 
-def _xml(document: str) -> Response:
+def _xml(document: str, headers: dict[str, str] | None = None) -> Response:
     """A TwiML response."""
-    return Response(document, status=200, mimetype="text/xml")
+    return Response(document, status=200, headers=headers, mimetype="text/xml")
 
 
 # Registered first, so that junk with bad signatures counts against its address too.
@@ -123,7 +123,7 @@ def _answer(kind: str) -> Response:
         row = repo.load_call(db.connection, form.call_sid)
         before = state_of(row) if row is not None else None
         g.call_lang = before.lang if before else None  # so an apology is in the caller's language
-        document, edition = _step(db, kind, form, row, before, verdict)
+        document, edition, headers = _step(db, kind, form, row, before, verdict)
         db.commit()
         if row is None:  # store_state offered this version's files with the new call
             line.editions.saved.add(edition.version)
@@ -135,12 +135,13 @@ def _answer(kind: str) -> Response:
         observe.forget_step()  # rolled back: it did not happen
         observe.note_refused("busy")
         return _spoken(before.lang if before else None, "busy")
-    return _xml(document)
+    return _xml(document, headers)
 
 
 def _step(db: StepDb, kind: str, form: CallForm, row, before: CallState | None,
-          verdict: PinVerdict | None) -> tuple[str, ServedMenu]:  # fmt: skip
-    """Step the call in the request's transaction: its TwiML, and the call's menu version."""
+          verdict: PinVerdict | None) -> tuple[str, ServedMenu, dict[str, str]]:  # fmt: skip
+    """Step the call in the request's transaction: its TwiML, the call's menu version, and
+    the answer's headers (the engine's trace)."""
     line = hotline()
     # A call keeps the menu version it started with, whatever reload brings meanwhile.
     edition = edition_of(db.connection, line.editions, row)
@@ -165,7 +166,7 @@ def _step(db: StepDb, kind: str, form: CallForm, row, before: CallState | None,
     document = edition.renderer.render(
         result.actions, state.seq, keys_url, silence_url, dialled, play
     )
-    return document, edition
+    return document, edition, result.headers()
 
 
 def _verify_ahead(form: CallForm) -> PinVerdict | None:

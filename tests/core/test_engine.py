@@ -22,10 +22,12 @@ from ivr.core.events import (
     Identify,
     Keys,
     PinChecked,
+    Reached,
     Resume,
     Say,
     Silence,
     Start,
+    Took,
     Transfer,
 )
 from ivr.core.identity import IdKind
@@ -209,6 +211,83 @@ def test_family_and_status_read_backs_go_back_to_their_menus(menu) -> None:
     status = {"status": "暂停参保", "scheme": "城乡居民基本医疗保险", "region": "九九九九九九"}
     assert spoken(actions)[0] == menu.text("social_status", **status)
     assert actions[-1].node == "main"
+
+
+WANG_ID = "65010219680312109*"
+BALANCE = BalanceData(123456, date(2026, 11, 1))
+VERIFIED = {"verified": True, "person_id": 7, "identified": True}
+
+
+def trace(actions) -> list[Reached | Took]:
+    """The actions that trace where the call went."""
+    return [a for a in actions if isinstance(a, Reached | Took)]
+
+
+@pytest.mark.parametrize(
+    ("state", "event", "expected"),
+    [
+        # `next` chains: the welcome speaks, then goes on to the main menu.
+        (CallState(node="x"), Start(ENV),
+         [Reached("welcome"), Took("welcome", "next"), Reached("main")]),
+        # A menu option, past the identity gate once verified.
+        (at(None, "main", **VERIFIED), Keys("2", ENV),
+         [Took("main", "key 2 -> medical"), Reached("medical")]),
+        # The identity gate: the node asked for is not reached, the ID prompt is.
+        (at(None, "main"), Keys("1", ENV),
+         [Took("main", "key 1 -> social"), Took("social", "identity gate"), Reached("ask_id")]),
+        (at(None, "main"), Keys("*", ENV), [Took("main", "key * -> repeat")]),
+        (at(None, "main"), Keys("9", ENV), [Took("main", "key 9 -> language"),
+         Reached("language"), Took("language", "next"), Reached("main")]),
+        (at(None, "main"), Keys("0", ENV), [Took("main", "key 0 -> agent"), Reached("agent")]),
+        # Outside agent hours the agent node reads them and sends the call back to its menu.
+        (at(None, "main"), Keys("0", CLOSED),
+         [Took("main", "key 0 -> agent"), Reached("agent"), Reached("main")]),
+        (at(None, "main"), Keys("7", ENV), [Took("main", "invalid key")]),
+        (at(None, "main"), Keys("12", ENV), [Took("main", "invalid key")]),
+        (at(None, "main", invalid=2), Keys("7", ENV),
+         [Took("main", "invalid key"), Took("main", "invalid limit")]),
+        (at(None, "main", invalid=2), Keys("7", CLOSED),
+         [Took("main", "invalid key"), Took("main", "invalid limit")]),
+        (at(None, "medical", **VERIFIED), Silence(ENV), [Took("medical", "timeout")]),
+        (at(None, "medical", no_input=2, **VERIFIED), Silence(ENV),
+         [Took("medical", "timeout"), Took("medical", "no-input limit")]),
+        # Every entry is an input; a refused one is an invalid entry too.
+        (at(None, "ask_id"), Keys(WANG_ID, ENV), [Took("ask_id", "input")]),
+        (at(None, "ask_id"), Keys("123", ENV), [Took("ask_id", "input"),
+                                                Took("ask_id", "invalid key")]),
+        (at(None, "ask_pin", invalid=2), Keys("12", ENV),
+         [Took("ask_pin", "input"), Took("ask_pin", "invalid key"),
+          Took("ask_pin", "invalid limit")]),
+        (at(None, "ask_pin", person_id=7), Keys("123456", ENV), [Took("ask_pin", "input")]),
+        (at(None, "ask_id"), Identified(7, None, ENV),
+         [Took("ask_id", "next"), Reached("ask_pin")]),
+        # A verified caller reaches the node the gate held back; a failed one is asked again.
+        (at(None, "ask_pin", person_id=7, after_auth="medical"), PinChecked(PinOutcome.OK, ENV),
+         [Reached("medical")]),
+        (at(None, "ask_pin", person_id=7), PinChecked(PinOutcome.WRONG, ENV), [Reached("ask_id")]),
+        (at(None, "ask_pin", person_id=7), PinChecked(PinOutcome.LOCKED, ENV), [Reached("main")]),
+        (at(None, "ask_pin", auth_failures=2), PinChecked(PinOutcome.WRONG, ENV), []),
+        (at(None, "balance", **VERIFIED), Fetched(BALANCE, ENV),
+         [Took("balance", "next"), Reached("medical")]),
+        # Nothing moves: a stale request answered from where the call is, or an ended call.
+        (at(None, "main", no_input=1), Resume(ENV), []),
+        (at(None, "main", ended=True), Keys("2", ENV), []),
+        (at(None, "main", ended=True), Silence(ENV), []),
+    ],
+)  # fmt: skip
+def test_each_step_traces_the_nodes_reached_and_the_paths_taken(
+    menu, state: CallState, event, expected: list
+) -> None:
+    _, actions = step(menu, state, event)
+    assert trace(actions) == expected
+
+
+def test_a_trace_names_no_keyed_entry(menu) -> None:
+    """Node and path names only: the ID and PIN keyed never appear in the trace."""
+    _, id_actions = step(menu, at(menu, "ask_id"), Keys(WANG_ID, ENV))
+    _, pin_actions = step(menu, at(menu, "ask_pin", person_id=7), Keys("135790", ENV))
+    names = repr(trace(id_actions) + trace(pin_actions))
+    assert "6501021968" not in names and "135790" not in names
 
 
 def test_step_refuses_something_that_is_not_an_event(menu) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
+import sys
 import warnings
 from xml.etree import ElementTree
 
@@ -31,7 +33,7 @@ from ivr.menu.graph import (
     to_mermaid,
 )
 from ivr.menu.load import load_menu
-from ivr.softphone.menu_json import label
+from ivr.menu.picture import label
 
 DEFAULT_MENU = PROJECT_ROOT / "prompts" / "12333.yaml"
 README_SVG = PROJECT_ROOT / "docs" / "menu-12333.svg"
@@ -463,3 +465,17 @@ def test_the_readme_picture_shows_the_current_menu(menu: Menu) -> None:
     edges = {f"{edge.source}->{edge.target}" for edge in model.edges}
     assert set(svg_titles(data, "edge")) == edges, redraw
     assert any(node.kind == LIMIT for node in model.nodes)
+
+
+def test_the_pictures_and_the_lint_import_nothing_above_the_menu_package() -> None:
+    """Edges come from ivr.core.edges, not from the softphone that shows them."""
+    code = (
+        "import sys, ivr.menu.graph, ivr.menu.lint, ivr.menu.picture\n"
+        "above = ('ivr.softphone', 'ivr.web', 'ivr.qa', 'ivr.sim', 'ivr.cli', 'ivr.app')\n"
+        "bad = [m for m in sys.modules if m.startswith(above)]\n"
+        "assert not bad, bad\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT
+    )
+    assert result.returncode == 0, result.stderr

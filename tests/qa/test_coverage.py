@@ -1,7 +1,13 @@
-"""Menu coverage from real calls on the demo hotline, and from a small menu of our own."""
+"""Menu coverage from real calls on the demo hotline, and from a small menu of our own.
+
+Coverage sums the engine's trace that each answer carries; these tests check it counts what
+the calls did, and that on the shipped scripts it gives the numbers the old coverage walk
+(re-derived from request URLs and reply TwiML) gave, kept in calls_coverage.json.
+"""
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -23,14 +29,20 @@ from ivr.qa.coverage import (
     coverage,
     menu_paths,
 )
+from ivr.qa.load import find_scripts, load_script
+from ivr.qa.model import Outcome
+from ivr.qa.run import run_script
 from ivr.sim.caller import Caller
 from ivr.sim.turns import Turn, TurnKind
+from tests.conftest import Clock
 
 MENU = load_menu(SETTINGS["IVR_MENU"][0])
 PROMPTS = Path(SETTINGS["IVR_MENU"][0]).parent
 WANG_ID = "65010219680312109*#"
 WANG_PIN = "135790#"
 BALANCE = ["2", WANG_ID, WANG_PIN, "1"]
+EXPECTED = json.loads((Path(__file__).parent / "calls_coverage.json").read_text("utf-8"))
+SCRIPTS = find_scripts([Path(__file__).parents[1] / "calls"])
 
 
 def call(caller: Caller, actions: Sequence[str]) -> list[Turn]:
@@ -143,10 +155,35 @@ def test_coverage_adds_up_over_calls(make_caller: Callable[..., Caller]) -> None
     assert taken == 6 and measured.percent == pytest.approx(100 * 6 / len(measured.paths))
 
 
-def test_without_replies_recorded_the_tree_alone_gives_the_same_walk(caller: Caller) -> None:
+def test_only_the_trace_counts_not_the_urls_or_replies(caller: Caller) -> None:
     transcript = call(caller, [*BALANCE, "2", "#", "t"])
-    bare = [replace(turn, twiml=None) for turn in transcript]
+    bare = [replace(turn, twiml=None, url=None, form=None) for turn in transcript]
     assert coverage(MENU, [bare]) == coverage(MENU, [transcript])
+
+
+def test_turns_without_a_trace_count_for_nothing(caller: Caller) -> None:
+    """A hotline that sends no trace header: its calls reach no node and take no path."""
+    transcript = call(caller, [*BALANCE, "t"])
+    untraced = coverage(MENU, [[replace(turn, trace=None) for turn in transcript]])
+    assert set(untraced.nodes.values()) == {0} and untraced.percent == 0.0
+    assert coverage(MENU, [transcript]).nodes["balance"] == 1
+
+
+@pytest.mark.parametrize(
+    ("when", "expected"),
+    [("2026-11-25T10:00", "agents_open"), ("2026-11-25T20:00", "agents_closed")],
+)
+def test_the_shipped_scripts_count_as_the_old_walk_did(
+    make_caller: Callable[..., Caller], clock: Clock, when: str, expected: str
+) -> None:
+    """Node and path hits of tests/calls, in and out of agent hours, exactly as before."""
+    clock.set(when)
+    scripts = [load_script(path) for path in SCRIPTS]
+    results = [run_script(script, make_caller(from_=script.caller)) for script in scripts]
+    assert all(result.outcome == Outcome.PASSED for result in results)
+    measured = coverage(MENU, [result.transcript for result in results])
+    assert dict(measured.nodes) == EXPECTED[expected]["nodes"]
+    assert [[i.node, i.path, i.hits] for i in measured.paths] == EXPECTED[expected]["paths"]
 
 
 def test_other_requests_and_failed_ones_are_ignored(caller: Caller) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ from twilio.twiml.voice_response import (
 )
 from werkzeug.serving import make_server
 
+from ivr.core.events import Reached, Took
 from ivr.sim.caller import (
     Caller,
     EndState,
@@ -37,6 +39,7 @@ from ivr.sim.caller import (
     TurnKind,
     WebhookError,
 )
+from ivr.sim.state import StateError, restore, snapshot
 from ivr.sim.twiml_schema import TwimlInvalid, TwimlSchema, find_default
 
 TOKEN = "test-auth-token"
@@ -499,3 +502,56 @@ def test_http_transport_hears_played_audio() -> None:
         caller = Caller(HttpTransport(timeout=5), voice_url=f"{base}/voice")
         assert caller.dial() == "您好"
     assert caller.played == [f"{base}/hello.wav"] and caller.end_state is EndState.HANGUP
+
+
+def traced(header: str | None) -> Route:
+    """A route that waits at a Gather, its answer carrying a trace header (or none)."""
+
+    def route(_values: dict[str, str]) -> Response:
+        """The menu document, with the header."""
+        headers = {"x-ivr-trace": header} if header is not None else {}
+        return Response(str(gather_menu(num_digits=1)(_values)), mimetype="text/xml",
+                        headers=headers)  # fmt: skip
+
+    return route
+
+
+@pytest.mark.parametrize(
+    ("header", "trace"),
+    [
+        ("welcome, welcome:next, main", (Reached("welcome"), Took("welcome", "next"),
+                                         Reached("main"))),
+        ("main:key+2+->+medical", (Took("main", "key 2 -> medical"),)),
+        ("", ()),  # the engine moved no call
+        (None, None),  # a hotline that sends no trace
+    ],
+)  # fmt: skip
+def test_request_turns_record_the_answers_trace(
+    hotline: Callable[..., Hotline], header: str | None, trace: tuple | None
+) -> None:
+    caller = hotline({"/voice": traced(header)}).caller()
+    caller.dial()
+    assert [t.trace for t in caller.transcript if t.kind == TurnKind.REQUEST] == [trace]
+    assert all(t.trace is None for t in caller.transcript if t.kind != TurnKind.REQUEST)
+
+
+def test_the_trace_survives_a_json_round_trip(hotline: Callable[..., Hotline]) -> None:
+    line = hotline({"/voice": traced("welcome, main"), "/menu": traced("main:timeout")})
+    caller = line.caller()
+    caller.dial()
+    caller.press("5")
+    data = json.loads(json.dumps(snapshot(caller)))
+    again = restore(data, FlaskTransport(line.app))
+    assert [t.trace for t in again.transcript] == [t.trace for t in caller.transcript]
+    requests = [t.trace for t in again.transcript if t.kind == TurnKind.REQUEST]
+    assert requests == [(Reached("welcome"), Reached("main")), (Took("main", "timeout"),)]
+    older = {
+        **data,
+        "transcript": [
+            {k: v for k, v in turn.items() if k != "trace"} for turn in data["transcript"]
+        ],
+    }
+    assert all(t.trace is None for t in restore(older, FlaskTransport(line.app)).transcript)
+    damaged = {**data, "transcript": [{**data["transcript"][0], "trace": ["main"]}]}
+    with pytest.raises(StateError, match="damaged"):
+        restore(damaged, FlaskTransport(line.app))

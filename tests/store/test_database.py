@@ -11,7 +11,7 @@ from sqlalchemy import inspect, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import StaticPool
 
-from store.db import PG_CONNECT_SECONDS, READ_ONLY, with_pg_limits, create_schema, make_engine
+from store.db import PG_CONNECT_SECONDS, READ_ONLY, create_schema, make_engine, with_pg_limits
 from store.demo import demo_data
 
 LIMITS = "-c statement_timeout=5000 -c lock_timeout=3000"

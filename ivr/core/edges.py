@@ -1,0 +1,98 @@
+"""Where a call can go from a node: the one declaration of a menu's edges.
+
+The engine follows these edges (an option's target, `next`, the identity gate, the failure
+paths) and names each one it takes in its trace; coverage counts them, and the lint, the
+pictures of the tree and the softphone's menu draw them. So none can drift from the engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from ivr.core.model import REPEAT, Key, Menu, Node, NodeType
+
+WAITS = (NodeType.MENU, NodeType.INPUT)  # the node types whose Gather a call waits at
+
+
+class EdgeKind(StrEnum):
+    """What takes a call along an edge; the value names the path, except for keys."""
+
+    OPTION = "option"  # a menu key that leads to a node
+    REPEAT = "repeat"  # a menu key that reads the menu again
+    INPUT = "input"  # an entry keyed at an input node, right or wrong
+    NEXT = "next"  # on by `next`: after speaking, a read-back, or an identified caller
+    GATE = "identity gate"  # an unverified caller is sent to the menu's `identify` first
+    TIMEOUT = "timeout"  # no input: asked again
+    INVALID = "invalid key"  # an invalid key or entry: asked again
+    NO_INPUT_LIMIT = "no-input limit"  # too many timeouts in a row: goodbye
+    INVALID_LIMIT = "invalid limit"  # too many invalid entries in a row: agent or goodbye
+
+
+FAILURES = (EdgeKind.TIMEOUT, EdgeKind.INVALID, EdgeKind.NO_INPUT_LIMIT, EdgeKind.INVALID_LIMIT)
+# The edges that a wait node offers its caller: keys and input, then the failure paths.
+COVERABLE = frozenset({EdgeKind.OPTION, EdgeKind.REPEAT, EdgeKind.INPUT, *FAILURES})
+
+
+@dataclass(frozen=True)
+class Edge:
+    """One way out of a node."""
+
+    node: str
+    kind: EdgeKind
+    # The node the call goes to; None where the call decides (where an entry leads once
+    # checked, the end of a limit: goodbye, or the agent within agent hours).
+    target: str | None
+    key: Key | None = None
+
+    @property
+    def path(self) -> str:
+        """The edge's name in the engine's trace and in coverage: "key 1 -> social", "timeout"."""
+        if self.key is None:
+            return self.kind.value
+        return option_path(self.key, REPEAT if self.kind == EdgeKind.REPEAT else self.target)
+
+
+def option_path(key: str, target: str | None) -> str:
+    """The name of a menu option's path, e.g. "key 2 -> medical" or "key * -> repeat"."""
+    return f"key {key} -> {target}"
+
+
+def option(node: Node, key: Key) -> Edge | None:
+    """Where a key leads at a menu node; None when the menu has no such option."""
+    target = node.options.get(key)
+    if target is None:
+        return None
+    if target == REPEAT:
+        return Edge(node.name, EdgeKind.REPEAT, node.name, key)
+    return Edge(node.name, EdgeKind.OPTION, target, key)
+
+
+def onward(node: Node) -> Edge | None:
+    """The node's `next`, if it names one."""
+    return Edge(node.name, EdgeKind.NEXT, node.next) if node.next is not None else None
+
+
+def gate(menu: Menu, node: Node) -> Edge | None:
+    """The detour to `identify` that a node requiring identity makes an unverified caller take."""
+    return Edge(node.name, EdgeKind.GATE, menu.identify) if node.requires_identity else None
+
+
+def entry(node: Node) -> Edge | None:
+    """The entry an input node takes: where it leads is known only once it is checked."""
+    return Edge(node.name, EdgeKind.INPUT, None) if node.type == NodeType.INPUT else None
+
+
+def failure(node: Node, kind: EdgeKind) -> Edge:
+    """A failure path of a wait node: asked again (timeout, invalid), or a limit's end."""
+    again = kind in (EdgeKind.TIMEOUT, EdgeKind.INVALID)
+    return Edge(node.name, kind, node.name if again else None)
+
+
+def edges(menu: Menu, node: Node) -> tuple[Edge, ...]:
+    """Every way out of `node`, in order: keys, input, `next`, the identity gate, failures."""
+    found = [edge for key in node.options if (edge := option(node, key)) is not None]
+    found += [e for e in (entry(node), onward(node), gate(menu, node)) if e is not None]
+    if node.type in WAITS:
+        found += [failure(node, kind) for kind in FAILURES]
+    return tuple(found)
