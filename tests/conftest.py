@@ -66,6 +66,17 @@ class Clock:
         self.now = datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
 
 
+# Fixtures that start real server processes: a test using one is slow (-m "not slow").
+SLOW_FIXTURES = {"launch", "servers"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that start real servers as slow."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 def require_espeak() -> None:
     """Skip without libespeak-ng, except on CI, where the real-engine tests must run."""
     if ctypes.util.find_library("espeak-ng") is None:

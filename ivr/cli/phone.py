@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextvars
 import functools
 import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -30,7 +28,12 @@ from ivr.qa.targets import (
     voice_url,
 )
 from ivr.sim.caller import KEYS, Caller
-from ivr.sim.transport import FlaskTransport, HttpTransport, Reply, SimulatorError, WebhookError
+from ivr.sim.transport import (
+    FreshContextTransport,
+    HttpTransport,
+    SimulatorError,
+    WebhookError,
+)
 from ivr.sim.turns import EndState
 
 console = Console(highlight=False)  # digits in keys and prompts are not numbers to colour
@@ -194,25 +197,13 @@ class PhoneSession:
         self.out.print(f"[bold]Call ended:[/] {escape(how)}.")
 
 
-class _InProcess(FlaskTransport):
-    """Runs each request outside the command's own app context, as a server would.
-
-    Flask reuses an active app context for requests, so the request's database session
-    (kept in `g`) would otherwise outlive the request.
-    """
-
-    def _open(self, *args: Any) -> Reply:
-        """Make the request in a fresh context."""
-        return contextvars.Context().run(super()._open, *args)
-
-
 def make_caller(url: str | None, auth_token: str | None, from_: str,
                 app: Flask | None = None) -> Caller:  # fmt: skip
     """A caller for the deployed hotline at `url`, or for the in-process `app`."""
     if url is None:
         app = app or current_app._get_current_object()  # type: ignore[attr-defined]
         token = auth_token or app.config["IVR_AUTH_TOKEN"] or None
-        return Caller(_InProcess(app), auth_token=token, from_=from_,
+        return Caller(FreshContextTransport(app), auth_token=token, from_=from_,
                       status_callback=status_url(IN_PROCESS_VOICE))  # fmt: skip
     voice = voice_url(url)
     return Caller(HttpTransport(), voice_url=voice, auth_token=auth_token or None, from_=from_,
@@ -224,9 +215,9 @@ def make_speaker(out: Console) -> Speaker:
     langs = ["zh-CN", "en-US"]  # the voices pick by script, whatever the menu's languages
     return Speaker(
         out,
-        cli_prompts._synthesizer,
-        cli_prompts._play,
-        lambda found: cli_prompts.choose_voices(found, langs, None, cli_prompts._rate(None)),
+        cli_prompts.synthesizer,
+        cli_prompts.play_wav,
+        lambda found: cli_prompts.choose_voices(found, langs, None, cli_prompts.tts_rate(None)),
     )
 
 

@@ -78,7 +78,7 @@ def choose_voices(
     return choices
 
 
-def _rate(rate: int | None) -> int:
+def tts_rate(rate: int | None) -> int:
     """--rate, or IVR_TTS_RATE."""
     value = rate if rate is not None else current_app.config["IVR_TTS_RATE"]
     try:
@@ -91,7 +91,7 @@ def _rate(rate: int | None) -> int:
     return words
 
 
-def _synthesizer() -> Pyttsx3Synthesizer:
+def synthesizer() -> Pyttsx3Synthesizer:
     """The engine, in its own process, with the configured pyttsx3 driver."""
     return Pyttsx3Synthesizer(driver=current_app.config["IVR_TTS_DRIVER"])
 
@@ -131,8 +131,8 @@ def render_command(lang: str, voice: str | None, rate: int | None, force: bool) 
     if voice and len(langs) != 1:
         raise click.UsageError("--voice needs a single --lang (each language has its own voice)")
     folder = _audio_dir()
-    with _synthesizer() as synth:
-        choices = choose_voices(synth.voices(), langs, voice, _rate(rate))
+    with synthesizer() as synth:
+        choices = choose_voices(synth.voices(), langs, voice, tts_rate(rate))
         jobs = plan(hotline().menu, langs)
         summary = _render_with_progress(synth, jobs, folder, choices, force)
     if summary.rendered == 0:
@@ -169,7 +169,7 @@ def _render_with_progress(
 @_tts_errors
 def voices_command() -> None:
     """List the text-to-speech voices on this machine, and which each language uses."""
-    with _synthesizer() as synth:
+    with synthesizer() as synth:
         installed = synth.voices()
     overrides = voice_overrides(current_app.config["IVR_TTS_VOICES"])
     used: dict[str, list[str]] = {}
@@ -211,7 +211,7 @@ def play_command(key: str, lang: str | None) -> None:
     fixed = catalogue.prompt_key(text, prompt.lang)
     if fixed is not None:  # the very file a caller hears
         console.print(f"[bold]{escape(key)}[/] ({prompt.lang}): {escape(text)}")
-        _play(catalogue.path(fixed))
+        play_wav(catalogue.path(fixed))
         return
     parts = catalogue.compose(text, prompt.lang)
     if parts is None:
@@ -222,7 +222,7 @@ def play_command(key: str, lang: str | None) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         target = Path(scratch) / f"{key}.wav"
         target.write_bytes(catalogue.join(parts))
-        _play(target)
+        play_wav(target)
 
 
 def sample_fields(lang: str) -> dict[str, str]:
@@ -258,8 +258,8 @@ def say_command(text: str, output: Path | None, lang: str | None, voice: str | N
     with tempfile.TemporaryDirectory() as scratch:
         target = output or Path(scratch) / "say.wav"
         started = time.perf_counter()
-        with _synthesizer() as synth:
-            choice = choose_voices(synth.voices(), [code], voice, _rate(rate))[code]
+        with synthesizer() as synth:
+            choice = choose_voices(synth.voices(), [code], voice, tts_rate(rate))[code]
             synth.synthesize(text, choice.voice, choice.rate, target)
         stats = wav_stats(target.read_bytes())
         console.print(f"{stats.seconds:.2f} s of audio by {choice.voice} in"
@@ -267,10 +267,10 @@ def say_command(text: str, output: Path | None, lang: str | None, voice: str | N
         if output is not None:
             console.print(f"[green]Wrote[/] {escape(str(output))}")
             return
-        _play(target)
+        play_wav(target)
 
 
-def _play(path: Path) -> None:
+def play_wav(path: Path) -> None:
     """Play a WAV with the first audio player found, or say how to get one."""
     for command in PLAYERS:
         if shutil.which(command[0]):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import http.client
 import io
 import sys
@@ -94,6 +95,20 @@ class FlaskTransport:
 
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class FreshContextTransport(FlaskTransport):
+    """A FlaskTransport whose requests run outside the caller's own app context.
+
+    Flask reuses an active app context for requests, so a request's database session (kept
+    in `g`) would otherwise outlive the request; a server never shares one.
+    """
+
+    def _open(
+        self, method: str, url: str, headers: dict[str, str], form: dict[str, str] | None
+    ) -> Reply:
+        """Make the request in a fresh context, as a server would."""
+        return contextvars.Context().run(super()._open, method, url, headers, form)
 
 
 class WsgiTransport:

@@ -21,6 +21,8 @@ from ivr.audio.tts import Pyttsx3Synthesizer, TtsError, Voice, pick_voice
 from ivr.audio.wav import wav_stats
 from tests.conftest import require_espeak
 
+pytestmark = pytest.mark.slow  # the real audio engine
+
 PROJECT = Path(__file__).resolve().parents[2]
 ZH_VOICE = "sit/cmn-latn-pinyin"
 EN_VOICE = "gmw/en-us"

@@ -16,6 +16,8 @@ sys.path.insert(0, str(BENCH))
 
 from load import percentiles  # noqa: E402
 
+pytestmark = pytest.mark.slow  # a tiny make bench
+
 STEP_TYPES = {"welcome", "menu", "ID", "PIN", "balance", "家庭共济", "hangup"}
 
 

@@ -208,6 +208,7 @@ def test_two_instances_run_side_by_side_without_a_control_socket(
     assert not (demo_db.base / "home" / ".gunicorn").exists()
 
 
+@pytest.mark.slow
 def test_sigterm_stops_serve_and_all_its_workers(servers: dict[str, Server]) -> None:
     """serve runs gunicorn workers as its children; SIGTERM to serve ends every one."""
     server = servers["doomed"]
@@ -263,6 +264,7 @@ def test_signed_server_serves_a_signed_call(servers: dict[str, Server]) -> None:
     assert BALANCE_WORDS in heard, caller.heard_text()
 
 
+@pytest.mark.slow
 def test_calls_run_against_a_deployed_server(
     servers: dict[str, Server], demo_db: DemoDb, tmp_path: Path
 ) -> None:

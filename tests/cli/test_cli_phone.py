@@ -308,13 +308,13 @@ def test_a_recorded_call_replays(app, tmp_path: Path) -> None:
 def played(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Path, bool]]:
     """Route `prompts play` to a list: (path, whether the WAV was there) per play."""
     plays: list[tuple[Path, bool]] = []
-    monkeypatch.setattr(cli_prompts, "_play", lambda path: plays.append((path, path.is_file())))
+    monkeypatch.setattr(cli_prompts, "play_wav", lambda path: plays.append((path, path.is_file())))
     return plays
 
 
 def test_speak_says_each_utterance_in_its_language(app, played, monkeypatch) -> None:
     synth = FakeSynthesizer()
-    monkeypatch.setattr(cli_prompts, "_synthesizer", lambda: synth)
+    monkeypatch.setattr(cli_prompts, "synthesizer", lambda: synth)
     result = call(app, "--speak", input=BALANCE_CALL)
     assert result.exit_code == 0, result.output
     spoken = {text: voice for text, voice, _rate, _path in synth.calls}
@@ -347,9 +347,9 @@ def no_player(path: Path) -> None:
 def test_speak_without_engine_or_player_warns_once_and_carries_on(
     app, played, monkeypatch, engine: Callable[[], FakeSynthesizer], player, why: str
 ) -> None:
-    monkeypatch.setattr(cli_prompts, "_synthesizer", engine)
+    monkeypatch.setattr(cli_prompts, "synthesizer", engine)
     if player is not None:
-        monkeypatch.setattr(cli_prompts, "_play", player)
+        monkeypatch.setattr(cli_prompts, "play_wav", player)
     result = call(app, "--speak", input=BALANCE_CALL)
     assert result.exit_code == 0, result.output
     assert result.output.count("--speak:") == 1
@@ -367,7 +367,7 @@ def test_speak_with_the_real_engine(app, monkeypatch) -> None:
         with wave.open(str(path)) as audio:
             seconds.append(audio.getnframes() / audio.getframerate())
 
-    monkeypatch.setattr(cli_prompts, "_play", player)
+    monkeypatch.setattr(cli_prompts, "play_wav", player)
     result = call(app, "--speak", input="h\n")
     assert result.exit_code == 0, result.output
     assert "--speak" not in result.output

@@ -16,6 +16,8 @@ from ivr.config import SETTINGS
 from ivr.menu.load import load_menu
 from tests.conftest import require_espeak
 
+pytestmark = pytest.mark.slow  # the real audio engine
+
 
 @pytest.fixture(autouse=True)
 def _espeak_installed() -> None:

@@ -264,6 +264,7 @@ def post(base: str, path: str, form: dict[str, str]) -> str:
     return "".join(say.text or "" for say in root.iter("Say"))
 
 
+@pytest.mark.slow
 def test_serve_reload_across_workers_and_a_restart(tmp_path: Path, folder: Path) -> None:
     """Real servers: a call begun before a restart and two edits keeps its first menu in both
     workers of the new server (neither ever loaded it), while each new call hears the edit."""

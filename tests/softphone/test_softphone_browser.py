@@ -17,6 +17,9 @@ import pytest
 from tests.servers import Server
 from tests.worker_helpers import WANG_KEYED, WANG_PIN
 
+pytestmark = pytest.mark.slow  # a real browser
+
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".artifacts"
 BALANCE_WORDS = "一千二百三十四元五角六分"  # 王建国's demo balance, 1234.56

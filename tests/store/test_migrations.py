@@ -108,6 +108,7 @@ def test_a_revision_from_a_newer_release_is_refused(engine: Engine) -> None:
             attempt(engine)
 
 
+@pytest.mark.slow
 def test_two_machines_upgrading_at_once_both_succeed(empty_url: str) -> None:
     """Deploys race: the second migrator waits for the first, then finds nothing to do.
 

@@ -169,6 +169,7 @@ def key_env(tmp_path: Path, **settings: str) -> dict[str, str]:
                    **settings)  # fmt: skip
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [["serve", "--port", "1"], ["import", "demo.json"]])
 def test_serve_and_import_refuse_to_start_without_a_key(tmp_path: Path, command) -> None:
     env = key_env(tmp_path)
@@ -180,6 +181,7 @@ def test_serve_and_import_refuse_to_start_without_a_key(tmp_path: Path, command)
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_pin_key_new_status_and_retire(tmp_path: Path) -> None:
     """Make a key, load the demo, rotate, and retire the old key once no hash uses it."""
     env = key_env(tmp_path)
@@ -207,6 +209,7 @@ def test_pin_key_new_status_and_retire(tmp_path: Path) -> None:
     assert pins.read_key_file(tmp_path / "pin.key") == keys[:1]
 
 
+@pytest.mark.slow
 def test_pin_key_status_flags_hashes_under_a_key_not_loaded(
     app: Flask, tmp_path: Path, database_url: str
 ) -> None:  # fmt: skip
@@ -223,6 +226,7 @@ def test_pin_key_status_flags_hashes_under_a_key_not_loaded(
     assert "not loaded" in status.stdout and re.search(r"│\s+6\s+│", status.stdout)
 
 
+@pytest.mark.slow
 def test_pin_key_new_print_writes_nothing(tmp_path: Path) -> None:
     env = key_env(tmp_path)
     shown = run_cli(["pin-key", "new", "--print"], env)
@@ -230,6 +234,7 @@ def test_pin_key_new_print_writes_nothing(tmp_path: Path) -> None:
     assert not (tmp_path / "pin.key").exists()
 
 
+@pytest.mark.slow
 def test_pin_key_new_if_missing_makes_one_key_once(tmp_path: Path) -> None:
     """What `make run` does before serving: a key the first time, nothing after."""
     env = key_env(tmp_path)

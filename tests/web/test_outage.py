@@ -18,6 +18,9 @@ from store.import_apply import import_data
 from tests.conftest import PG_URL
 from tests.web.test_call_flow import ASK_ID, MEDICAL_MENU, MENU, WELCOME, verify
 
+pytestmark = pytest.mark.slow  # database outages, waited out
+
+
 BUSY = MENU.text("busy")
 
 

@@ -38,6 +38,8 @@ from tests.worker_helpers import (
     new_caller,
 )
 
+pytestmark = pytest.mark.slow  # real gunicorn servers
+
 BALANCE_WORDS = "一千二百三十四元五角六分"  # 王建国's demo balance, 1234.56
 KILL_WORKERS = 2
 

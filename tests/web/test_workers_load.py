@@ -42,6 +42,8 @@ from tests.worker_helpers import (
     new_caller,
 )
 
+pytestmark = pytest.mark.slow  # real gunicorn servers under load
+
 CROWD_TIMEOUT_S = 180.0  # on SQLite the crowd's ~200 PIN checks (~0.14 s each) queue up
 RACERS = 20
 CROWD = 200
