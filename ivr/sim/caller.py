@@ -14,6 +14,7 @@ from lxml import etree
 from twilio.request_validator import RequestValidator
 
 from ivr.core.identity import mask_keyed
+from ivr.sim.replies import check_reply
 from ivr.sim.transport import (
     FlaskTransport,
     HttpTransport,
@@ -33,7 +34,6 @@ __all__ = [
 
 # Twilio gives up on a call whose webhooks keep redirecting; we fail loudly instead.
 MAX_DOCUMENTS_PER_ACTION = 20
-XML_CONTENT_TYPES = frozenset({"text/xml", "application/xml"})
 KEYS = re.compile(r"[0-9*#]+")
 # A hotline's per-call audio URL is a bearer secret: transcripts keep only its shape.
 _PRIVATE_AUDIO = re.compile(r"/audio/calls/[^?#]+")
@@ -294,28 +294,4 @@ class Caller:
         turn.status, turn.elapsed_ms, turn.twiml = reply.status, elapsed_ms, self.last_twiml
         turn.trace = trace_of(reply.headers)
         self.transcript.append(turn)
-        return self._check(url, reply)
-
-    def _check(self, url: str, reply: Reply) -> etree._Element:
-        """Reject what Twilio would reject: errors, non-XML, invalid TwiML, a foreign root."""
-
-        def refuse(problem: str) -> WebhookError:
-            """Build the error with the reply attached."""
-            return WebhookError(f"{url} answered {problem}", status=reply.status, body=reply.body)
-
-        if reply.status != 200:
-            raise refuse(f"HTTP {reply.status}")
-        if reply.content_type.split(";")[0].strip().lower() not in XML_CONTENT_TYPES:
-            raise refuse(f"Content-Type {reply.content_type!r}, not XML")
-        if self.schema is not None:
-            self.schema.validate(reply.body)
-        parser = etree.XMLParser(
-            resolve_entities=False, no_network=True, remove_comments=True, remove_pis=True
-        )
-        try:
-            root = etree.fromstring(reply.body, parser)
-        except etree.XMLSyntaxError as exc:
-            raise refuse(f"malformed XML: {exc}") from exc
-        if root.tag != "Response":
-            raise refuse(f"<{root.tag}>, not <Response>")
-        return root
+        return check_reply(url, reply, self.schema)
