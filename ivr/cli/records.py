@@ -14,15 +14,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.measure import Measurement
 from rich.table import Table
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ivr.cli.errors import database_errors
 from ivr.config import SHANGHAI
 from ivr.web.context import CALL_SID, hotline
-from store.db import READ_ONLY
+from store import call_log
+from store.call_log import CallRow
 from store.id_numbers import mask_id
-from store.models import Call, CallEvent, Person
 
 console = Console()
 SINCE_EXAMPLE = "use a date, a local time or an age, e.g. 2026-11-25, 2026-11-25T08:30, 30m, 2h, 1d"
@@ -107,51 +106,32 @@ def _local(value: datetime) -> datetime:
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(SHANGHAI)
 
 
-def _record(call: Call, id_number: str | None, events: int, last: str | None) -> CallRecord:
+def _record(row: CallRow) -> CallRecord:
     """A call row as a masked record; the person shows only once the caller was verified."""
     return CallRecord(
-        call_sid=call.call_sid,
-        started=_local(call.started_at),
-        updated=_local(call.updated_at),
-        caller=mask_phone(call.from_number),
-        lang=hotline().menu.speaks(call.lang),
-        node=call.node,
-        ended=call.ended,
-        verified=call.verified,
-        person=mask_id(id_number) if call.verified and id_number else "",
-        events=events,
-        last_outcome=last or "",
+        call_sid=row.call_sid,
+        started=_local(row.started_at),
+        updated=_local(row.updated_at),
+        caller=mask_phone(row.from_number),
+        lang=hotline().menu.speaks(row.lang),
+        node=row.node,
+        ended=row.ended,
+        verified=row.verified,
+        person=mask_id(row.id_number) if row.verified and row.id_number else "",
+        events=row.events,
+        last_outcome=row.last_outcome or "",
     )
 
 
 def find_calls(session: Session, since: datetime | None, numbers: tuple[str, ...],
                limit: int, call_sid: str | None = None) -> list[CallRecord]:  # fmt: skip
     """The calls that match, newest first, with their event count and last outcome."""
-    mine = CallEvent.call_sid == Call.call_sid
-    events = select(func.count(CallEvent.id)).where(mine).correlate(Call).scalar_subquery()
-    last = (select(CallEvent.outcome).where(mine).order_by(CallEvent.id.desc()).limit(1)
-            .correlate(Call).scalar_subquery())  # fmt: skip
-    query = select(Call, Person.id_number, events, last).outerjoin(
-        Person, Person.id == Call.person_id
-    )
-    if since is not None:
-        # UTC: SQLite compares the stored (UTC) wall-clock text, PostgreSQL the instants.
-        query = query.where(Call.started_at >= since.astimezone(UTC))
-    if numbers:
-        query = query.where(Call.from_number.in_(numbers))
-    if call_sid is not None:
-        query = query.where(Call.call_sid == call_sid)
-    query = query.order_by(Call.started_at.desc(), Call.call_sid.desc()).limit(limit)
-    # Read only: on SQLite a write lock would hold up every live call's next step.
-    session.connection(execution_options={READ_ONLY: True})
-    return [_record(*row) for row in session.execute(query).all()]
+    return [_record(row) for row in call_log.find_calls(session, since, numbers, limit, call_sid)]
 
 
 def find_events(session: Session, call_sid: str) -> list[EventRecord]:
     """A call's event log in the order it was written."""
-    rows = session.scalars(
-        select(CallEvent).where(CallEvent.call_sid == call_sid).order_by(CallEvent.id)
-    )
+    rows = call_log.find_events(session, call_sid)
     return [EventRecord(e.seq, _local(e.at), e.node, e.input_masked, e.outcome) for e in rows]
 
 

@@ -7,7 +7,6 @@ in `phone_calls` after every action and rebuilt before the next, its row locked 
 from __future__ import annotations
 
 import contextvars
-import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app, request
-from sqlalchemy import delete, select
 
 from ivr.core.model import Menu
 from ivr.qa.targets import IN_PROCESS_VOICE, status_url
@@ -27,7 +25,7 @@ from ivr.softphone.lock import held
 from ivr.softphone.page_json import call_json, mask_entries, node_of
 from ivr.web.context import hotline
 from ivr.web.steps import edition_of
-from store.models import Call, PhoneCall
+from store import phone_calls, repo
 
 EXTENSION = "softphone"  # the in-process hotline, on current_app.extensions
 MAX_AGE = timedelta(hours=1)  # older calls are deleted when a new one starts
@@ -112,20 +110,15 @@ def start(from_: str) -> dict[str, Any]:
         raise PhoneError(502, f"the hotline's answer was rejected: {exc}") from exc
     now = _now()
     with hotline().sessions.begin() as session:
-        old = select(PhoneCall.call_sid).where(PhoneCall.updated_at < now - MAX_AGE)
-        # Rows locked by a running action are left for the next sweep (PostgreSQL).
-        gone = old.with_for_update(skip_locked=True)
-        session.execute(delete(PhoneCall).where(PhoneCall.call_sid.in_(gone)))
-        state = json.dumps({"caller": snapshot(caller)}, ensure_ascii=False)
-        session.add(PhoneCall(call_sid=caller.call_sid, state=state, updated_at=now))
+        phone_calls.sweep(session, now - MAX_AGE)
+        phone_calls.add(session, caller.call_sid, {"caller": snapshot(caller)}, now)
     return _json(caller, caller.transcript)
 
 
 def show(call_sid: str) -> dict[str, Any]:
     """The call with every turn so far."""
     with hotline().sessions() as session:
-        row = session.get(PhoneCall, call_sid)
-        saved = json.loads(row.state) if row is not None else None
+        saved = phone_calls.read_state(session, call_sid)
     if saved is None:
         raise PhoneError(404, f"there is no softphone call {call_sid}")
     caller = _rebuild(saved)
@@ -171,7 +164,7 @@ def _act(call_sid: str, what: str, action: Callable[[Caller], object], *,
 def _call_menu(call_sid: str) -> Menu:
     """The menu version the hotline serves this call in: masking must know its PIN node."""
     with hotline().sessions() as session:
-        row = session.get(Call, call_sid)
+        row = repo.peek_call(session, call_sid)
         return edition_of(session, hotline().editions, row).menu
 
 

@@ -9,7 +9,6 @@ worker that lost it, which fails its action as busy instead.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -19,11 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from ivr.web.context import Hotline
-from store.models import PhoneCall
+from store import phone_calls
 
 WAIT_SECONDS = 15  # for another action on the call to finish (gunicorn kills at 30 s)
 # A lease left by a killed worker lapses after this: well above the longest action, which
@@ -66,20 +64,15 @@ def _row_locked(line: Hotline, call_sid: str, now: datetime) -> Iterator[Held]:
     """PostgreSQL: the row locked FOR UPDATE in a transaction that ends with the action."""
     wait_ms = int(WAIT_SECONDS * 1000)
     with line.sessions.begin() as session:
-        # The engine's 3 s lock timeout is for webhooks; an action may take longer.
-        session.execute(text(f"SET LOCAL lock_timeout = {wait_ms}"))
-        session.execute(text(f"SET LOCAL statement_timeout = {wait_ms + 5000}"))
-        query = select(PhoneCall).where(PhoneCall.call_sid == call_sid).with_for_update()
         try:
-            row = session.scalar(query)
+            call = Held(phone_calls.lock_state(session, call_sid, wait_ms))
         except DBAPIError as exc:  # waited WAIT_SECONDS for the other action: busy
             if getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
                 raise CallBusy(call_sid) from exc
             raise
-        call = Held(json.loads(row.state) if row is not None else None)
         yield call
-        if row is not None and call.new is not None:
-            row.state, row.updated_at = _dumps(call.new), now
+        if call.new is not None:  # no such row: nothing is updated
+            phone_calls.save_state(session, call_sid, call.new, now)
 
 
 @contextmanager
@@ -106,12 +99,12 @@ def _claim(line: Hotline, call_sid: str, owner: str) -> dict[str, Any] | None:
     deadline = time.monotonic() + WAIT_SECONDS
     while True:
         with line.sessions.begin() as session:  # BEGIN IMMEDIATE: claims never interleave
-            row = session.get(PhoneCall, call_sid)
-            if row is None:
+            state = phone_calls.read_state(session, call_sid)
+            if state is None:
                 return None
-            state = json.loads(row.state)
             if state.get(LEASE, 0) < time.time():
-                row.state = _dumps({**state, LEASE: time.time() + LEASE_SECONDS, OWNER: owner})
+                leased = {**state, LEASE: time.time() + LEASE_SECONDS, OWNER: owner}
+                phone_calls.save_state(session, call_sid, leased)
                 return {key: value for key, value in state.items() if key not in _LEASE_KEYS}
         if time.monotonic() >= deadline:
             raise CallBusy(call_sid)
@@ -125,19 +118,12 @@ def _release(line: Hotline, call_sid: str, owner: str, state: dict[str, Any],
     False when the lease lapsed and another worker took it: its state is left alone.
     """
     with line.sessions.begin() as session:
-        row = session.get(PhoneCall, call_sid)
-        if row is None:  # swept meanwhile: nothing to keep
+        stored = phone_calls.read_state(session, call_sid)
+        if stored is None:  # swept meanwhile: nothing to keep
             return True
-        if json.loads(row.state).get(OWNER) != owner:
+        if stored.get(OWNER) != owner:
             log.warning("softphone call %s: its lease lapsed and was taken over; "
                         "this action's state is dropped", call_sid)  # fmt: skip
             return False
-        row.state = _dumps(state)
-        if now is not None:
-            row.updated_at = now
+        phone_calls.save_state(session, call_sid, state, now)
         return True
-
-
-def _dumps(state: dict[str, Any]) -> str:
-    """A state as the row keeps it."""
-    return json.dumps(state, ensure_ascii=False)

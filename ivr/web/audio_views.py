@@ -15,9 +15,8 @@ from ivr.errors import IvrError
 from ivr.web.context import CALL_SID, Hotline, get_session, hotline
 from ivr.web.links import absolute
 from ivr.web.twiml import PlayUrl
-from store import repo
+from store import read_backs, repo
 from store.db import READ_ONLY
-from store.models import CallAudio
 
 audio = Blueprint("audio", __name__)
 
@@ -58,9 +57,8 @@ def play_links(
             return None
         token = secrets.token_urlsafe(24)
         now = int(line.clock().timestamp())
-        row = CallAudio(token=token, call_sid=call_sid, seq=seq, lang=say.lang, text=say.text,
-                        expires_at=now + line.audio_ttl)  # fmt: skip
-        session.add(row)
+        read_backs.add_read_back(session, token, call_sid, seq, say.lang, say.text,
+                                 now + line.audio_ttl)  # fmt: skip
         return absolute(url_for("audio.read_back", call_sid=call_sid, token=token))
 
     return play

@@ -6,7 +6,6 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, g, request
-from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
@@ -39,6 +38,7 @@ from ivr.web.steps import (
 )
 from store import lockout, repo
 from store.db import READ_ONLY
+from store.health import ping
 from store.lockout import PinVerdict
 
 voice = Blueprint("voice", __name__)
@@ -280,8 +280,7 @@ def status() -> Response:
 def healthz() -> Response:
     """200 when the database answers, 503 when it does not."""
     try:
-        with hotline().engine.connect().execution_options(**{READ_ONLY: True}) as connection:
-            connection.execute(text("SELECT 1"))
+        ping(hotline().engine)
     except SQLAlchemyError:
         return Response("database unreachable\n", 503, mimetype="text/plain")
     return Response("ok\n", 200, mimetype="text/plain")
