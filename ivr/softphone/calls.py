@@ -6,7 +6,6 @@ in `phone_calls` after every action and rebuilt before the next, its row locked 
 
 from __future__ import annotations
 
-import contextvars
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from ivr.core.model import Menu
 from ivr.qa.targets import IN_PROCESS_VOICE, status_url
 from ivr.sim.caller import Caller
 from ivr.sim.state import StateError, restore, snapshot
-from ivr.sim.transport import FlaskTransport, Reply, SimulatorError, WebhookError
+from ivr.sim.transport import FreshContextTransport, SimulatorError, WebhookError
 from ivr.sim.twiml_schema import TwimlInvalid, TwimlSchema, find_default
 from ivr.softphone.lock import held
 from ivr.softphone.page_json import call_json, mask_entries, node_of
@@ -53,19 +52,11 @@ class Dialler:
 
     def caller(self, data: dict[str, Any] | None = None, from_: str = "") -> Caller:
         """A new caller from `from_`, or the saved one `data` rebuilt."""
-        transport = _FreshContext(self.app)
+        transport = FreshContextTransport(self.app)
         if data is not None:
             return restore(data, transport, auth_token=self.auth_token, schema=self.schema)
         return Caller(transport, auth_token=self.auth_token, from_=from_, schema=self.schema,
                       status_callback=status_url(IN_PROCESS_VOICE))  # fmt: skip
-
-
-class _FreshContext(FlaskTransport):
-    """Runs each webhook request outside the softphone request's own contexts."""
-
-    def _open(self, *args: Any) -> Reply:
-        """Make the request in a fresh context, as a server would."""
-        return contextvars.Context().run(super()._open, *args)
 
 
 def dialler() -> Dialler:

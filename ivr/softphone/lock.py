@@ -54,7 +54,7 @@ class Held:
 @contextmanager
 def held(line: Hotline, call_sid: str, now: datetime) -> Iterator[Held]:
     """The call's state, locked until the block ends; a saved state gets `now` as its time."""
-    locked = _row_locked if line.engine.dialect.name == "postgresql" else _leased
+    locked = _row_locked if line.engine.dialect.name == "postgresql" else leased
     with locked(line, call_sid, now) as call:
         yield call
 
@@ -76,7 +76,7 @@ def _row_locked(line: Hotline, call_sid: str, now: datetime) -> Iterator[Held]:
 
 
 @contextmanager
-def _leased(line: Hotline, call_sid: str, now: datetime) -> Iterator[Held]:
+def leased(line: Hotline, call_sid: str, now: datetime) -> Iterator[Held]:
     """SQLite: the row claimed by a lease in short transactions, so none is open meanwhile."""
     owner = uuid.uuid4().hex
     saved = _claim(line, call_sid, owner)

@@ -302,9 +302,9 @@ def test_a_lapsed_lease_taken_over_is_not_overwritten_by_its_old_holder(
     line = app.extensions["ivr"]
     now = line.clock().astimezone(UTC)
     monkeypatch.setattr(softphone_lock, "LEASE_SECONDS", -1)  # every lease lapses at once
-    old = softphone_lock._leased(line, call["id"], now)
+    old = softphone_lock.leased(line, call["id"], now)
     old_call = old.__enter__()
-    with softphone_lock._leased(line, call["id"], now) as new_call:  # takes the lapsed lease
+    with softphone_lock.leased(line, call["id"], now) as new_call:  # takes the lapsed lease
         assert new_call.saved == old_call.saved
         old_call.save({"by": "old"})
         with pytest.raises(CallBusy):
