@@ -3,5 +3,6 @@ entry, number readers.
 
 No I/O: nothing here touches Flask, a database, a file or a speech engine. It may import
 the standard library, its pure third-party helpers (python-stdnum, num2words, pypinyin),
-`ivr.errors`, and store's plain records (`store.records`, `store.errors`); nothing else.
+`ivr.errors`, and store's plain modules (`store.records`, `store.errors`,
+`store.id_numbers`); nothing else.
 """

@@ -2,5 +2,5 @@
 each call a simulated caller dialling an in-process copy of the hotline.
 
 It may import `ivr.web` (request context, steps), `ivr.qa` (targets), `ivr.sim`,
-`ivr.menu`, `ivr.core`, `ivr.errors` and `store`; never the CLI or the factory.
+`ivr.menu`, `ivr.core`, `ivr.config`, `ivr.errors` and `store`; never the CLI or the factory.
 """
