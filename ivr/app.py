@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -163,8 +164,10 @@ def _proxy_hops(config: Mapping[str, Any]) -> int:
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the hotline app from the IVR_* environment, overridden by `config`."""
     app = Flask(__name__, instance_path=str(INSTANCE))
-    # Run-time data's default home; a typo in a configured path is not made, but reported.
-    Path(app.instance_path).mkdir(exist_ok=True)
+    # Run-time data's default home. Only this folder is made: a typo in a configured path
+    # is reported by what uses it; a read-only install just goes without.
+    with contextlib.suppress(OSError):
+        Path(app.instance_path).mkdir(exist_ok=True)
     app.config.update(from_environ())
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.config.update(config or {})
