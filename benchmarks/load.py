@@ -6,7 +6,7 @@
 Each simulated caller (one thread each) runs the call script of the hotline's demo account,
 welcome -> 2 -> ID -> PIN -> balance (1) -> 家庭共济 (2) -> hang up, again and again, with the
 project's own caller simulator: signed requests, every TwiML answer checked against
-Twilio's schema. `--think-ms` waits before each key press (0.5-1.5 times it, at random),
+Twilio's checker. `--think-ms` waits before each key press (0.5-1.5 times it, at random),
 as a caller listening to a prompt would. The callers' first calls start spread over one
 call's length (the ramp), and only the calls begun after it are timed and counted.
 `--baseline` presses 1 at every step instead, for benchmarks/baseline_app.py.
@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ivr.sim.caller import Caller, HttpTransport, Reply, SimulatorError  # noqa: E402
-from ivr.sim.twiml_schema import find_default  # noqa: E402
+from ivr.sim.twiml_check import TwimlChecker  # noqa: E402
 from store.demo import WANG_JIANGUO  # noqa: E402
 
 # (step type, keys; None dials or hangs up, and what the IVR must say after it).
@@ -99,10 +99,10 @@ class _Transport(HttpTransport):
         return reply
 
 
-def one_call(voice_url: str, token: str | None, script, think_ms: int, pace, schema) -> tuple:
+def one_call(voice_url: str, token: str | None, script, think_ms: int, pace, checker) -> tuple:
     """Run the script once; return (timings by step, requests made, error or None)."""
     transport = _Transport(timeout=15)
-    caller = Caller(transport, voice_url=voice_url, auth_token=token, schema=schema,
+    caller = Caller(transport, voice_url=voice_url, auth_token=token, checker=checker,
                     fetch_audio=False, status_callback=voice_url + "/status")  # fmt: skip
     timings: list[tuple[str, float]] = []
     try:
@@ -140,7 +140,7 @@ def run_load(voice_url: str, *, concurrency: int, calls: int | None = None,
     """Keep `concurrency` calls going until `calls` have been made or `seconds` have passed."""
     script = BASELINE_SCRIPT if baseline else IVR_SCRIPT
     result = LoadResult(concurrency, think_ms, step_ms={name: [] for name, *_ in script})
-    schema, lock = find_default(), threading.Lock()
+    checker, lock = TwimlChecker(), threading.Lock()
     # Callers who all dial in the same millisecond, then all key their PINs together, are a
     # burst no hotline sees: they start spread over one call's length (the ramp), and only
     # calls begun after the ramp, with every caller on the line, are timed.
@@ -159,7 +159,7 @@ def run_load(voice_url: str, *, concurrency: int, calls: int | None = None,
                 if timed and budget[0] <= 0:
                     return
                 budget[0] -= timed
-            timings, requests, error = one_call(voice_url, token, script, think_ms, pace, schema)
+            timings, requests, error = one_call(voice_url, token, script, think_ms, pace, checker)
             with lock:
                 _record(result, timings if timed else None, requests, error)
 

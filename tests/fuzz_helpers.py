@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 from werkzeug.test import TestResponse
 
-from ivr.sim.twiml_schema import TwimlSchema
+from ivr.sim.twiml_check import TwimlChecker
 from ivr.web.context import CALL_SID, MAX_BODY_BYTES
 from store.demo import demo_data
 from store.import_apply import import_data
@@ -167,7 +167,7 @@ def expected_status(path: str, pairs: Pairs) -> int:
     return 204 if path == "/voice/status" else 200
 
 
-def check(response: TestResponse, schema: TwimlSchema, method: str = "POST") -> Twiml | None:
+def check(response: TestResponse, checker: TwimlChecker, method: str = "POST") -> Twiml | None:
     """Fail on a 5xx, a 3xx, a traceback, a TwiML 4xx or a 2xx of no known kind; parse TwiML."""
     status, body = response.status_code, response.get_data()
     said = f"{method} -> {status} {response.content_type}\n{body[:2000]!r}"
@@ -180,7 +180,7 @@ def check(response: TestResponse, schema: TwimlSchema, method: str = "POST") -> 
         assert body == b"", said
         return None
     if response.mimetype == "text/xml":
-        return parse_twiml(body, schema)
+        return parse_twiml(body, checker)
     known = ("audio/wav", b"RIFF"), ("text/plain", b"ok\n"), ("text/plain", b"# HE")  # /metrics
     assert (response.mimetype, body[:4]) in known, said
     return None

@@ -1,4 +1,4 @@
-"""Parse TwiML answers for assertions: schema-checked, then read as verbs and texts."""
+"""Parse TwiML answers for assertions: checker-checked, then read as verbs and texts."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from ivr.sim.twiml_schema import TwimlSchema
+from ivr.sim.twiml_check import TwimlChecker
 
 
 def _parser() -> etree.XMLParser:
@@ -47,10 +47,10 @@ class Twiml:
         return None if verb is None else (verb.text or "").strip()
 
 
-def parse_twiml(body: bytes | str, schema: TwimlSchema) -> Twiml:
-    """Validate `body` against the TwiML schema and parse it."""
+def parse_twiml(body: bytes | str, checker: TwimlChecker) -> Twiml:
+    """Validate `body` against the TwiML checker and parse it."""
     data = body.encode("utf-8") if isinstance(body, str) else body
-    schema.validate(data)
+    checker.validate(data)
     root = etree.fromstring(data, _parser())
     assert root.tag == "Response", f"root is <{root.tag}>, not <Response>"
     return Twiml(root)

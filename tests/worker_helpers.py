@@ -12,7 +12,7 @@ from pathlib import Path
 from ivr.config import SETTINGS
 from ivr.menu.load import load_menu
 from ivr.sim.caller import Caller, HttpTransport, Transport
-from ivr.sim.twiml_schema import TwimlSchema
+from ivr.sim.twiml_check import TwimlChecker
 from store.demo import WANG_JIANGUO
 from tests.servers import Server, cli_env, start_server
 
@@ -24,16 +24,16 @@ STEP_TIMEOUT_S = 30.0  # per request; Twilio's own limit is 15 s, but CI machine
 SIGNAL_WAIT_S = 10.0
 
 
-def new_caller(base: str, schema: TwimlSchema, timeout: float = STEP_TIMEOUT_S,
+def new_caller(base: str, checker: TwimlChecker, timeout: float = STEP_TIMEOUT_S,
                from_: str = "+8613800138000", transport: Transport | None = None,
                ) -> Caller:  # fmt: skip
-    """A signed, schema-checking caller of `base` that ends with Twilio's status callback."""
+    """A signed, checker-checking caller of `base` that ends with Twilio's status callback."""
     return Caller(
         transport or HttpTransport(timeout),
         voice_url=f"{base}/voice",
         auth_token=TOKEN,
         from_=from_,
-        schema=schema,
+        checker=checker,
         status_callback=f"{base}/voice/status",
     )
 

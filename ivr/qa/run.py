@@ -13,13 +13,13 @@ from ivr.qa.model import Outcome, Script, ScriptResult, Step, StepKind, StepResu
 from ivr.sim.caller import Caller
 from ivr.sim.transport import SimulatorError, WebhookError
 from ivr.sim.turns import Turn, TurnKind
-from ivr.sim.twiml_schema import TwimlInvalid
+from ivr.sim.twiml_check import TwimlInvalid
 
 BUDGET_MS = 15_000  # Twilio gives up on a webhook after 15 s
 HEARD_CHARS = 200  # what a one-line failure quotes of the text heard
 APPLICATION_ERROR = "the caller hears Twilio's application error"
 _KEY_RUN = re.compile(r"[0-9*#]{2,}")
-# What Twilio rejects: bad answers (the simulator's WebhookError) and schema-invalid TwiML.
+# What Twilio rejects: bad answers (the simulator's WebhookError) and checker-invalid TwiML.
 _REJECTED = (WebhookError, TwimlInvalid)
 
 

@@ -11,7 +11,7 @@ from flask import Flask
 
 from ivr.qa.model import Script
 from ivr.sim.caller import Caller, HttpTransport, WsgiTransport
-from ivr.sim.twiml_schema import find_default
+from ivr.sim.twiml_check import TwimlChecker
 
 AUTH_TOKEN_ENV = ["IVR_QA_AUTH_TOKEN", "IVR_AUTH_TOKEN"]  # the first one set signs
 IN_PROCESS_VOICE = "http://localhost/voice"  # the simulator's default voice URL
@@ -37,12 +37,12 @@ def status_url(voice: str) -> str:
 def in_process_dialer(app: Flask) -> Dialer:
     """Callers that reach the app in this process, signed with its token when it has one."""
     token = app.config.get("IVR_AUTH_TOKEN") or None
-    schema = find_default()
+    checker = TwimlChecker()
     status = status_url(IN_PROCESS_VOICE)
 
     def dial(script: Script) -> Caller:
         """A fresh caller, straight to the app's WSGI callable, as a server would call it."""
-        return Caller(WsgiTransport(app), auth_token=token, from_=script.caller, schema=schema,
+        return Caller(WsgiTransport(app), auth_token=token, from_=script.caller, checker=checker,
                       status_callback=status)  # fmt: skip
 
     return dial
@@ -50,13 +50,13 @@ def in_process_dialer(app: Flask) -> Dialer:
 
 def http_dialer(base: str, token: str | None) -> Dialer:
     """Callers that reach a deployed hotline at BASE/voice, as Twilio would."""
-    schema = find_default()
+    checker = TwimlChecker()
     voice = voice_url(base)
 
     def dial(script: Script) -> Caller:
         """A fresh caller with a CallSid of its own; its end reaches the status callback."""
         sid = "CA" + secrets.token_hex(16)
         return Caller(HttpTransport(), voice_url=voice, auth_token=token, from_=script.caller,
-                      schema=schema, call_sid=sid, status_callback=status_url(voice))  # fmt: skip
+                      checker=checker, call_sid=sid, status_callback=status_url(voice))  # fmt: skip
 
     return dial

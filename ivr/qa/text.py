@@ -34,7 +34,8 @@ def _turn_line(turn: Turn) -> str:
             return f"caller: press {turn.text}"
         case TurnKind.SILENCE:
             return "caller: (silence)"
-    return "  " + request_line(turn)
+    refused = (turn.refused or "").splitlines()  # why Twilio would refuse the answer
+    return "".join(["  " + request_line(turn), *(f"\n    refused: {line}" for line in refused)])
 
 
 def verdict(result: ScriptResult) -> list[str]:

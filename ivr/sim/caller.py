@@ -25,7 +25,7 @@ from ivr.sim.transport import (
     WsgiTransport,
 )
 from ivr.sim.turns import EndState, GatherSpec, Turn, TurnKind, trace_of, with_query
-from ivr.sim.twiml_schema import TwimlSchema
+from ivr.sim.twiml_check import TwimlChecker, TwimlInvalid
 
 __all__ = [
     "Caller", "EndState", "FlaskTransport", "GatherSpec", "HttpTransport", "Reply",
@@ -61,7 +61,7 @@ class Caller:
         from_: str = "+8613800138000",
         to: str = "+8612333",
         call_sid: str | None = None,
-        schema: TwimlSchema | None = None,
+        checker: TwimlChecker | None = None,
         fetch_audio: bool = True,
         status_callback: str | None = None,
     ) -> None:
@@ -74,7 +74,10 @@ class Caller:
         self.transport = transport
         self.voice_url = voice_url
         self.validator = RequestValidator(auth_token) if auth_token else None
-        self.from_, self.to, self.schema = from_, to, schema
+        # Every answer is checked as Twilio would check it; a checker is only passed to
+        # share its memory of valid documents between callers.
+        self.from_, self.to = from_, to
+        self.checker = checker if checker is not None else TwimlChecker()
         self.fetch_audio, self.status_callback = fetch_audio, status_callback
         self.call_sid = call_sid or "CA" + secrets.token_hex(16)
         self.account_sid = "AC" + secrets.token_hex(16)
@@ -247,41 +250,34 @@ class Caller:
         self.ended, self.end_state, self.waiting, self._rest = True, state, None, []
         if self.status_callback:
             form = self._form({"CallStatus": "completed"})
-            headers = {}
-            if self.validator is not None:
-                headers["X-Twilio-Signature"] = self.validator.compute_signature(
-                    self.status_callback, form
-                )
             with contextlib.suppress(SimulatorError):  # Twilio ignores what it answers
-                self.transport.post(self.status_callback, form, headers)
+                self.transport.post(
+                    self.status_callback, form, self._signed(self.status_callback, form)
+                )
+
+    def _signed(self, url: str, form: dict[str, str]) -> dict[str, str]:
+        """The headers of a request to `url` carrying `form`: Twilio's signature, if any."""
+        if self.validator is None:
+            return {}
+        return {"X-Twilio-Signature": self.validator.compute_signature(url, form)}
 
     def _form(self, params: dict[str, str]) -> dict[str, str]:
         """Twilio's standard call parameters plus any Gather results."""
-        return {
-            "CallSid": self.call_sid,
-            "AccountSid": self.account_sid,
-            "From": self.from_,
-            "To": self.to,
-            "Caller": self.from_,
-            "Called": self.to,
-            "CallStatus": "in-progress" if self.requests else "ringing",
-            "Direction": "inbound",
-            "ApiVersion": "2010-04-01",
-            **params,
-        }
+        status = "in-progress" if self.requests else "ringing"
+        return {"CallSid": self.call_sid, "AccountSid": self.account_sid, "From": self.from_,
+                "To": self.to, "Caller": self.from_, "Called": self.to, "CallStatus": status,
+                "Direction": "inbound", "ApiVersion": "2010-04-01", **params}  # fmt: skip
 
     def _fetch(self, hop: _Hop) -> etree._Element:
         """Make one webhook request and return the checked `<Response>` root."""
-        form, url, headers = self._form(hop.params), hop.url, {}
+        form, url = self._form(hop.params), hop.url
         get = hop.method == "GET"
         if get:
             # GET carries the parameters in the query string, so the URL alone is signed.
             parts = urlsplit(url)
             query = urlencode(parse_qsl(parts.query, keep_blank_values=True) + list(form.items()))
             url = urlunsplit(parts._replace(query=query))
-        if self.validator is not None:
-            signed = {} if get else form
-            headers["X-Twilio-Signature"] = self.validator.compute_signature(url, signed)
+        headers = self._signed(url, {} if get else form)  # a GET's URL alone is signed
         started = time.perf_counter()
         reply = self.transport.get(url, headers) if get else self.transport.post(url, form, headers)
         elapsed_ms = (time.perf_counter() - started) * 1000
@@ -294,4 +290,11 @@ class Caller:
         turn.status, turn.elapsed_ms, turn.twiml = reply.status, elapsed_ms, self.last_twiml
         turn.trace = trace_of(reply.headers)
         self.transcript.append(turn)
-        return check_reply(url, reply, self.schema)
+        try:
+            return check_reply(url, reply, self.checker)
+        except TwimlInvalid as exc:  # the transcript says why Twilio would refuse it
+            turn.refused = "\n".join(exc.problems)
+            raise
+        except WebhookError as exc:
+            turn.refused = str(exc)
+            raise

@@ -5,12 +5,12 @@ from __future__ import annotations
 from lxml import etree
 
 from ivr.sim.transport import Reply, WebhookError
-from ivr.sim.twiml_schema import TwimlSchema
+from ivr.sim.twiml_check import TwimlChecker
 
 XML_CONTENT_TYPES = frozenset({"text/xml", "application/xml"})
 
 
-def check_reply(url: str, reply: Reply, schema: TwimlSchema | None) -> etree._Element:
+def check_reply(url: str, reply: Reply, checker: TwimlChecker) -> etree._Element:
     """Reject what Twilio would reject: errors, non-XML, invalid TwiML, a foreign root."""
 
     def refuse(problem: str) -> WebhookError:
@@ -21,8 +21,6 @@ def check_reply(url: str, reply: Reply, schema: TwimlSchema | None) -> etree._El
         raise refuse(f"HTTP {reply.status}")
     if reply.content_type.split(";")[0].strip().lower() not in XML_CONTENT_TYPES:
         raise refuse(f"Content-Type {reply.content_type!r}, not XML")
-    if schema is not None:
-        schema.validate(reply.body)
     parser = etree.XMLParser(
         resolve_entities=False, no_network=True, remove_comments=True, remove_pis=True
     )
@@ -32,4 +30,5 @@ def check_reply(url: str, reply: Reply, schema: TwimlSchema | None) -> etree._El
         raise refuse(f"malformed XML: {exc}") from exc
     if root.tag != "Response":
         raise refuse(f"<{root.tag}>, not <Response>")
+    checker.validate(reply.body)  # then each element, as Twilio's parser would
     return root

@@ -16,7 +16,7 @@ from ivr.core.trace import decode, encode
 from ivr.sim.caller import Caller
 from ivr.sim.transport import Transport
 from ivr.sim.turns import EndState, GatherSpec, Turn, TurnKind
-from ivr.sim.twiml_schema import TwimlSchema
+from ivr.sim.twiml_check import TwimlChecker
 
 VERSION = 1  # of the data below; a caller saved by another version is not restored
 # Plain values of a Caller, saved and restored as they are.
@@ -53,7 +53,7 @@ def restore(
     transport: Transport,
     *,
     auth_token: str | None = None,
-    schema: TwimlSchema | None = None,
+    checker: TwimlChecker | None = None,
 ) -> Caller:
     """A caller rebuilt from `snapshot` data, reaching the webhook through `transport`."""
     if not isinstance(data, dict) or data.get("v") != VERSION:
@@ -61,7 +61,7 @@ def restore(
     try:
         caller = Caller(transport, voice_url=data["voice_url"], auth_token=auth_token,
                         from_=data["from_"], to=data["to"], call_sid=data["call_sid"],
-                        schema=schema)  # fmt: skip
+                        checker=checker)  # fmt: skip
         for name in _PLAIN:
             setattr(caller, name, data[name])
         caller.heard, caller.played = list(data["heard"]), list(data["played"])

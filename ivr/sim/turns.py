@@ -87,6 +87,9 @@ class Turn:
     # Where the hotline's engine took the call in answering (its X-IVR-Trace header); None
     # when the answer had no such header, as from a hotline that does not send one.
     trace: tuple[Trace, ...] | None = None
+    # Why Twilio would refuse this answer (an HTTP error, not XML, invalid TwiML), one
+    # problem per line; None for an answer it accepts.
+    refused: str | None = None
 
 
 def trace_of(headers: Mapping[str, str]) -> tuple[Trace, ...] | None:

@@ -19,7 +19,7 @@ from ivr.qa.targets import IN_PROCESS_VOICE, status_url
 from ivr.sim.caller import Caller
 from ivr.sim.state import StateError, restore, snapshot
 from ivr.sim.transport import FreshContextTransport, SimulatorError, WebhookError
-from ivr.sim.twiml_schema import TwimlInvalid, TwimlSchema, find_default
+from ivr.sim.twiml_check import TwimlChecker, TwimlInvalid
 from ivr.softphone.lock import held
 from ivr.softphone.page_json import call_json, mask_entries, node_of
 from ivr.web.context import hotline
@@ -28,7 +28,7 @@ from store import phone_calls, repo
 
 EXTENSION = "softphone"  # the in-process hotline, on current_app.extensions
 MAX_AGE = timedelta(hours=1)  # older calls are deleted when a new one starts
-# What Twilio itself rejects: a bad answer, or TwiML its schema refuses.
+# What Twilio itself rejects: a bad answer, or TwiML its checker refuses.
 REJECTED = (WebhookError, TwimlInvalid)
 _building = threading.Lock()
 
@@ -48,14 +48,14 @@ class Dialler:
 
     app: Flask
     auth_token: str | None
-    schema: TwimlSchema | None  # Twilio's TwiML schema, when the shared folder has it
+    checker: TwimlChecker | None  # Twilio's TwiML checker, when the shared folder has it
 
     def caller(self, data: dict[str, Any] | None = None, from_: str = "") -> Caller:
         """A new caller from `from_`, or the saved one `data` rebuilt."""
         transport = FreshContextTransport(self.app)
         if data is not None:
-            return restore(data, transport, auth_token=self.auth_token, schema=self.schema)
-        return Caller(transport, auth_token=self.auth_token, from_=from_, schema=self.schema,
+            return restore(data, transport, auth_token=self.auth_token, checker=self.checker)
+        return Caller(transport, auth_token=self.auth_token, from_=from_, checker=self.checker,
                       status_callback=status_url(IN_PROCESS_VOICE))  # fmt: skip
 
 
@@ -78,7 +78,7 @@ def _build() -> Dialler:
               "IVR_PUBLIC_URL": "", "IVR_REQUEST_LOG": False,
               "IVR_RATE_LIMIT_CALLER": "off", "IVR_RATE_LIMIT_ADDRESS": "off"}  # fmt: skip
     app = hotline().make_app(config)
-    return Dialler(app, app.config["IVR_AUTH_TOKEN"] or None, find_default())
+    return Dialler(app, app.config["IVR_AUTH_TOKEN"] or None, TwimlChecker())
 
 
 def _now() -> datetime:

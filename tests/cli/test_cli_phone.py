@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes.util
-import importlib.util
 import io
 import socket
 import threading
@@ -26,7 +24,7 @@ from ivr.config import SETTINGS
 from ivr.menu.load import load_menu
 from ivr.qa.record import Recording, first_sentence
 from ivr.sim.caller import Caller, EndState, FlaskTransport
-from tests.conftest import AUTH_TOKEN
+from tests.conftest import AUTH_TOKEN, require_espeak
 from tests.fake_tts import FakeSynthesizer
 
 WANG_KEYED = "65010219680312109*"
@@ -273,8 +271,6 @@ def test_record_the_hotlines_own_end(app, tmp_path: Path) -> None:
     assert "Recorded with" not in result.output  # no PIN keyed, no variables
 
 
-@pytest.mark.skipif(importlib.util.find_spec("ivr.qa.load") is None,
-                    reason="ivr.qa.load (the script parser) is not written yet")  # fmt: skip
 def test_a_recorded_call_replays(app, tmp_path: Path) -> None:
     from ivr.qa.load import load_script
     from ivr.qa.model import StepKind
@@ -357,9 +353,9 @@ def test_speak_without_engine_or_player_warns_once_and_carries_on(
     assert BALANCE in result.output and not played
 
 
-@pytest.mark.skipif(ctypes.util.find_library("espeak-ng") is None,
-                    reason="libespeak-ng1 is not installed")  # fmt: skip
+@pytest.mark.slow
 def test_speak_with_the_real_engine(app, monkeypatch) -> None:
+    require_espeak()
     seconds: list[float] = []
 
     def player(path: Path) -> None:

@@ -40,7 +40,7 @@ from ivr.sim.caller import (
     WebhookError,
 )
 from ivr.sim.state import StateError, restore, snapshot
-from ivr.sim.twiml_schema import TwimlInvalid, TwimlSchema, find_default
+from ivr.sim.twiml_check import TwimlChecker, TwimlInvalid
 
 TOKEN = "test-auth-token"
 Route = Callable[[dict[str, str]], VoiceResponse | Response]
@@ -377,23 +377,20 @@ def test_relative_urls_resolve_against_their_document(
 
 
 @pytest.fixture
-def schema() -> TwimlSchema:
-    """Twilio's schema from the shared folder, or a skip that says why."""
-    found = find_default()
-    if found is None:
-        pytest.skip("TwiML schema not found at ../shared/twiml")
-    return found
+def checker() -> TwimlChecker:
+    """The project's own TwiML checker."""
+    return TwimlChecker()
 
 
 def hangup_with_text() -> VoiceResponse:
-    """A <Hangup> that carries text, which the schema forbids."""
+    """A <Hangup> that carries text, which the checker forbids."""
     response = VoiceResponse()
     response.hangup().value = "now"
     return response
 
 
 def nested_gather() -> VoiceResponse:
-    """A Gather inside a Gather, which the schema forbids."""
+    """A Gather inside a Gather, which the checker forbids."""
     response = VoiceResponse()
     response.gather(num_digits=1).nest(Gather(num_digits=1))
     return response
@@ -401,23 +398,23 @@ def nested_gather() -> VoiceResponse:
 
 @pytest.mark.parametrize("document", [hangup_with_text(), nested_gather()])
 def test_schema_catches_invalid_twiml(
-    hotline: Callable[..., Hotline], schema: TwimlSchema, document: VoiceResponse
+    hotline: Callable[..., Hotline], checker: TwimlChecker, document: VoiceResponse
 ) -> None:
-    """With a schema, TwiML that Twilio would reject raises TwimlInvalid."""
-    caller = hotline({"/voice": lambda _values: document}).caller(schema=schema)
+    """With a checker, TwiML that Twilio would reject raises TwimlInvalid."""
+    caller = hotline({"/voice": lambda _values: document}).caller(checker=checker)
     with pytest.raises(TwimlInvalid, match="--- document ---"):
         caller.dial()
 
 
-def test_schema_accepts_valid_twiml(hotline: Callable[..., Hotline], schema: TwimlSchema) -> None:
+def test_schema_accepts_valid_twiml(hotline: Callable[..., Hotline], checker: TwimlChecker) -> None:
     """Valid TwiML passes; a truncated document does not."""
     line = hotline({"/voice": gather_menu(num_digits=1, timeout=3), "/menu": echo_then_hangup})
-    caller = line.caller(schema=schema)
+    caller = line.caller(checker=checker)
     caller.dial()
     caller.press("1")
-    schema.validate(caller.last_twiml)
+    checker.validate(caller.last_twiml)
     with pytest.raises(TwimlInvalid, match="not well-formed"):
-        schema.validate(b"<Response>")
+        checker.validate(b"<Response>")
 
 
 def test_press_errors(hotline: Callable[..., Hotline]) -> None:

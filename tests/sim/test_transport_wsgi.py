@@ -6,7 +6,7 @@ import pytest
 from flask import Flask, jsonify, request
 
 from ivr.sim.caller import FlaskTransport, WsgiTransport
-from ivr.sim.twiml_schema import TwimlInvalid, TwimlSchema
+from ivr.sim.twiml_check import TwimlChecker, TwimlInvalid
 
 FORM = {"CallSid": "CA1", "Digits": "12#", "From": "+8613800138000", "Body": "中文 & =?"}
 HEADERS = {"X-Twilio-Signature": "c2lnbmF0dXJl", "X-Extra": "yes"}
@@ -50,13 +50,13 @@ def test_the_app_sees_the_same_request_and_answers_the_same(method, url) -> None
     assert pairs[0][0] == 201 and pairs[0][2] == "application/json"
 
 
-def test_a_document_is_checked_once_and_an_invalid_one_every_time(twiml_schema) -> None:
-    schema = TwimlSchema(twiml_schema.path, twiml_schema.xsd)  # a cache of its own
-    schema.validate(VALID)
-    assert VALID in schema.valid
-    schema.validate(VALID.decode())  # the same document as text: already known
-    assert schema.valid == {VALID}
+def test_a_document_is_checked_once_and_an_invalid_one_every_time() -> None:
+    checker = TwimlChecker()  # a cache of its own
+    checker.validate(VALID)
+    assert VALID in checker.valid
+    checker.validate(VALID.decode())  # the same document as text: already known
+    assert checker.valid == {VALID}
     for _ in range(2):
         with pytest.raises(TwimlInvalid, match="Nope"):
-            schema.validate(b"<Response><Nope/></Response>")
-    assert schema.valid == {VALID}
+            checker.validate(b"<Response><Nope/></Response>")
+    assert checker.valid == {VALID}

@@ -18,7 +18,6 @@ from store.db import make_engine, make_sessionmaker
 from store.health import ping
 from store.models import Call, CallAudio, CallEvent, Person, PhoneCall
 from store.read_backs import add_read_back
-from tests.conftest import PG_URL
 
 T0 = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
 ID_NUMBER = "110101199003074518"
@@ -93,7 +92,7 @@ def test_a_sweep_deletes_only_calls_saved_before_its_time(
         assert session.scalars(select(PhoneCall.call_sid)).all() == ["CAnew"]
 
 
-@pytest.mark.skipif(not PG_URL, reason="IVR_TEST_DATABASE_URL is not set: no PostgreSQL")
+@pytest.mark.postgresql
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_postgresql_locks_the_row_with_the_actions_timeouts(
     sessions: sessionmaker[Session],
@@ -109,7 +108,7 @@ def test_postgresql_locks_the_row_with_the_actions_timeouts(
         assert session.execute(text("SHOW lock_timeout")).scalar() == "3s"
 
 
-@pytest.mark.skipif(not PG_URL, reason="IVR_TEST_DATABASE_URL is not set: no PostgreSQL")
+@pytest.mark.postgresql
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_postgresql_a_locked_row_makes_others_wait_and_the_sweep_skip_it(
     sessions: sessionmaker[Session],

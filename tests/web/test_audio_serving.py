@@ -100,14 +100,14 @@ def test_audio_urls_are_absolute_without_a_public_url(play_app, make_caller) -> 
     assert caller.played and all(url.startswith("http://localhost/audio/") for url in caller.played)
 
 
-def test_audio_urls_follow_the_proxy_host(play_app, twiml_schema) -> None:
+def test_audio_urls_follow_the_proxy_host(play_app, twiml_checker) -> None:
     form = {"CallSid": "CA" + "2" * 32}
     url = "https://ivr.example.cn/voice"
     signature = RequestValidator(AUTH_TOKEN).compute_signature(url, form)
     headers = {"X-Twilio-Signature": signature, "X-Forwarded-Proto": "https",
                "X-Forwarded-Host": "ivr.example.cn"}  # fmt: skip
     response = play_app.test_client().post("/voice", data=form, headers=headers)
-    plays = [p.text for p in parse_twiml(response.data, twiml_schema).root.iter("Play")]
+    plays = [p.text for p in parse_twiml(response.data, twiml_checker).root.iter("Play")]
     assert plays and all(p.startswith("https://ivr.example.cn/audio/") for p in plays)
 
 
@@ -185,7 +185,7 @@ def test_a_prompt_file_deleted_after_start_is_said_from_then_on(
     assert app.test_client().get(urlsplit(url).path).status_code == 404  # Twilio's fetch
     again = make_caller(app)
     assert again.dial().startswith(welcome)
-    assert parse_twiml(again.last_twiml, again.schema).says == [welcome]
+    assert parse_twiml(again.last_twiml, again.checker).says == [welcome]
     assert any("is gone" in record.getMessage() for record in caplog.records)
 
 

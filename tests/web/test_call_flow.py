@@ -71,13 +71,13 @@ def test_welcome_then_main_menu(caller: Caller) -> None:
     assert caller.waiting is not None and caller.waiting.num_digits == 1
 
 
-def test_curl_post_to_voice_returns_welcome(make_app, twiml_schema) -> None:
+def test_curl_post_to_voice_returns_welcome(make_app, twiml_checker) -> None:
     unsigned = make_app(IVR_AUTH_TOKEN="")  # as on a developer's machine with no token
     form = {"CallSid": "CAcurl", "From": "+8613800138000"}
     reply = unsigned.test_client().post("/voice", data=form)
     assert reply.status_code == 200
     assert reply.content_type.startswith("text/xml")
-    twiml_schema.validate(reply.data)
+    twiml_checker.validate(reply.data)
     root = etree.fromstring(reply.data)
     assert root.tag == "Response"
     assert root.findtext("Say") == WELCOME
@@ -399,7 +399,7 @@ def test_caller_hangup_mid_call_leaves_state_consistent(app, caller: Caller, mak
         ("failed", [AGENT_UNAVAILABLE, GOODBYE]),
     ],
 )
-def test_after_the_agent_leg_ends(make_app, make_caller, twiml_schema, dial_status, says) -> None:
+def test_after_the_agent_leg_ends(make_app, make_caller, twiml_checker, dial_status, says) -> None:
     dial_app = make_app(IVR_AGENT_NUMBER="+862112333")
     caller = make_caller(dial_app)
     caller.dial()
@@ -408,7 +408,7 @@ def test_after_the_agent_leg_ends(make_app, make_caller, twiml_schema, dial_stat
     assert dial is not None and dial.get("action") == "/voice/dialled"
     form = {"CallSid": caller.call_sid, "DialCallStatus": dial_status}
     reply = signed_post(dial_app, "http://localhost/voice/dialled", form)
-    twiml_schema.validate(reply.data)
+    twiml_checker.validate(reply.data)
     root = etree.fromstring(reply.data)
     assert [say.text for say in root.iter("Say")] == says
     assert [child.tag for child in root][-1] == "Hangup"

@@ -30,7 +30,7 @@ def english_verify(caller: Caller, id_number: str = WANG_KEYED, pin: str = "1357
 def test_the_chinese_welcome_offers_english_in_an_english_voice(caller: Caller) -> None:
     heard = caller.dial()
     assert heard.startswith("欢迎致电") and heard.endswith("For English service, press nine.")
-    offer = parse_twiml(caller.last_twiml, caller.schema).root.findall("Gather/Say")[-1]
+    offer = parse_twiml(caller.last_twiml, caller.checker).root.findall("Gather/Say")[-1]
     assert offer.text == "For English service, press nine."
     assert offer.get("language") == "en-US" and offer.get("voice") == "Polly.Joanna"
 
@@ -39,7 +39,7 @@ def test_nine_switches_to_english_and_the_menu_follows(caller: Caller) -> None:
     heard = to_english(caller)
     assert heard.startswith("You have chosen English service.")
     assert "For medical insurance services, press two." in heard
-    says = parse_twiml(caller.last_twiml, caller.schema).root.findall(".//Say")
+    says = parse_twiml(caller.last_twiml, caller.checker).root.findall(".//Say")
     english = [say for say in says if say.get("language") == "en-US"]
     assert len(english) == len(says) - 1  # all but the offer to go back to Mandarin
     assert says[-1].text == "普通话服务请按九。" and says[-1].get("language") == "cmn-CN"

@@ -1,7 +1,7 @@
 """Property-based fuzzing of every route: random forms, keys, queries, paths and methods.
 
 Whatever arrives, the answer is a 4xx without TwiML or a 2xx of the route's own kind (TwiML
-that Twilio's schema accepts, 204, audio, ok): never a 500, never a traceback in the body.
+that Twilio's checker accepts, 204, audio, ok): never a 500, never a traceback in the body.
 Single requests here; whole calls walked step by step are in test_fuzz_walks.py.
 """
 
@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
-from ivr.sim.twiml_schema import TwimlSchema
+from ivr.sim.twiml_check import TwimlChecker
 from tests.conftest import AUTH_TOKEN
 from tests.fuzz_helpers import (
     BASE,
@@ -43,7 +43,7 @@ from tests.fuzz_helpers import (
 
 
 def test_random_forms_without_signature_checking(
-    build: Callable[..., Flask], twiml_schema: TwimlSchema
+    build: Callable[..., Flask], twiml_checker: TwimlChecker
 ) -> None:
     """Any form at any webhook, token unset: 413, 400, or the route's 200 TwiML / 204."""
     app = build(IVR_AUTH_TOKEN="")
@@ -54,12 +54,12 @@ def test_random_forms_without_signature_checking(
     def run(path: str, query: str, pairs: Pairs) -> None:
         response = send(app, "POST", f"{path}?{query}", urlencode(pairs).encode())
         assert response.status_code == expected_status(path, pairs), response.get_data()[:500]
-        check(response, twiml_schema)
+        check(response, twiml_checker)
 
     run()
 
 
-def test_random_raw_bodies(build: Callable[..., Flask], twiml_schema: TwimlSchema) -> None:
+def test_random_raw_bodies(build: Callable[..., Flask], twiml_checker: TwimlChecker) -> None:
     """Bytes that are no proper form (bad escapes, bad UTF-8) are a 4xx or TwiML too."""
     app = build(IVR_AUTH_TOKEN="")
     sid = VALID_SID.map(lambda s: f"CallSid={s}&".encode())
@@ -71,12 +71,12 @@ def test_random_raw_bodies(build: Callable[..., Flask], twiml_schema: TwimlSchem
     def run(path: str, body: bytes) -> None:
         response = send(app, "POST", path, body)
         assert response.status_code in (200, 204, 400), response.get_data()[:500]
-        check(response, twiml_schema)
+        check(response, twiml_checker)
 
     run()
 
 
-def test_random_signed_forms(build: Callable[..., Flask], twiml_schema: TwimlSchema) -> None:
+def test_random_signed_forms(build: Callable[..., Flask], twiml_checker: TwimlChecker) -> None:
     """IVR_AUTH_TOKEN set: a well-signed random request gets what an unchecked one would."""
     app = build()
     query = queries(node_names(app)).map(lambda q: urlencode(parse_qs(q), doseq=True))
@@ -86,7 +86,7 @@ def test_random_signed_forms(build: Callable[..., Flask], twiml_schema: TwimlSch
     def run(path: str, query: str, pairs: Pairs) -> None:
         response = signed(app, f"{path}?{query}" if query else path, pairs)
         assert response.status_code == expected_status(path, pairs), response.get_data()[:500]
-        check(response, twiml_schema)
+        check(response, twiml_checker)
 
     run()
 
@@ -107,7 +107,7 @@ def forgeries(draw: st.DrawFn, url: str, pairs: Pairs) -> str | None:
 
 
 def test_random_forged_signatures_are_403(
-    build: Callable[..., Flask], twiml_schema: TwimlSchema
+    build: Callable[..., Flask], twiml_checker: TwimlChecker
 ) -> None:
     """IVR_AUTH_TOKEN set: a request whose signature does not fit is 403 (or 413: too big)."""
     app = build()
@@ -121,13 +121,13 @@ def test_random_forged_signatures_are_403(
         # An oversized body may be refused before or after the signature is looked at.
         allowed = (403, 413) if expected_status(path, pairs) == 413 else (403,)
         assert response.status_code in allowed, response.get_data()[:500]
-        check(response, twiml_schema)
+        check(response, twiml_checker)
 
     run()
 
 
 def test_random_forms_under_rate_limits(
-    build: Callable[..., Flask], twiml_schema: TwimlSchema
+    build: Callable[..., Flask], twiml_checker: TwimlChecker
 ) -> None:
     """Throttled: a signed call hears the busy message, anything else is a 429, never a 5xx."""
     app = build(IVR_RATE_LIMIT_CALLER="3/minute", IVR_RATE_LIMIT_ADDRESS="20/minute")
@@ -141,7 +141,7 @@ def test_random_forms_under_rate_limits(
             BASE + path, form
         )
         response = send(app, "POST", path, body, signature=signature)
-        doc = check(response, twiml_schema)
+        doc = check(response, twiml_checker)
         expected = expected_status(path, pairs)
         caller = not forged and expected in (200, 204)  # signed, with a well-formed CallSid
         # Status callbacks end calls and their audio URLs: the limits never refuse them.
@@ -175,7 +175,7 @@ def paths(app: Flask) -> st.SearchStrategy[str]:
     )  # fmt: skip
 
 
-def test_random_paths_and_methods(agent_play_app: Flask, twiml_schema: TwimlSchema) -> None:
+def test_random_paths_and_methods(agent_play_app: Flask, twiml_checker: TwimlChecker) -> None:
     """Any method at any path, signed or not: 4xx, or the route's own kind of 2xx."""
     app = agent_play_app
     keys = app.extensions["ivr"].catalogue.entries
@@ -188,7 +188,7 @@ def test_random_paths_and_methods(agent_play_app: Flask, twiml_schema: TwimlSche
         form = first_values(pairs)
         signature = RequestValidator(AUTH_TOKEN).compute_signature(BASE + path, form)
         response = send(app, method, path, body, signature=signature if sign else None)
-        check(response, twiml_schema, method)
+        check(response, twiml_checker, method)
         name = path.removeprefix("/audio/").removesuffix(".wav")
         if method in ("GET", "HEAD") and (path == "/healthz" or name in keys):
             assert response.status_code == 200, response.get_data()[:500]
@@ -205,7 +205,7 @@ HOSTS = st.sampled_from(["abc.ngrok.app", "ivr.example.com:8443", "a.ngrok.app, 
 
 
 def test_random_forwarded_headers(
-    build: Callable[..., Flask], audio_dir: Path, twiml_schema: TwimlSchema
+    build: Callable[..., Flask], audio_dir: Path, twiml_checker: TwimlChecker
 ) -> None:
     """Whatever X-Forwarded-Proto and -Host say, a call gets well-formed TwiML (play mode)."""
     # Play URLs are absolute, built from these headers. Without a token (a developer behind
@@ -221,6 +221,6 @@ def test_random_forwarded_headers(
         body = urlencode({"CallSid": sid, "Digits": "2"}).encode()
         response = send(app, "POST", path, body, headers=headers)
         assert response.status_code == 200, response.get_data()[:500]
-        check(response, twiml_schema)
+        check(response, twiml_checker)
 
     run()

@@ -16,7 +16,7 @@ from flask import Flask
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from ivr.sim.twiml_schema import TwimlSchema
+from ivr.sim.twiml_check import TwimlChecker
 from tests.conftest import Clock
 from tests.fuzz_helpers import (
     DIGITS,
@@ -92,7 +92,7 @@ class Walk:
     """One signed call on the play-mode app; remembers where the last answer said to go."""
 
     app: Flask
-    schema: TwimlSchema
+    checker: TwimlChecker
     call_sid: str
     seen: set[str]  # the nodes reached and menu keys taken, over the whole run
     action: str = ""  # the Gather's action
@@ -107,7 +107,7 @@ class Walk:
         response = signed(self.app, url, form)
         expected = expected_status(urlsplit(url).path, form)  # 413 for a huge random field
         assert response.status_code == expected, response.get_data()[:500]
-        doc = check(response, self.schema)
+        doc = check(response, self.checker)
         if expected == 204 and first_values(pairs).get("CallStatus") in FINAL:
             self.call_over()
         if doc is None:
@@ -185,7 +185,7 @@ def wander(step: Step) -> tuple[str, Pairs]:
 
 
 def test_random_walks_on_one_call(
-    agent_play_app: Flask, twiml_schema: TwimlSchema, clock: Clock
+    agent_play_app: Flask, twiml_checker: TwimlChecker, clock: Clock
 ) -> None:
     """Steps on one CallSid, mostly where the last answer pointed, reach deep nodes safely."""
     seen: set[str] = set()  # by the explicit walks
@@ -210,7 +210,7 @@ def test_random_walks_on_one_call(
         clock.set(time)
         # A new call each time, so that a replayed example does not find its call moved on.
         call_sid = f"CAwalk{next(calls):05d}"
-        walk = Walk(agent_play_app, twiml_schema, call_sid, seen if explicit else drawn)
+        walk = Walk(agent_play_app, twiml_checker, call_sid, seen if explicit else drawn)
         walk.post("/voice", [])
         for digits in prefix:
             if walk.action:

@@ -141,7 +141,7 @@ def test_a_bad_log_format_names_the_setting(make_app: Callable[..., Flask]) -> N
 
 
 def test_a_refused_call_is_counted_once(make_app: Callable[..., Flask], make_caller,
-                                        twiml_schema) -> None:  # fmt: skip
+                                        twiml_checker) -> None:  # fmt: skip
     """Refused mid-call (rate limit), then reported over by Twilio: one call, one outcome."""
     app = make_app(IVR_RATE_LIMIT_CALLER="2/minute")
     caller = make_caller(app)
@@ -171,7 +171,7 @@ def test_a_step_that_was_rolled_back_is_not_counted(
     caplog.set_level(logging.INFO, logger="ivr")
     try:
         assert MENU.text("busy") in caller.press("000000#")
-    finally:  # the PostgreSQL schema outlives the test
+    finally:  # the PostgreSQL checker outlives the test
         with engine.begin() as connection:
             connection.execute(text("DROP TRIGGER refuse" + DROP[connection.dialect.name]))
     samples = scrape(app)

@@ -98,7 +98,7 @@ def hears_busy_and_hangs_up(caller: Caller, step: Callable[[], str]) -> None:
 
 
 # Like every PostgreSQL variant, it runs when IVR_TEST_DATABASE_URL is set (.ci/run sets it).
-@pytest.mark.skipif(not PG_URL, reason="IVR_TEST_DATABASE_URL is not set: no PostgreSQL")
+@pytest.mark.postgresql
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_postgresql_cut_off_then_back(proxy, make_app, demo_prepared, make_caller,
                                       pg_schema: str) -> None:  # fmt: skip

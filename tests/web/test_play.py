@@ -82,7 +82,7 @@ def test_static_prompt_audio_is_public_wav_cached_for_long(play_app, make_caller
 def test_the_balance_is_one_joined_utterance(play_app, make_caller) -> None:
     caller = make_caller(play_app)
     to_balance(caller)
-    answer = parse_twiml(caller.last_twiml, caller.schema)
+    answer = parse_twiml(caller.last_twiml, caller.checker)
     plays = [p.text for p in answer.root.iter("Play")]
     private = [url for url in plays if "/audio/calls/" in url]
     assert len(private) == 1  # one smooth read-back, not a stutter of pieces
@@ -178,7 +178,7 @@ def test_missing_prompt_file_falls_back_to_say_and_warns_once(
     for _ in range(2):
         caller = make_caller(app)
         assert caller.dial().startswith(welcome)
-        first = parse_twiml(caller.transcript[0].twiml, caller.schema)
+        first = parse_twiml(caller.transcript[0].twiml, caller.checker)
         assert first.says == [welcome]  # only the missing one is spoken by Twilio
         assert first.root.find("Gather/Play") is not None
     warnings = [r for r in caplog.records if "prompt audio missing" in r.getMessage()]
@@ -199,17 +199,17 @@ def test_read_back_with_an_unrendered_word_is_said(
         import_data(session, demo_prepared)
     caller = make_caller(app)
     assert BALANCE in to_balance(caller)
-    answer = parse_twiml(caller.last_twiml, caller.schema)
+    answer = parse_twiml(caller.last_twiml, caller.checker)
     assert any(BALANCE in text for text in answer.says)
     assert not any("/audio/calls/" in (p.text or "") for p in answer.root.iter("Play"))
 
 
-def test_audio_urls_are_absolute_under_the_public_url(make_app, audio_dir, twiml_schema) -> None:
+def test_audio_urls_are_absolute_under_the_public_url(make_app, audio_dir, twiml_checker) -> None:
     app = make_app(IVR_SPEECH="play", IVR_AUDIO_DIR=str(audio_dir),
                    IVR_PUBLIC_URL="https://ivr.example.cn/hotline", IVR_AUTH_TOKEN="")  # fmt: skip
     response = app.test_client().post("/voice", data={"CallSid": "CA" + "1" * 32})
     assert response.status_code == 200
-    plays = [p.text for p in parse_twiml(response.data, twiml_schema).root.iter("Play")]
+    plays = [p.text for p in parse_twiml(response.data, twiml_checker).root.iter("Play")]
     assert plays and all(url.startswith("https://ivr.example.cn/hotline/audio/") for url in plays)
 
 

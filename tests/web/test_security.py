@@ -16,7 +16,7 @@ from twilio.request_validator import RequestValidator
 from werkzeug.test import TestResponse
 
 from ivr.sim.caller import Caller, FlaskTransport
-from ivr.sim.twiml_schema import TwimlSchema
+from ivr.sim.twiml_check import TwimlChecker
 from ivr.web.observe import JsonFormatter
 from store.models import Call, CallEvent, Person
 from tests.conftest import AUTH_TOKEN
@@ -85,12 +85,12 @@ def post(
     )
 
 
-def read(response: TestResponse, schema: TwimlSchema) -> Twiml:
-    """A 200 TwiML answer, schema-checked and parsed."""
+def read(response: TestResponse, checker: TwimlChecker) -> Twiml:
+    """A 200 TwiML answer, checker-checked and parsed."""
     body = response.get_data(as_text=True)
     assert response.status_code == 200, body
     assert response.content_type.startswith("text/xml"), response.content_type
-    return parse_twiml(response.data, schema)
+    return parse_twiml(response.data, checker)
 
 
 def node_of(url: str | None) -> str | None:
@@ -114,7 +114,7 @@ class Line:
     """One call driven by raw signed posts that follow each Gather's action URL."""
 
     app: Flask
-    schema: TwimlSchema
+    checker: TwimlChecker
     call_sid: str
     token: str = AUTH_TOKEN
     action: str | None = None
@@ -125,7 +125,7 @@ class Line:
         """Post to `url` for this call and remember where its Gather posts next."""
         response = post(self.app, url, twilio_form(self.call_sid, **fields), token=self.token)
         self.answers.append(response)
-        doc = read(response, self.schema)
+        doc = read(response, self.checker)
         self.action, self.silence_url = doc.gather_action, doc.redirect
         return doc
 
@@ -160,14 +160,14 @@ MakeLine = Callable[..., Line]
 
 
 @pytest.fixture
-def make_line(app: Flask, twiml_schema: TwimlSchema) -> MakeLine:
+def make_line(app: Flask, twiml_checker: TwimlChecker) -> MakeLine:
     """Lines on the demo app (or another app), each with its own CallSid."""
     count = 0
 
     def build(call_sid: str | None = None, target: Flask | None = None, **options: str) -> Line:
         nonlocal count
         count += 1
-        return Line(target or app, twiml_schema, call_sid or f"CAsecurity{count:04d}", **options)
+        return Line(target or app, twiml_checker, call_sid or f"CAsecurity{count:04d}", **options)
 
     return build
 
@@ -283,14 +283,14 @@ NGROK = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "abc.ngrok.app"}
     ],
 )
 def test_signature_url(
-    make_app: Callable[..., Flask], twiml_schema: TwimlSchema, case: SigCase, status: int
+    make_app: Callable[..., Flask], twiml_checker: TwimlChecker, case: SigCase, status: int
 ) -> None:
     app = make_app(IVR_PUBLIC_URL=case.public_url)
     form = twilio_form("CAsigned0001")
     response = post(app, case.path, form, signed_url=case.signed_for, headers=case.headers)
     assert response.status_code == status
     if status == 200:
-        doc = read(response, twiml_schema)
+        doc = read(response, twiml_checker)
         assert doc.says == prompts(app, "welcome", *MAIN)
         assert node_of(doc.gather_action) == "main"
     else:
@@ -317,7 +317,7 @@ def _reordered(url: str) -> str:
 def test_signature_covers_the_query_string(
     app: Flask,
     make_line: MakeLine,
-    twiml_schema: TwimlSchema,
+    twiml_checker: TwimlChecker,
     signed_for: Callable[[str], str],
     status: int,
 ) -> None:
@@ -329,7 +329,7 @@ def test_signature_covers_the_query_string(
     response = post(app, url, form, signed_url=signed_for(url))
     assert response.status_code == status
     if status == 200:
-        doc = read(response, twiml_schema)
+        doc = read(response, twiml_checker)
         assert doc.says == [prompt(app, "ask_id")]
         assert node_of(doc.gather_action) == "ask_id"
     else:
@@ -371,11 +371,11 @@ def test_tampered_form_is_403_and_changes_nothing(
     ],
 )
 def test_without_a_token_unsigned_requests_are_served(
-    make_app: Callable[..., Flask], twiml_schema: TwimlSchema, headers: dict[str, str]
+    make_app: Callable[..., Flask], twiml_checker: TwimlChecker, headers: dict[str, str]
 ) -> None:
     app = make_app(IVR_AUTH_TOKEN="")
     response = post(app, "/voice", twilio_form("CAnotoken01"), token=None, headers=headers)
-    doc = read(response, twiml_schema)
+    doc = read(response, twiml_checker)
     assert doc.says == prompts(app, "welcome", *MAIN)
 
 
@@ -466,7 +466,7 @@ def test_missing_or_malformed_callsid_is_400(app: Flask, path: str, call_sid: st
 def test_only_callsid_is_needed(
     app: Flask,
     make_line: MakeLine,
-    twiml_schema: TwimlSchema,
+    twiml_checker: TwimlChecker,
     dial_first: bool,
     path: str,
     fields: dict[str, str],
@@ -477,7 +477,7 @@ def test_only_callsid_is_needed(
         line.dial()
     url = {"keys": line.action, "silence": line.silence_url}.get(path, path) or ""
     response = post(app, url, {"CallSid": line.call_sid, **fields})
-    doc = read(response, twiml_schema)
+    doc = read(response, twiml_checker)
     assert doc.says == prompts(app, *said)
 
 
@@ -493,10 +493,10 @@ def test_only_callsid_is_needed(
     ],
 )
 def test_garbage_in_other_fields_still_gets_the_welcome(
-    app: Flask, twiml_schema: TwimlSchema, name: str, value: str
+    app: Flask, twiml_checker: TwimlChecker, name: str, value: str
 ) -> None:
     form = twilio_form("CAfields0001", **{name: value})
-    doc = read(post(app, "/voice", form), twiml_schema)
+    doc = read(post(app, "/voice", form), twiml_checker)
     assert doc.says == prompts(app, "welcome", *MAIN)
     assert node_of(doc.gather_action) == "main"
 
@@ -548,7 +548,7 @@ def test_body_over_16_kib_is_413(make_app: Callable[..., Flask], token: str, pat
 )
 def test_wrong_content_type_is_4xx_or_twiml(
     make_app: Callable[..., Flask],
-    twiml_schema: TwimlSchema,
+    twiml_checker: TwimlChecker,
     token: str,
     content_type: str,
     body: str,
@@ -559,7 +559,7 @@ def test_wrong_content_type_is_4xx_or_twiml(
         headers["X-Twilio-Signature"] = sign(f"{BASE}/voice", {})
     response = app.test_client().post("/voice", data=body.encode(), headers=headers)
     if response.status_code == 200:
-        parse_twiml(response.data, twiml_schema)
+        parse_twiml(response.data, twiml_checker)
         assert response.content_type.startswith("text/xml")
     else:
         assert 400 <= response.status_code < 500, response.status_code
@@ -576,7 +576,7 @@ def test_wrong_content_type_is_4xx_or_twiml(
     ],
 )
 def test_stale_pin_url_verifies_nobody(
-    app: Flask, make_line: MakeLine, twiml_schema: TwimlSchema, between: str, now_at: str
+    app: Flask, make_line: MakeLine, twiml_checker: TwimlChecker, between: str, now_at: str
 ) -> None:
     line = make_line()
     line.to("ask_pin")
@@ -584,7 +584,7 @@ def test_stale_pin_url_verifies_nobody(
     line.press(between)
     assert node_of(line.action) == now_at
     replay = post(app, pin_url, twilio_form(line.call_sid, Digits=PIN))
-    doc = read(replay, twiml_schema)
+    doc = read(replay, twiml_checker)
     assert doc.says == prompts(app, *PROMPT_OF[now_at])  # answered from where the call is
     assert node_of(doc.gather_action) == now_at
     assert not any("元" in said for said in doc.says)
@@ -602,7 +602,7 @@ def test_stale_pin_url_verifies_nobody(
     ],
 )
 def test_post_verification_url_with_a_new_callsid_starts_over(
-    app: Flask, make_line: MakeLine, twiml_schema: TwimlSchema, captured: str, digits: str
+    app: Flask, make_line: MakeLine, twiml_checker: TwimlChecker, captured: str, digits: str
 ) -> None:
     line = make_line()
     line.to("ask_pin")
@@ -612,7 +612,7 @@ def test_post_verification_url_with_a_new_callsid_starts_over(
     assert "元" in "".join(line.press("1").says)  # this call really can hear the balance
     stranger = "CAstranger0001"
     response = post(app, urls[captured] or "", twilio_form(stranger, Digits=digits))
-    doc = read(response, twiml_schema)
+    doc = read(response, twiml_checker)
     assert doc.says == prompts(app, "welcome", *MAIN)
     assert not any("元" in said for said in doc.says)
     row = call_row(app, stranger)
@@ -630,9 +630,9 @@ def test_post_verification_url_with_a_new_callsid_starts_over(
     ],
 )
 def test_unknown_callsid_hears_the_welcome(
-    app: Flask, twiml_schema: TwimlSchema, path: str, fields: dict[str, str]
+    app: Flask, twiml_checker: TwimlChecker, path: str, fields: dict[str, str]
 ) -> None:
-    doc = read(post(app, path, twilio_form("CAnobody0001", **fields)), twiml_schema)
+    doc = read(post(app, path, twilio_form("CAnobody0001", **fields)), twiml_checker)
     assert doc.says == prompts(app, "welcome", *MAIN)
     assert node_of(doc.gather_action) == "main"
 
@@ -652,13 +652,13 @@ def test_unknown_callsid_hears_the_welcome(
 )
 def test_outage_says_busy_and_hangs_up(
     make_app: Callable[..., Flask],
-    twiml_schema: TwimlSchema,
+    twiml_checker: TwimlChecker,
     broken_url: str,
     path: str,
     fields: dict[str, str],
 ) -> None:
     app = make_app(IVR_DATABASE_URL=broken_url)
-    doc = read(post(app, path, twilio_form("CAoutage0001", **fields)), twiml_schema)
+    doc = read(post(app, path, twilio_form("CAoutage0001", **fields)), twiml_checker)
     assert doc.says == [BUSY]
     assert doc.verbs == ["Say", "Hangup"]
 
@@ -814,7 +814,7 @@ def test_database_errors_hide_parameters(app: Flask, statement: str, secret: str
     ],
 )
 def test_every_webhook_answer_is_text_xml(
-    make_line: MakeLine, twiml_schema: TwimlSchema, steps: list[str | None]
+    make_line: MakeLine, twiml_checker: TwimlChecker, steps: list[str | None]
 ) -> None:
     line = make_line()
     line.dial()
@@ -826,7 +826,7 @@ def test_every_webhook_answer_is_text_xml(
     assert len(line.answers) == len(steps) + 1
     for answer in line.answers:
         assert answer.content_type.startswith("text/xml")
-        parse_twiml(answer.data, twiml_schema)
+        parse_twiml(answer.data, twiml_checker)
 
 
 class StrippingProxy:
@@ -845,11 +845,13 @@ class StrippingProxy:
         return self.inner.get(BASE + url.removeprefix(self.public), headers)
 
 
-def test_a_whole_call_works_behind_a_proxy_path_prefix(app: Flask, twiml_schema) -> None:
+def test_a_whole_call_works_behind_a_proxy_path_prefix(app: Flask, twiml_checker) -> None:
     public = "https://ivr.example.com/ivr"
     app.config["IVR_PUBLIC_URL"] = public  # as if set in the environment before start
     proxy = StrippingProxy(FlaskTransport(app), public)
-    caller = Caller(proxy, voice_url=f"{public}/voice", auth_token=AUTH_TOKEN, schema=twiml_schema)
+    caller = Caller(
+        proxy, voice_url=f"{public}/voice", auth_token=AUTH_TOKEN, checker=twiml_checker
+    )
     caller.dial()
     assert caller.waiting is not None
     assert caller.waiting.action.startswith(f"{public}/voice/keys?")  # absolute, prefixed
@@ -889,7 +891,7 @@ def test_reprs_never_show_keyed_digits() -> None:
 
 
 def test_a_database_held_by_another_writer_gives_the_busy_message(
-    app: Flask, twiml_schema: TwimlSchema
+    app: Flask, twiml_checker: TwimlChecker
 ) -> None:
     """A lock that is never released is waited out in bounded time, then the caller hears
     the busy message (not Twilio's own application error after its 15 s limit)."""
@@ -900,5 +902,5 @@ def test_a_database_held_by_another_writer_gives_the_busy_message(
             holder.execute(text("LOCK TABLE calls IN ACCESS EXCLUSIVE MODE"))
         response = post(app, "/voice", twilio_form("CAheldlock000001"))
         holder.rollback()
-    doc = read(response, twiml_schema)
+    doc = read(response, twiml_checker)
     assert doc.says == [BUSY] and doc.verbs == ["Say", "Hangup"]

@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
 from ivr.sim.caller import Caller, HttpTransport, Reply
-from ivr.sim.twiml_schema import TwimlSchema
+from ivr.sim.twiml_check import TwimlChecker
 from store.models import Call, CallAudio
 from tests.servers import Server, is_alive, process_state, wait_for
 from tests.worker_helpers import (
@@ -100,14 +100,14 @@ class RoundRobin:
 
 def test_one_call_alternates_between_two_servers_on_one_database(
     app: Flask, serve_env: Callable[..., dict], launch: Callable[..., list[Server]],
-    twiml_schema: TwimlSchema,
+    twiml_checker: TwimlChecker,
 ) -> None:  # fmt: skip
     """Two servers on one database take turns at one call, which reaches its balance and ends."""
     # Each `serve --workers 1`; the read-back audio is fetched from the server that did not
     # write it, and the end (the status callback) is recorded whichever server gets it.
     servers = launch(serve_env(), workers=1, count=2)
     balancer = RoundRobin([server.base for server in servers])
-    caller = new_caller(servers[0].base, twiml_schema, transport=balancer)
+    caller = new_caller(servers[0].base, twiml_checker, transport=balancer)
     assert BALANCE_WORDS in to_balance(caller), caller.heard_text()
     assert any("/audio/calls/" in url for url in caller.played), caller.played
     caller.hangup()
@@ -188,12 +188,12 @@ def logged_pids(server: Server, call_sid: str, since: int) -> set[int]:
 @pytest.mark.usefixtures("app")  # the demo accounts
 def test_a_call_goes_on_after_the_workers_that_served_it_are_killed(
     serve_env: Callable[..., dict], launch: Callable[..., list[Server]],
-    twiml_schema: TwimlSchema,
+    twiml_checker: TwimlChecker,
 ) -> None:  # fmt: skip
     """Every worker that served a step up to the PIN is SIGKILLed; the call still goes on."""
     # Each next step is served by the other worker or a respawned one (`serve --workers 2`).
     (server,) = launch(serve_env(IVR_LOG_FORMAT="json"), workers=KILL_WORKERS)
-    caller = new_caller(server.base, twiml_schema)
+    caller = new_caller(server.base, twiml_checker)
     steps = [(caller.dial, "welcome"), (partial(caller.press, "2"), "ask_id"),
              (partial(caller.press, WANG_KEYED + "#"), "ask_pin"),
              (partial(caller.press, WANG_PIN + "#"), "medical_menu")]  # fmt: skip

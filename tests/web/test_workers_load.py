@@ -25,7 +25,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ivr.core.reading_zh import read_count, read_money
 from ivr.sim.caller import Caller, TurnKind
-from ivr.sim.twiml_schema import TwimlSchema
+from ivr.sim.twiml_check import TwimlChecker
 from store.demo import WANG_JIANGUO
 from store.id_numbers import validate_id_number
 from store.models import Call, CallEvent, Person
@@ -125,9 +125,9 @@ def crowd(make_app: Callable[..., Flask]) -> list[Member]:
 # --------------------------------------------------------------------------- racing PINs
 
 
-def at_pin_prompt(base: str, schema: TwimlSchema, index: int) -> Caller:
+def at_pin_prompt(base: str, checker: TwimlChecker, index: int) -> Caller:
     """A call of its own, from a number of its own, waiting at 王建国's PIN prompt."""
-    caller = new_caller(base, schema, from_=f"+86138{index:08d}")
+    caller = new_caller(base, checker, from_=f"+86138{index:08d}")
     caller.dial()
     caller.press("2")
     expect("ask_pin", caller.press(WANG_KEYED + "#"))
@@ -154,7 +154,7 @@ def logged_pin_outcomes(app: Flask, call_sids: list[str]) -> Counter[str]:
 
 def test_racing_wrong_pins_over_http_all_count_and_lock_once(
     app: Flask, serve_env: Callable[..., dict], launch: Callable[..., list[Server]],
-    twiml_schema: TwimlSchema,
+    twiml_checker: TwimlChecker,
 ) -> None:  # fmt: skip
     """Wrong PINs racing over HTTP for one person all count, and exactly one locks him."""
     # RACERS calls wait at 王建国's PIN prompt, then post a wrong PIN at once to 4 workers.
@@ -162,7 +162,7 @@ def test_racing_wrong_pins_over_http_all_count_and_lock_once(
     # 127.0.0.1 stands in for the few addresses Twilio sends every call from.
     (server,) = launch(serve_env(), workers=4)
     # Numbers of their own: the race is about the person's lock, not a per-number limit.
-    callers = [at_pin_prompt(server.base, twiml_schema, index) for index in range(RACERS)]
+    callers = [at_pin_prompt(server.base, twiml_checker, index) for index in range(RACERS)]
     marks = [len(caller.transcript) for caller in callers]
     start = Barrier(RACERS)
 
@@ -187,9 +187,9 @@ def test_racing_wrong_pins_over_http_all_count_and_lock_once(
 # --------------------------------------------------------------------------- a crowd
 
 
-def crowd_call(base: str, schema: TwimlSchema, member: Member) -> str:
+def crowd_call(base: str, checker: TwimlChecker, member: Member) -> str:
     """One member's whole call to the balance, hung up after it; return the balance step."""
-    caller = new_caller(base, schema, CROWD_TIMEOUT_S, member.from_)
+    caller = new_caller(base, checker, CROWD_TIMEOUT_S, member.from_)
     caller.dial()
     caller.press("2")
     expect("ask_pin", caller.press(member.id_number.replace("X", "*") + "#"))
@@ -201,14 +201,14 @@ def crowd_call(base: str, schema: TwimlSchema, member: Member) -> str:
 
 def test_a_crowd_of_simultaneous_callers_each_hears_their_own_balance(
     crowd: list[Member], make_app: Callable[..., Flask], serve_env: Callable[..., dict],
-    launch: Callable[..., list[Server]], twiml_schema: TwimlSchema,
+    launch: Callable[..., list[Server]], twiml_checker: TwimlChecker,
 ) -> None:  # fmt: skip
     """CROWD simultaneous callers, each a different person, each hear their own balance."""
     # One 4-worker server; no one may hear another's balance, and every call must end.
     # The deployment's default rate limits: each caller has a number of its own, and
     # 127.0.0.1 stands in for the few addresses Twilio sends every call from.
     (server,) = launch(serve_env(), workers=4)
-    call = partial(crowd_call, server.base, twiml_schema)
+    call = partial(crowd_call, server.base, twiml_checker)
     with ThreadPoolExecutor(CROWD) as pool:
         heard = list(pool.map(lambda member: attempt(partial(call, member)), crowd))
     failures = [(m.id_number[-4:], repr(h)[:200]) for m, h in zip(crowd, heard, strict=True)
@@ -227,7 +227,7 @@ def test_a_crowd_of_simultaneous_callers_each_hears_their_own_balance(
 
 def test_a_pin_check_does_not_hold_up_other_callers_in_its_worker(
     app: Flask, serve_env: Callable[..., dict], launch: Callable[..., list[Server]],
-    twiml_schema: TwimlSchema,
+    twiml_checker: TwimlChecker,
 ) -> None:  # fmt: skip
     """With one worker, a new caller hears the welcome while three PIN checks still hash.
 
@@ -238,7 +238,7 @@ def test_a_pin_check_does_not_hold_up_other_callers_in_its_worker(
     stored = generate_password_hash(WANG_PIN, "scrypt")
     set_person(app, WANG_JIANGUO, pin_hash=stored)
     (server,) = launch(serve_env(), workers=1)
-    verifying = [new_caller(server.base, twiml_schema) for _ in range(3)]
+    verifying = [new_caller(server.base, twiml_checker) for _ in range(3)]
     for caller in verifying:
         expect("welcome", caller.dial())
         expect("ask_id", caller.press("2"))
@@ -258,7 +258,7 @@ def test_a_pin_check_does_not_hold_up_other_callers_in_its_worker(
     with ThreadPoolExecutor(3) as pool:
         pins = [pool.submit(key_pin, n) for n in range(3)]
         time.sleep(head_start)
-        expect("welcome", new_caller(server.base, twiml_schema).dial())
+        expect("welcome", new_caller(server.base, twiml_checker).dial())
         finished["welcome"] = time.monotonic()
         for pin in pins:
             pin.result()
