@@ -1,4 +1,4 @@
-"""Mandarin readings of numbers, money, dates and names for TTS text (domain.md §3).
+"""Mandarin readings of numbers, money, dates and names for TTS text (docs/domain.md).
 
 Everything here is a pure function from a value to the words a caller should hear.
 Money is always integer 分; a float never reaches this module.

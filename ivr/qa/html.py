@@ -93,7 +93,8 @@ def _bubble(turn: Turn) -> str:
             return f'<p class="caller">press <kbd>{escape(turn.text)}</kbd></p>'
         case TurnKind.SILENCE:
             return '<p class="caller silence">(silence)</p>'
-    return f'<p class="req">{escape(request_line(turn))}</p>'
+    refused = "".join(f"<br>refused: {escape(line)}" for line in (turn.refused or "").splitlines())
+    return f'<p class="req">{escape(request_line(turn))}{refused}</p>'
 
 
 def _section(index: int, result: ScriptResult, scale: float) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from pathlib import Path
 from textwrap import dedent
@@ -10,10 +11,13 @@ from types import SimpleNamespace
 import pytest
 from flask import Flask, Response
 
+from ivr.qa.html import write_html
 from ivr.qa.load import load_script
 from ivr.qa.model import Outcome, ScriptResult, StepKind
 from ivr.qa.run import run_script, shorten
+from ivr.qa.text import transcript_text
 from ivr.sim.caller import Caller, FlaskTransport, Reply, Transport
+from ivr.sim.state import restore, snapshot
 from ivr.sim.turns import EndState, TurnKind
 from ivr.sim.twiml_check import TwimlChecker
 
@@ -288,6 +292,24 @@ ERRORS = [
     ((200, XML, GATHER_GET), (500, XML, PIN), '  - press: "${PIN}#"',
      "the caller hears Twilio's application error: http://localhost/next?CallSid="),
 ]  # fmt: skip
+
+
+def test_a_refused_answer_shows_the_checkers_rule_in_every_transcript(
+    run: Run, tmp_path: Path
+) -> None:
+    """No schema is needed: the project's checker refuses, and each report says why."""
+    invalid = "<Response><Gather><Say>请按<Play>/a.wav</Play></Say></Gather></Response>"
+    app = tiny_app({"/voice": (200, XML, invalid)})
+    caller = Caller(FlaskTransport(app))  # no checker given: it checks all the same
+    result = run(steps("  - hangup"), caller)
+    rule = "Response/Gather[1]/Say[1]: <Play> is not allowed inside <Say>"
+    assert result.outcome == Outcome.ERROR and rule in (result.failure or "")
+    request = next(turn for turn in result.transcript if turn.kind == TurnKind.REQUEST)
+    assert request.refused == rule
+    assert f"    refused: {rule}" in transcript_text(result).splitlines()
+    write_html([result], None, tmp_path / "report.html")
+    assert html.escape(rule) in (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert restore(snapshot(caller), FlaskTransport(app)).transcript[0].refused == rule
 
 
 @pytest.mark.parametrize(("voice", "after", "step", "failure"), ERRORS)

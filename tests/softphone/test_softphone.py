@@ -378,6 +378,23 @@ def test_an_answer_twilio_would_reject_is_a_502_and_the_turns_are_kept(
     assert "ended (caller_hangup)" in keys(phone, call, "1", 409)["error"]
 
 
+def test_invalid_twiml_is_a_502_that_names_the_rule(
+    phone: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No schema anywhere is needed: the project's own checker refuses the answer."""
+    call = dial(phone)
+    invalid = "<Response><Say>请按<Play>/a.wav</Play></Say></Response>"
+    monkeypatch.setattr(
+        views,
+        "_xml",
+        lambda document, headers=None: views.Response(invalid, 200, mimetype="text/xml"),
+    )
+    refused = keys(phone, call, "2", 502)
+    assert "Response/Say[1]: <Play> is not allowed inside <Say>" in refused["error"]
+    whole = phone.get(f"{API}/calls/{call['id']}").get_json()
+    assert (whole["ended"], whole["end_state"]) == (True, "caller_hangup")
+
+
 def test_old_calls_are_swept_when_a_call_starts(make_phone: Callable[..., Flask]) -> None:
     app = make_phone()
     with app.extensions["ivr"].sessions.begin() as session:
