@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from ivr.sim.twiml_rules import ELEMENTS, ROOT, SSML, SSML_ELEMENT, Element
+from ivr.sim.twiml_rules import ELEMENTS, MESSAGING, ROOT, SSML, SSML_ELEMENT, Element
 
 # How many distinct valid documents a checker remembers (a menu answers a few hundred).
 KNOWN_VALID = 4096
@@ -68,11 +68,20 @@ def _check(node: etree._Element, path: str, rules: Element, found: list[str]) ->
             SSML_ELEMENT if name in SSML and rules.children >= SSML else ELEMENTS.get(name)
         )
         if child_rules is None:
-            found.append(f"{path}: <{name}> is not a TwiML element")
+            found.append(f"{path}: {_foreign(name)}")
         elif name not in rules.children:
             found.append(f"{path}: <{name}> is not allowed inside <{node.tag}>")
         else:
             _check(child, here, child_rules, found)
+
+
+def _foreign(name: str) -> str:
+    """Why an element that voice TwiML has no place for is refused, naming what it is."""
+    if name in SSML:  # SSML is read only inside <Say>: elsewhere say so, not "unknown"
+        return f"<{name}> is SSML, allowed only inside <Say>"
+    if name in MESSAGING:
+        return f"<{name}> is messaging TwiML, not a voice verb"
+    return f"<{name}> is not a TwiML element"
 
 
 def _check_text(node: etree._Element, path: str, rules: Element, found: list[str]) -> None:
