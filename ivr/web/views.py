@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, g, request
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from ivr.core.engine import PIN_DIGITS
@@ -38,7 +38,7 @@ from ivr.web.steps import (
 )
 from store import lockout, repo
 from store.db import READ_ONLY
-from store.health import ping
+from store.health import write_refused
 from store.lockout import PinVerdict
 
 voice = Blueprint("voice", __name__)
@@ -278,9 +278,8 @@ def status() -> Response:
 
 @health.get("/healthz")
 def healthz() -> Response:
-    """200 when the database answers, 503 when it does not."""
-    try:
-        ping(hotline().engine)
-    except SQLAlchemyError:
-        return Response("database unreachable\n", 503, mimetype="text/plain")
+    """200 when the database takes a write within 1 s (ready to serve calls), else 503."""
+    refused = write_refused(hotline().engine)
+    if refused is not None:
+        return Response(f"{refused}\n", 503, mimetype="text/plain")
     return Response("ok\n", 200, mimetype="text/plain")
