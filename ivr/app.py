@@ -14,14 +14,14 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ivr.audio.catalogue import Catalogue
 from ivr.cli import commands as cli
-from ivr.config import INSTANCE, AgentHours, from_environ
+from ivr.config import INSTANCE, AgentHours, from_environ, parse_duration
 from ivr.core.model import Menu, placeholders
 from ivr.core.readback import hours_text
 from ivr.errors import ConfigError
 from ivr.menu.source import menu_error
 from ivr.menu.versions import MenuVersion, MenuVersions, snapshot
 from ivr.softphone import views as softphone
-from ivr.web import audio_views, observe, ratelimit, views
+from ivr.web import audio_views, lost, observe, ratelimit, views
 from ivr.web.context import MAX_BODY_BYTES, Hotline, close_session
 from ivr.web.served import ServedMenu
 from ivr.web.twiml import Renderer, SayVoice
@@ -132,6 +132,7 @@ def build_hotline(
         rate_limits=ratelimit.build(config),
         pin_limit=_pin_limit(config),
         pins=pin_keyring(config),
+        call_max_idle=parse_duration("IVR_CALL_MAX_IDLE", config["IVR_CALL_MAX_IDLE"]),
         factory=factory,
     )
 
@@ -180,6 +181,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if hops:  # only then may X-Forwarded-For name the client (rate limits count it)
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=0, x_host=0)  # type: ignore
     observe.install(app, observe.Metrics.create())
+    lost.install(app)  # after observe: see there
     app.register_blueprint(views.voice)
     app.register_blueprint(views.health)
     app.register_blueprint(audio_views.audio)

@@ -103,6 +103,12 @@ SETTINGS: dict[str, tuple[str, str]] = {
         "Proxies in front of the app that append X-Forwarded-For (rate limits then count the"
         " real client address).",
     ),
+    "IVR_CALL_MAX_IDLE": (
+        "4h",
+        "A call with no request for this long is closed as `lost` (its end was never"
+        " reported): seconds, or a number with s, m, h or d. The default is Twilio's"
+        " longest call.",
+    ),
     "IVR_LOG_FORMAT": ("json", "`json`: one JSON object per log line; `text` for reading."),
     "IVR_METRICS_TOKEN": ("", "When set, GET /metrics needs `Authorization: Bearer <token>`."),
     "IVR_SOFTPHONE": (
@@ -112,6 +118,8 @@ SETTINGS: dict[str, tuple[str, str]] = {
     ),
 }
 
+_DURATION = re.compile(r"([0-9]{1,9})\s*([smhd]?)")
+_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _CLOCK = r"([01][0-9]|2[0-3]):([0-5][0-9])"
 _RANGE = re.compile(rf"^{_CLOCK}-(?:{_CLOCK}|(24:00))$")
 
@@ -120,6 +128,15 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """Return every IVR_* setting, taken from the environment or its default."""
     environ = os.environ if environ is None else environ
     return {name: environ.get(name, default) for name, (default, _) in SETTINGS.items()}
+
+
+def parse_duration(name: str, value: str) -> int:
+    """A duration setting in whole seconds: `90`, `90s`, `30m`, `4h` or `1d`, at least 1 s."""
+    match = _DURATION.fullmatch(str(value).strip().lower())
+    seconds = int(match[1]) * _SECONDS[match[2]] if match else 0
+    if seconds < 1:
+        raise ConfigError(f"{name}={value!r}: expected seconds or a duration such as 30m, 4h, 1d")
+    return seconds
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,9 @@ SQLITE_BUSY_SECONDS = 5
 PG_CONNECT_SECONDS = 3
 PG_STATEMENT_MS = 5000
 PG_LOCK_MS = 3000
-READ_ONLY = "ivr_read_only"  # execution option: this connection never writes (health checks)
+READ_ONLY = "ivr_read_only"  # execution option: this connection never writes (look-ups)
+# Execution option: wait this many ms for SQLite's write lock instead of the busy timeout.
+WRITE_WAIT_MS = "ivr_write_wait_ms"
 # What a SQLite connection learnt when it opened, and whether a reader raised its timeout.
 WAIT_MS, WAL, READ_WAIT = "ivr_busy_ms", "ivr_wal", "ivr_read_wait"
 # A pooled server connection idle longer than this is pinged before use (see _ping_if_idle).
@@ -132,7 +134,9 @@ def _use_wal(cursor: Any) -> bool:
 def _sqlite_begin(connection: Any) -> None:
     """Take SQLite's write lock when a transaction starts: one writer at a time, whole."""
     info = connection.connection.info
-    if connection.get_execution_options().get(READ_ONLY):
+    options = connection.get_execution_options()
+    wait_ms = options.get(WRITE_WAIT_MS, info[WAIT_MS])
+    if options.get(READ_ONLY):
         if info.get(WAL) and not info.get(READ_WAIT):
             # A WAL reader is rarely refused (while another connection recovers the log),
             # but then it should wait, as before, rather than fail at once.
@@ -143,13 +147,13 @@ def _sqlite_begin(connection: Any) -> None:
     if info.get(WAL):
         if info.pop(READ_WAIT, False):  # the handler back off: writers poll, see below
             connection.exec_driver_sql("PRAGMA busy_timeout = 0")
-        _begin_immediate(connection, info[WAIT_MS])
+        _begin_immediate(connection, wait_ms)
         return
     # Without WAL (a file system that cannot share memory), commits wait for readers with
     # the engine's busy timeout, so only the BEGIN runs with SQLite's handler off.
     connection.exec_driver_sql("PRAGMA busy_timeout = 0")
     try:
-        _begin_immediate(connection, info[WAIT_MS])
+        _begin_immediate(connection, wait_ms)
     finally:
         connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(info[WAIT_MS])}")
 

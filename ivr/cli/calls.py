@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ivr.cli.records import add_record_commands
+from ivr.cli.sweep import sweep_calls
 from ivr.cli.targets import in_process_app, in_process_config, in_process_factory
 from ivr.errors import IvrError
 from ivr.menu.load import load_menu
@@ -41,7 +42,7 @@ HTTP_JOBS = 4  # calls to a deployed hotline wait on the network, not on this ma
 
 @click.group("calls")
 def calls() -> None:
-    """QA call scripts (run) and the recorded calls of the hotline (list, show)."""
+    """QA call scripts (run) and the recorded calls of the hotline (list, show, sweep)."""
 
 
 def _variables(pairs: Sequence[str], env_file: Path | None) -> dict[str, str]:
@@ -188,3 +189,4 @@ def _write_reports(results: Sequence[ScriptResult], measured: Coverage, junit: P
 
 
 add_record_commands(calls)
+calls.add_command(sweep_calls)

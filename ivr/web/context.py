@@ -49,6 +49,7 @@ class Hotline:
     rate_limits: RateLimits | None = None
     pin_limit: tuple[int, int] | None = None  # (wrong PINs, per seconds) per caller number
     pins: PinKeyring | None = None  # None: no key set; serve and import refuse to start
+    call_max_idle: int = 4 * 3600  # seconds without a request before a call is lost
     # The app factory that built this app: tools that need another copy of the hotline
     # (QA workers, the softphone's dialler, gunicorn workers) call it, not ivr.app.
     factory: Callable[[Mapping[str, Any] | None], Flask] | None = None

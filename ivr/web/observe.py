@@ -117,6 +117,11 @@ def note_call_end(outcome: str) -> None:
     g.call_outcome = outcome
 
 
+def note_lost(count: int) -> None:
+    """Record that this request closed `count` idle calls as lost (ivr/web/lost.py)."""
+    g.lost_calls = count
+
+
 def note_refused(reason: str, scope: str = "") -> None:
     """Record that the caller heard an apology and a hang-up: busy, error or rate_limited.
 
@@ -184,6 +189,7 @@ def _observe(response: Response) -> None:
         "outcome": "; ".join(g.get("step_outcomes") or ()) or None,
         "call_end": g.get("call_outcome"),
         "refused": g.get("refused"),
+        "lost_calls": g.get("lost_calls"),
     }
     # IVR_REQUEST_LOG is False only for the QA commands' in-process app: lines for simulated
     # calls would bury the terminal. (Not a logger level: all apps share the logger.)
@@ -213,6 +219,8 @@ def _count_call(metrics: Metrics) -> None:
             metrics.lockouts.inc()
     if g.get("call_outcome"):
         metrics.calls.labels(g.call_outcome).inc()
+    if g.get("lost_calls"):  # other calls, closed by this request's sweep
+        metrics.calls.labels("lost").inc(g.lost_calls)
     if g.get("refused"):
         metrics.refused.labels(g.refused).inc()
         if g.refused == "rate_limited":

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, g, request
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from ivr.core.engine import PIN_DIGITS
@@ -38,7 +38,7 @@ from ivr.web.steps import (
 )
 from store import lockout, repo
 from store.db import READ_ONLY
-from store.health import ping
+from store.health import write_refused
 from store.lockout import PinVerdict
 
 voice = Blueprint("voice", __name__)
@@ -223,12 +223,12 @@ def silence() -> Response:
     return _answer("silence")
 
 
-def _note_call_end(call_sid: str, outcome: str, *, end: bool) -> str | None:
+def _note_call_end(call_sid: str, outcome: str, *, end: bool, strict: bool = False) -> str | None:
     """Log how a call or its agent leg ended; mark the call over when `end`.
 
-    Returns the call's language, so that what follows is said in it.
+    Returns the call's language, so that what follows is said in it. A database error is
+    logged and rolled back, then raised again when `strict`.
     """
-    # Best effort: Twilio ignores what these callbacks answer, so errors are only logged.
     db: StepDb | None = None
     lang = None
     try:
@@ -253,6 +253,8 @@ def _note_call_end(call_sid: str, outcome: str, *, end: bool) -> str | None:
         current_app.logger.warning(
             "call %s: %r not recorded: %s", call_sid, outcome, type(exc.orig).__name__
         )  # a driver message may hold values
+        if strict:
+            raise
     return lang
 
 
@@ -272,15 +274,19 @@ def status() -> Response:
     call_status = field_of("CallStatus", 32)
     form = parse_form()
     if call_status in FINAL_STATUSES:
-        _note_call_end(form.call_sid, f"status {call_status}", end=True)
+        try:
+            _note_call_end(form.call_sid, f"status {call_status}", end=True, strict=True)
+        except DBAPIError:
+            # Twilio shows a 5xx in its debugger; a 204 would hide a call left live.
+            return Response("call end not recorded: database error\n", 503,
+                            mimetype="text/plain")  # fmt: skip
     return Response(status=204)
 
 
 @health.get("/healthz")
 def healthz() -> Response:
-    """200 when the database answers, 503 when it does not."""
-    try:
-        ping(hotline().engine)
-    except SQLAlchemyError:
-        return Response("database unreachable\n", 503, mimetype="text/plain")
+    """200 when the database takes a write within 1 s (ready to serve calls), else 503."""
+    refused = write_refused(hotline().engine)
+    if refused is not None:
+        return Response(f"{refused}\n", 503, mimetype="text/plain")
     return Response("ok\n", 200, mimetype="text/plain")

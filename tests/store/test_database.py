@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -77,15 +78,20 @@ def test_cli_reports_an_unreachable_database_without_a_traceback(make_app, comma
     assert "Error: database error" in result.output and "Traceback" not in result.output
 
 
-def test_health_check_answers_while_a_writer_holds_sqlite(make_app, tmp_path: Path) -> None:
+def test_health_check_fails_in_a_second_while_a_writer_holds_sqlite(make_app, tmp_path) -> None:
+    """Every webhook writes: a lock held elsewhere means callers would hear only "busy"."""
     app = make_app(IVR_DATABASE_URL=f"sqlite:///{tmp_path / 'held.sqlite3'}")
     engine = app.extensions["ivr"].engine
     create_schema(engine)
     with engine.connect() as writer:
         writer.begin()  # BEGIN IMMEDIATE: the write lock, held
+        started = time.monotonic()
         reply = app.test_client().get("/healthz")
+        waited = time.monotonic() - started
         writer.rollback()
-    assert reply.status_code == 200
+    assert reply.status_code == 503 and 0.9 <= waited < 2.0
+    assert reply.get_data(as_text=True) == "database busy: no write lock within 1000 ms\n"
+    assert app.test_client().get("/healthz").status_code == 200  # released: ready again
 
 
 def test_sqlite_files_run_in_wal_mode_with_normal_sync(tmp_path: Path) -> None:

@@ -243,6 +243,14 @@ def test_from_environ_reads_the_process_environment(monkeypatch: pytest.MonkeyPa
         ({"IVR_AGENT_HOURS": "9-5"}, "IVR_AGENT_HOURS"),
         ({"IVR_AGENT_HOURS": "17:00-08:30"}, "IVR_AGENT_HOURS"),
         ({"IVR_AGENT_HOURS": ""}, "IVR_AGENT_HOURS"),
+        ({"IVR_CALL_MAX_IDLE": "0"}, "IVR_CALL_MAX_IDLE"),
+        ({"IVR_CALL_MAX_IDLE": "0h"}, "IVR_CALL_MAX_IDLE"),
+        ({"IVR_CALL_MAX_IDLE": "-4h"}, "IVR_CALL_MAX_IDLE"),
+        ({"IVR_CALL_MAX_IDLE": "1.5h"}, "IVR_CALL_MAX_IDLE"),
+        ({"IVR_CALL_MAX_IDLE": "4 hours"}, "IVR_CALL_MAX_IDLE"),
+        ({"IVR_CALL_MAX_IDLE": "h"}, "IVR_CALL_MAX_IDLE"),
+        ({"IVR_CALL_MAX_IDLE": ""}, "IVR_CALL_MAX_IDLE"),
+        ({"IVR_CALL_MAX_IDLE": "４h"}, "IVR_CALL_MAX_IDLE"),  # full-width digit
     ],
 )
 def test_create_app_rejects_unusable_settings(
@@ -257,6 +265,22 @@ def test_create_app_takes_the_audio_ttl_in_seconds(
     make_app: Callable[..., Any], ttl: str, seconds: int
 ) -> None:
     assert make_app(IVR_AUDIO_TTL=ttl).extensions["ivr"].audio_ttl == seconds
+
+
+@pytest.mark.parametrize(
+    ("idle", "seconds"),
+    [("4h", 14_400), ("14400", 14_400), ("90s", 90), ("30m", 1_800), (" 2H ", 7_200),
+     ("1d", 86_400), ("1", 1)],
+)  # fmt: skip
+def test_create_app_takes_the_call_idle_limit_in_seconds_or_units(
+    make_app: Callable[..., Any], idle: str, seconds: int
+) -> None:
+    assert make_app(IVR_CALL_MAX_IDLE=idle).extensions["ivr"].call_max_idle == seconds
+
+
+def test_the_call_idle_limit_defaults_to_twilios_longest_call(make_app) -> None:
+    assert SETTINGS["IVR_CALL_MAX_IDLE"][0] == "4h"
+    assert make_app().extensions["ivr"].call_max_idle == 4 * 3600
 
 
 def test_create_app_rejects_bad_hours_from_the_environment(
