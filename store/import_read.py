@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -13,6 +15,13 @@ from store.errors import ImportFileError
 from store.importer import SECTIONS
 
 MAX_DEPTH = 32  # a record is an object of plain values; deeper is not an import file
+# No value of an import file has this many digits in a row, and ijson's C parser must never
+# see such a number: Python refuses to make an int of it, and the parser then fails with a
+# SystemError, or crashes the process outright.
+MAX_DIGITS = sys.get_int_max_str_digits() or sys.int_info.default_max_str_digits
+_DIGIT_BYTES = b"0123456789"
+_ALL_ZERO = bytes.maketrans(_DIGIT_BYTES, b"0" * 10)  # then one find() spots a long run
+_LONG_RUN = b"0" * (MAX_DIGITS + 1)
 _SHAPE = "expected an object with `persons` and `bindings` lists"
 _OPENERS = {"start_map": dict, "start_array": list}
 
@@ -20,16 +29,35 @@ _OPENERS = {"start_map": dict, "start_array": list}
 RawItem = tuple[str, int, Any]
 
 
+class _TooManyDigits(Exception):
+    """More than MAX_DIGITS digits in a row, starting at byte `offset` of the file."""
+
+    def __init__(self, offset: int) -> None:
+        """Where the run of digits starts."""
+        super().__init__(offset)
+        self.offset = offset
+
+
 class _CountingReader:
-    """A binary file that counts the bytes read, for a progress bar's total."""
+    """A binary file that counts the bytes read, for a progress bar's total, and stops at
+    more than MAX_DIGITS digits in a row, before the parser sees them."""
 
     def __init__(self, raw: BinaryIO) -> None:
         """Wrap an open binary file."""
         self.raw, self.bytes_read = raw, 0
+        self.run = 0  # digits at the end of what was read so far
 
     def read(self, size: int = -1) -> bytes:
-        """Read and count."""
+        """Read, check and count."""
         data = self.raw.read(size)
+        lead = len(data) - len(data.lstrip(_DIGIT_BYTES))
+        if self.run + lead > MAX_DIGITS:
+            raise _TooManyDigits(self.bytes_read - self.run)
+        found = data.translate(_ALL_ZERO).find(_LONG_RUN, lead)  # the first long run's start
+        if found >= 0:
+            raise _TooManyDigits(self.bytes_read + found)
+        tail = len(data) - len(data.rstrip(_DIGIT_BYTES))
+        self.run = self.run + lead if lead == len(data) else tail
         self.bytes_read += len(data)
         return data
 
@@ -66,6 +94,11 @@ class ImportFile:
                 raise _syntax_error(path, exc) from None
             except (OSError, UnicodeDecodeError) as exc:
                 raise ImportFileError(f"{path}: cannot read: {exc}") from None
+            except _TooManyDigits as exc:
+                line, column = _line_and_column(path, _characters(path, exc.offset))
+                raise ImportFileError(f"{path}:{line}:{column}: more than {MAX_DIGITS} digits"
+                                      " in a row: no value of an import file is that long"
+                                      ) from None  # fmt: skip
 
 
 def _walk(path: Path, events: Iterator[tuple[str, Any]]) -> Iterator[RawItem]:
@@ -151,13 +184,14 @@ def _error_offset(path: Path) -> int | None:
     return None
 
 
-def _characters(path: Path) -> int:
-    """How many characters the file has."""
+def _characters(path: Path, end: int | None = None) -> int:
+    """How many characters the file has, or its first `end` bytes have."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     total = 0
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        while chunk := handle.read(1 << 20):
-            total += len(chunk)
-    return total
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20 if end is None else min(1 << 20, end - handle.tell())):
+            total += len(decoder.decode(chunk))
+    return total + len(decoder.decode(b"", final=True))
 
 
 def _line_and_column(path: Path, offset: int) -> tuple[int, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -17,6 +18,13 @@ _DIGITS = {n: re.compile(rf"[0-9]{{{n}}}") for n in (6, 9)}  # ASCII: \d takes �
 SECTIONS = ("persons", "bindings")
 HashPin = Callable[[str], str]  # PIN -> what persons.pin_hash stores; given by the caller
 _MONEY = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")  # below 1万亿 yuan: fits BIGINT 分, and is read
+MAX_NAME = 64  # persons.name
+# Characters a name may not hold: NUL cannot be stored in PostgreSQL, a surrogate in UTF-8,
+# and controls, format characters (U+202E turns the text around) and line breaks would
+# garble every listing and log that shows the name. Unassigned and private-use code points
+# stay allowed: rare characters of names are often encoded there.
+_UNPRINTABLE = {"Cc": "control character", "Cf": "format character", "Cs": "surrogate",
+                "Zl": "line separator", "Zp": "paragraph separator"}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +127,17 @@ class _Record:
             raise self.fail(key, f"invalid ID number: {exc}") from None
 
 
+def _unprintable(name: str) -> str | None:
+    """Why a name cannot be stored or shown (its first unprintable character), or None."""
+    for position, char in enumerate(name, 1):
+        kind = unicodedata.category(char)
+        if kind in _UNPRINTABLE:
+            label = unicodedata.name(char, "") or _UNPRINTABLE[kind]
+            return (f"character {position} is U+{ord(char):04X} ({label}), not printable:"
+                    f" a name is 1 to {MAX_NAME} printable characters")  # fmt: skip
+    return None
+
+
 def parse_yuan(value: Any) -> int:
     """A yuan amount ("1234.56", at most 2 decimals, not negative) as integer 分."""
     if isinstance(value, bool) or not isinstance(value, (str, int)):  # noqa: UP038 (faster)
@@ -139,8 +158,10 @@ def _person(index: int, raw: Any, today: date, hash_pin: HashPin) -> PersonRecor
     id_number = rec.id_number("id_number", today)
     rec.label = f"persons[{index}] (ID {mask_id(id_number)})"
     name = rec.text("name") or ""
-    if len(name) > 64:
-        raise rec.fail("name", "longer than 64 characters")
+    if len(name) > MAX_NAME:
+        raise rec.fail("name", f"longer than {MAX_NAME} characters")
+    if not name.isprintable() and (why := _unprintable(name)):
+        raise rec.fail("name", why)
     try:
         balance_fen = parse_yuan(raw.get("balance"))
     except ValueError as exc:

@@ -44,6 +44,11 @@ def probe_key(session: Session, kind: str, number: str) -> str:
     if secret is None:  # the first unknown number this database has seen
         insert_ignore(session, HotlineSecret, name=PROBE_SECRET, value=secrets.token_hex(32))
         secret = session.scalars(query).one()
+    return _hmac(secret, kind, number)
+
+
+def _hmac(secret: str, kind: str, number: str) -> str:
+    """The HMAC of a kind of number ("id", "card", "caller") under the database's secret."""
     return hmac.new(secret.encode(), f"{kind}:{number}".encode(), hashlib.sha256).hexdigest()
 
 
@@ -193,16 +198,48 @@ def count_caller_failure(session: Session, caller: str, window: int, now: int) -
     ))  # fmt: skip
 
 
-def unlock(session: Session, id_number: str) -> bool:
-    """Clear the lock-out of an ID number; False when no person has it."""
-    session.execute(delete(ProbeGuard).where(ProbeGuard.key == probe_key(session, "id", id_number)))
-    result = session.execute(
-        update(Person)
-        .where(Person.id_number == id_number)
-        .values(failed_pins=0, locked=False)
-        .execution_options(synchronize_session=False)
+@dataclass(frozen=True)
+class Unlocked:
+    """What `unlock` cleared for a number: the lock-out and the wrong PINs counted before."""
+
+    id_number: str | None  # the ID of the person with the number; None when not on file
+    locked: bool
+    failed_pins: int
+
+
+def unlock(session: Session, kind: str, number: str) -> Unlocked:
+    """Clear the lock-out of an ID ("id") or card ("card") number, on file or not.
+
+    A person's ID and card share the person's counter; a number not on file has a probe
+    guard of its own, which goes too (an ID's may be left from before it was on file).
+    """
+    column = Person.id_number if kind == "id" else Person.card_number
+    person = session.execute(
+        select(Person.id_number, Person.locked, Person.failed_pins)
+        .where(column == number)
+        .with_for_update()
+    ).first()
+    if person is not None:
+        session.execute(
+            update(Person)
+            .where(column == number)
+            .values(failed_pins=0, locked=False)
+            .execution_options(synchronize_session=False)
+        )
+    secret = session.scalar(select(HotlineSecret.value).where(HotlineSecret.name == PROBE_SECRET))
+    guard = None
+    if secret is not None:  # else no number has ever had a guard
+        guard = session.execute(
+            delete(ProbeGuard)
+            .where(ProbeGuard.key == _hmac(secret, kind, number))
+            .returning(ProbeGuard.locked, ProbeGuard.failed_pins)
+        ).first()
+    counted = [row for row in (person, guard) if row is not None]
+    return Unlocked(
+        id_number=person.id_number if person is not None else None,
+        locked=any(row.locked for row in counted),
+        failed_pins=max((row.failed_pins for row in counted), default=0),
     )
-    return bool(result.rowcount)
 
 
 def hashes_by_key(session: Session) -> dict[str, int]:

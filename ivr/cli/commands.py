@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,17 +27,20 @@ from ivr.cli.phone import call_command
 from ivr.cli.pinkey import pin_key
 from ivr.cli.prompts import prompts
 from ivr.config import DEFAULT_THREADS, INSTANCE, SHANGHAI
+from ivr.core.identity import Identity, IdKind, parse_keyed_entry
 from ivr.errors import IdentityError, ImportFileError
 from ivr.web.context import hotline
 from store import lockout, migrate
 from store.db import count_persons, create_schema
 from store.demo import demo_data
-from store.id_numbers import mask_id, validate_id_number
+from store.id_numbers import mask_id
 from store.import_apply import import_file
 from store.pins import PinKeyError
 
 console = Console()
 DEMO_FILE = INSTANCE / "demo.json"
+UNLOCK_NUMBER = re.compile(r"[0-9Xx*]+")  # X may end an ID, typed * as on a keypad
+UNLOCK_EXAMPLE = "expected an 18-character ID number (X may be typed as *) or a 9-digit card number"
 
 
 def register(app: Flask) -> None:
@@ -120,22 +124,49 @@ def _import_progress(file: Path) -> Iterator[Callable[[str, int, int], None]]:
 
 
 @click.command("unlock")
-@click.argument("id_number")
+@click.argument("number")
 @with_appcontext
 @database_errors
-def unlock(id_number: str) -> None:
-    """Clear the PIN lock-out of the person with ID_NUMBER (X may be typed as * or X)."""
-    try:
-        number = validate_id_number(id_number.replace("*", "X"), _today())
-    except IdentityError as exc:
-        raise click.BadParameter(str(exc), param_hint="ID_NUMBER") from None
+def unlock(number: str) -> None:
+    """Clear the PIN lock-out of an ID or card NUMBER, on file or not (X may be typed as *).
+
+    A person's ID and card number share one lock; a number not on file has a lock of its own.
+    """
+    identity = _unlock_number(number)
     with hotline().sessions() as session:
-        found = lockout.unlock(session, number)
+        cleared = lockout.unlock(session, identity.kind.value, identity.number)
         session.commit()
-    if not found:
-        console.print(f"[red]No person with ID {mask_id(number)} on file.[/]")
-        raise SystemExit(1)
-    console.print(f"[green]Unlocked[/] {mask_id(number)}: self-service PIN entry works again.")
+    console.print(_unlock_report(identity, cleared), soft_wrap=True)
+
+
+def _unlock_number(typed: str) -> Identity:
+    """An 18-character ID or a 9-digit card number, as a caller would key it; else exit 2."""
+    text = typed.strip()
+    if not UNLOCK_NUMBER.fullmatch(text):
+        raise click.BadParameter(UNLOCK_EXAMPLE, param_hint="NUMBER")
+    try:
+        return parse_keyed_entry(text, _today())
+    except IdentityError as exc:
+        raise click.BadParameter(f"{exc} ({UNLOCK_EXAMPLE})", param_hint="NUMBER") from None
+
+
+def _unlock_report(identity: Identity, cleared: lockout.Unlocked) -> str:
+    """What was cleared, the numbers masked to their last 4 characters."""
+    name = f"ID {mask_id(identity.number)}"
+    if identity.kind is IdKind.CARD:
+        name = f"card {mask_id(identity.number)}"
+        if cleared.id_number is not None:
+            name += f" of ID {mask_id(cleared.id_number)}"
+    on_file = cleared.id_number is not None
+    count = cleared.failed_pins
+    if not (cleared.locked or count):
+        state = "is not locked" if on_file else "is not on file"
+        return f"Nothing to clear: {name} {state} and has no wrong PINs counted."
+    counted = f"{count} wrong PIN{'' if count == 1 else 's'}"
+    what = f"the lock-out and {counted}" if cleared.locked else counted
+    if not on_file:
+        return f"[green]Cleared[/] the guard of {name}, not on file: {what}."
+    return f"[green]Unlocked[/] {name}: cleared {what}. Self-service PIN entry works again."
 
 
 @click.command("demo-data")

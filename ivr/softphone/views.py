@@ -6,7 +6,6 @@ which drives the real webhook in this process. Registered only when the setting 
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 from typing import Any
@@ -16,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, NotFound
 
 from ivr.sim.caller import MAX_DOCUMENTS_PER_ACTION
-from ivr.softphone import calls
+from ivr.softphone import calls, local
 from ivr.softphone.calls import PhoneError
 from ivr.softphone.lock import CallBusy
 from ivr.softphone.menu_json import menu_json
@@ -31,8 +30,6 @@ FROM = re.compile(r"\+?[0-9]{3,20}")
 # keys than the simulator follows documents in a row.
 MAX_KEYS = MAX_DOCUMENTS_PER_ACTION
 KEYS = re.compile(rf"[0-9*#]{{1,{MAX_KEYS}}}")
-# A proxy or tunnel (ngrok, say) connects from this machine but adds one of these.
-FORWARDED = ("X-Forwarded-For", "Forwarded", "X-Forwarded-Host")
 EXAMPLE = '{"keys": "2"}'
 _ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
@@ -46,27 +43,19 @@ def _error(status: int, message: str) -> Response:
 
 @phone.before_app_request  # every /phone URL, even one a method would make a 405
 def local_only() -> Response | None:
-    """Only this machine may use the softphone; anyone else gets the 404 of a URL never made.
+    """Only this machine's own page may use the softphone; anyone else gets the 404 of a URL
+    never made (ivr.softphone.local says who that is).
 
     Its API drives the hotline from any number and signs its own webhooks, so it must not
-    be reachable from elsewhere, not even through a tunnel to this machine.
+    be reachable from elsewhere: not through a tunnel to this machine, not by another web
+    page open in the developer's browser.
     """
     path = request.path
     if not (path == phone.url_prefix or path.startswith(f"{phone.url_prefix}/")):
         return None
-    if _from_this_machine():
+    if local.allowed(request):
         return None
     return NotFound().get_response(request.environ)  # as when the softphone is off
-
-
-def _from_this_machine() -> bool:
-    """A loopback client, with no header of a proxy that forwarded it."""
-    if any(name in request.headers for name in FORWARDED):
-        return False
-    try:
-        return ipaddress.ip_address(request.remote_addr or "").is_loopback
-    except ValueError:  # no address at all (a Unix socket) or not an IP one
-        return False
 
 
 @phone.errorhandler(PhoneError)

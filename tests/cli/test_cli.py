@@ -1,4 +1,4 @@
-"""The command line: `serve` as real gunicorn processes, `unlock`, `init-db`, `--help`, errors.
+"""The command line: `serve` as real gunicorn processes, `init-db`, `--help`, errors.
 
 Server processes are shared per module and started in parallel; every one of them (and its
 workers, through its process group) is killed in teardown, whatever the tests did.
@@ -12,7 +12,7 @@ import signal
 import subprocess
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -20,9 +20,8 @@ from urllib.parse import urlencode
 
 import pytest
 from click.testing import CliRunner
-from flask import Flask
 from lxml import etree
-from sqlalchemy import create_engine, func, inspect, select, update
+from sqlalchemy import create_engine, func, inspect, select
 
 from ivr import create_app
 from ivr.config import SETTINGS
@@ -44,13 +43,11 @@ from tests.servers import (
 )
 
 TOKEN = "cli-test-auth-token-0123456789ab"
-WANG_MASKED = "**************109X"
 WANG_KEYED = WANG_JIANGUO[:-1] + "*"
 WANG_PIN = "135790"
 BALANCE_WORDS = "一千二百三十四元五角六分"
 MENU = load_menu(SETTINGS["IVR_MENU"][0])  # the menu the servers serve
 WELCOME = MENU.text("welcome")
-UNKNOWN_ID = "110101199003074477"  # valid check digit, not in the demo data
 COMMANDS = ("serve", "db", "init-db", "import", "unlock", "demo-data", "prompts", "calls", "call",
             "menu", "pin-key")  # fmt: skip
 
@@ -282,100 +279,6 @@ def test_calls_run_against_a_deployed_server(
     assert unsigned.returncode == 1 and "403" in unsigned.stdout
 
 
-# --------------------------------------------------------------------------- unlock
-
-
-def lock_out(make_caller: Callable[..., Caller]) -> None:
-    """Three wrong PINs for 王建国 in one call: the call ends and he is locked."""
-    caller = make_caller()
-    caller.dial()
-    caller.press("2")
-    for _ in range(3):
-        caller.press(WANG_KEYED + "#")
-        caller.press("000000#")
-    assert caller.ended, caller.heard_text()
-    assert "已锁定" in caller.heard_text()
-
-
-def person_lock(app: Flask, id_number: str) -> tuple[bool, int]:
-    """The person's (locked, failed_pins) as stored."""
-    with app.extensions["ivr"].sessions() as session:
-        person = session.scalars(select(Person).where(Person.id_number == id_number)).one()
-        return person.locked, person.failed_pins
-
-
-def unlock(app: Flask, id_number: str):
-    """Invoke `unlock ID_NUMBER` through Flask's CLI runner."""
-    return app.test_cli_runner().invoke(args=["unlock", id_number])
-
-
-def test_unlock_clears_the_lockout(app: Flask, make_caller: Callable[..., Caller]) -> None:
-    """A person locked by 3 wrong PINs is unlocked; the ID is masked; the next call works."""
-    lock_out(make_caller)
-    assert person_lock(app, WANG_JIANGUO) == (True, 3)
-    locked_call = make_caller()
-    locked_call.dial()
-    locked_call.press("2")
-    locked_call.press(WANG_KEYED + "#")
-    assert "已锁定" in locked_call.press(WANG_PIN + "#"), "the right PIN must not open a lock"
-
-    result = unlock(app, WANG_JIANGUO)
-    assert result.exit_code == 0, (result.output, result.exception)
-    assert WANG_MASKED in result.output
-    assert WANG_JIANGUO not in result.output and WANG_JIANGUO[:-1] not in result.output
-    assert person_lock(app, WANG_JIANGUO) == (False, 0)
-    assert BALANCE_WORDS in call_to_balance(make_caller())
-
-
-def test_unlock_accepts_star_for_x(app: Flask) -> None:
-    """The X of an ID may be typed as *, as on the phone keypad."""
-    with app.extensions["ivr"].sessions() as session:
-        session.execute(
-            update(Person)
-            .where(Person.id_number == WANG_JIANGUO)
-            .values(locked=True, failed_pins=3)
-        )
-        session.commit()
-    result = unlock(app, WANG_KEYED)
-    assert result.exit_code == 0, (result.output, result.exception)
-    assert WANG_MASKED in result.output
-    assert WANG_JIANGUO[:-1] not in result.output
-    assert person_lock(app, WANG_JIANGUO) == (False, 0)
-
-
-def test_unlock_of_an_unknown_id_fails_masked(app: Flask) -> None:
-    """A valid ID that is not on file: non-zero exit, the ID masked, no traceback."""
-    result = unlock(app, UNKNOWN_ID)
-    assert result.exit_code != 0
-    assert isinstance(result.exception, SystemExit), result.exception
-    assert "**************4477" in result.output
-    assert UNKNOWN_ID not in result.output
-    assert "Traceback" not in result.output
-
-
-@pytest.mark.parametrize(
-    ("typed", "problem"),
-    [
-        ("65010219680312109Y", "17 digits followed by a digit or X"),
-        ("650102196803121090", "check digit"),
-        ("12345", "18 characters"),
-    ],
-    ids=["letter", "check-digit", "length"],
-)
-def test_unlock_of_a_malformed_id_is_a_usage_error(app: Flask, typed: str, problem: str) -> None:
-    """A malformed ID: non-zero exit and a one-line reason, no traceback, nothing echoed."""
-    result = unlock(app, typed)
-    assert result.exit_code != 0
-    assert isinstance(result.exception, SystemExit), result.exception
-    assert "Traceback" not in result.output
-    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
-    assert len(errors) == 1, result.output
-    assert "ID_NUMBER" in errors[0] and problem in errors[0], errors[0]
-    if len(typed) == 18:
-        assert typed not in result.output
-    assert person_lock(app, WANG_JIANGUO) == (False, 0)
-
-
 # --------------------------------------------------------------------------- help, errors, init-db
 
 
@@ -400,7 +303,7 @@ def test_group_help_lists_every_command(
         ("init-db", ["tables", "db upgrade"]),
         ("db", ["upgrade", "downgrade", "current"]),
         ("import", ["FILE", "all records, or none"]),
-        ("unlock", ["ID_NUMBER", "lock-out"]),
+        ("unlock", ["NUMBER", "ID or card", "lock-out", "not on file"]),
         ("demo-data", ["demo", "--output", "--load-if-empty"]),
         ("prompts", ["audio", "render", "voices", "play", "say"]),
         ("calls", ["scripts", "run"]),

@@ -69,7 +69,7 @@ def phone(make_phone: Callable[..., Flask]) -> FlaskClient:
 
 def post(client: FlaskClient, path: str, body: Any = None, status: int = 200) -> dict[str, Any]:
     """POST JSON to the API and return the JSON answer, checking its status."""
-    response = client.post(API + path, json=body)
+    response = client.post(API + path, json={} if body is None else body)
     assert response.status_code == status, response.get_data(as_text=True)
     return response.get_json()
 
@@ -123,7 +123,7 @@ def test_a_whole_balance_call_keeps_the_id_and_pin_out_of_every_answer(
     answers: list[str] = []
 
     def step(path: str, body: Any = None, status: int = 200) -> dict[str, Any]:
-        response = phone.post(API + path, json=body)
+        response = phone.post(API + path, json={} if body is None else body)
         answers.append(response.get_data(as_text=True))
         assert response.status_code == status, answers[-1]
         return response.get_json()
@@ -355,6 +355,76 @@ def test_only_this_machine_may_use_the_softphone(
         response = client.open(path, method=method, json={}, **request_from)
         assert (response.status_code, response.mimetype) == (404, off.mimetype)
         assert response.get_data() == off.get_data()
+
+
+OWN = "localhost:8000"  # the Host and origin of the page in the table below, unless given
+# (method, Host, Origin or None, Content-Type, allowed): the page's own requests, and what
+# a page of another site, or one that rebound its name to 127.0.0.1, could send.
+REQUESTS = [
+    ("POST", OWN, None, "application/json", True),
+    ("POST", OWN, "http://localhost:8000", "application/json", True),
+    ("POST", OWN, "http://localhost:8000", "application/json; charset=utf-8", True),
+    ("POST", "LocalHost:8000", "http://localhost:8000", "application/json", True),
+    ("POST", "localhost", "http://localhost", "application/json", True),  # port 80
+    ("POST", "localhost:80", "http://localhost", "application/json", True),
+    ("POST", "127.0.0.1:5000", "http://127.0.0.1:5000", "application/json", True),
+    ("POST", "127.0.0.2:5000", None, "application/json", True),
+    ("POST", "[::1]:8000", "http://[::1]:8000", "application/json", True),
+    # DNS rebinding: the browser thinks it talks to evil.example, and says so in Host
+    ("POST", "evil.example:8000", "http://evil.example:8000", "text/plain", False),
+    ("POST", "evil.example:8000", "http://evil.example:8000", "application/json", False),
+    ("POST", "evil.example:8000", None, "application/json", False),
+    ("GET", "evil.example:8000", None, None, False),
+    ("POST", "localhost.evil.example:8000", None, "application/json", False),
+    ("POST", "127.0.0.1.nip.io:8000", None, "application/json", False),
+    ("POST", "0.0.0.0:8000", None, "application/json", False),
+    ("POST", "192.168.1.5:8000", None, "application/json", False),
+    ("POST", "localhost:port", None, "application/json", False),
+    ("POST", "[::1", None, "application/json", False),
+    # a page of another origin in the developer's browser: a simple request, or a preflighted one
+    ("POST", OWN, "http://evil.example", "text/plain", False),
+    ("POST", OWN, "http://evil.example", "application/json", False),
+    ("POST", OWN, "http://localhost:8001", "application/json", False),  # another local server
+    ("POST", OWN, "http://127.0.0.1:8000", "application/json", False),  # another name for it
+    ("POST", OWN, "https://localhost:8000", "application/json", False),
+    ("POST", OWN, "null", "application/json", False),  # a sandboxed frame, a file:// page
+    ("POST", OWN, "http://localhost:8000/phone", "application/json", False),  # not an origin
+    # bodies a form or a simple fetch can send without a preflight, even from this origin
+    ("POST", OWN, None, "text/plain", False),
+    ("POST", OWN, "http://localhost:8000", "text/plain;charset=UTF-8", False),
+    ("POST", OWN, None, "application/x-www-form-urlencoded", False),
+    ("POST", OWN, None, "multipart/form-data; boundary=x", False),
+    ("POST", OWN, None, None, False),
+    ("POST", OWN, None, "application/jsonp", False),
+    # reading changes nothing, and CORS keeps the answer from another page
+    ("GET", OWN, None, None, True),
+    ("GET", OWN, "http://evil.example", None, True),
+    ("GET", "[::1]:8000", None, None, True),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("method", "host", "origin", "content_type", "allowed"), REQUESTS)
+def test_only_the_pages_own_requests_to_this_machine_are_answered(
+    make_phone: Callable[..., Flask], make_app: Callable[..., Flask], method: str, host: str,
+    origin: str | None, content_type: str | None, allowed: bool,
+) -> None:  # fmt: skip
+    """Anything else gets the 404 of a softphone that is off, and dials nobody."""
+    app = make_phone()
+    path = f"{API}/calls" if method == "POST" else f"{API}/menu"
+    headers = {"Host": host, **({"Origin": origin} if origin is not None else {})}
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    body = b'{"from": "+8613800138000"}' if method == "POST" else None
+    response = app.test_client().open(path, method=method, headers=headers, data=body)
+    if allowed:
+        assert response.status_code == (201 if method == "POST" else 200), response.data
+    else:
+        off = make_app().test_client().open(path, method=method)
+        assert (response.status_code, response.mimetype) == (404, off.mimetype)
+        assert response.get_data() == off.get_data()
+    with app.extensions["ivr"].sessions() as session:
+        dialled = session.scalars(select(PhoneCall.call_sid)).all()
+    assert len(dialled) == (1 if allowed and method == "POST" else 0)
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "127.0.0.2", "::1"])

@@ -22,6 +22,8 @@ let el = {};
 async function api(method, path, body) {
   const init = { method, headers: { Accept: 'application/json' } };
   if (method !== 'GET') {
+    // Always JSON: the server refuses a change in any other type, which a form or another
+    // site's simple fetch could send.
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body || {});
   }
