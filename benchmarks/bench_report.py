@@ -24,7 +24,8 @@ def print_load(summary: dict[str, Any], title: str) -> None:
     console.print(table)
     console.print(f"{summary['calls']} calls in {summary['seconds']} s: "
                   f"{summary['calls_per_s']} calls/s, {summary['requests_per_s']} requests/s, "
-                  f"{summary['errors']} errors")  # fmt: skip
+                  f"{summary['errors']} errors, "
+                  f"{summary.get('fallbacks', 0)} requests to the fallback URL")  # fmt: skip
     for sample in summary["error_samples"]:
         console.print(f"  [red]error:[/] {sample}", soft_wrap=True)
 

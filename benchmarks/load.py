@@ -1,7 +1,7 @@
 """Drive complete scripted calls over HTTP at a target concurrency, and time every step.
 
     .venv/bin/python benchmarks/load.py --url http://127.0.0.1:8000/voice [--concurrency 50]
-        [--calls N | --seconds S] [--think-ms MS] [--auth-token T] [--json FILE]
+        [--calls N | --seconds S] [--think-ms MS] [--auth-token T] [--json FILE] [--no-fallback]
 
 Each simulated caller (one thread each) runs the call script of the hotline's demo account,
 welcome -> 2 -> ID -> PIN -> balance (1) -> 家庭共济 (2) -> hang up, again and again, with the
@@ -10,6 +10,11 @@ Twilio's checker. `--think-ms` waits before each key press (0.5-1.5 times it, at
 as a caller listening to a prompt would. The callers' first calls start spread over one
 call's length (the ramp), and only the calls begun after it are timed and counted.
 `--baseline` presses 1 at every step instead, for benchmarks/baseline_app.py.
+
+As a Twilio number with the hotline's fallback URL ("primary handler fails") would, a caller
+whose request fails (no answer, a 5xx, bad TwiML) asks URL/fallback and goes on with its
+answer; the summary counts those `fallbacks`. `--no-fallback` (and `--baseline`) ends the
+call at the failure instead, as a number without one would.
 
 `make bench` (benchmarks/bench_all.py) starts the servers itself and runs the whole matrix.
 """
@@ -28,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ivr.sim.caller import Caller, HttpTransport, Reply, SimulatorError  # noqa: E402
+from ivr.sim.caller import Caller, HttpTransport, Reply, SimulatorError, TurnKind  # noqa: E402
 from ivr.sim.twiml_check import TwimlChecker  # noqa: E402
 from store.demo import WANG_JIANGUO  # noqa: E402
 
@@ -54,6 +59,7 @@ class LoadResult:
     think_ms: int
     calls: int = 0
     requests: int = 0
+    fallbacks: int = 0  # requests to the fallback URL, after a request that failed
     seconds: float = 0.0
     errors: int = 0
     error_samples: list[str] = field(default_factory=list)
@@ -65,7 +71,7 @@ class LoadResult:
         light = [v for name, values in self.step_ms.items() if name != "PIN" for v in values]
         seconds = self.seconds or 1e-9
         return {"concurrency": self.concurrency, "think_ms": self.think_ms,
-                "calls": self.calls, "requests": self.requests,
+                "calls": self.calls, "requests": self.requests, "fallbacks": self.fallbacks,
                 "seconds": round(self.seconds, 2),
                 "calls_per_s": round(self.calls / seconds, 2),
                 "requests_per_s": round(self.requests / seconds, 1),
@@ -99,11 +105,23 @@ class _Transport(HttpTransport):
         return reply
 
 
-def one_call(voice_url: str, token: str | None, script, think_ms: int, pace, checker) -> tuple:
-    """Run the script once; return (timings by step, requests made, error or None)."""
+def one_call(voice_url: str, token: str | None, script, think_ms: int, pace, checker,
+             fallback: bool = True) -> tuple:  # fmt: skip
+    """Run the script once; return (timings by step, requests made, of them to the fallback
+    URL, error or None)."""
     transport = _Transport(timeout=15)
     caller = Caller(transport, voice_url=voice_url, auth_token=token, checker=checker,
-                    fetch_audio=False, status_callback=voice_url + "/status")  # fmt: skip
+                    fetch_audio=False, status_callback=voice_url + "/status",
+                    fallback_url=voice_url + "/fallback" if fallback else None)  # fmt: skip
+    timings, error = _script(caller, transport, script, think_ms, pace)
+    rescued = sum(1 for turn in caller.transcript if turn.kind == TurnKind.REQUEST
+                  and (turn.url or "").endswith("/voice/fallback"))  # fmt: skip
+    posted = caller.ended  # then the status callback was posted too
+    return timings, caller.requests + posted, rescued, error
+
+
+def _script(caller: Caller, transport: _Transport, script, think_ms: int, pace) -> tuple:
+    """Act out the script; return (timings by step, error or None)."""
     timings: list[tuple[str, float]] = []
     try:
         for name, keys, expected in script:
@@ -114,14 +132,14 @@ def one_call(voice_url: str, token: str | None, script, think_ms: int, pace, che
             heard = _act(caller, keys, name)
             timings.append((name, (time.perf_counter() - started) * 1000))
             if expected and expected not in heard:
-                return timings, caller.requests, f"{name}: expected {expected!r}, heard {heard!r}"
+                return timings, f"{name}: expected {expected!r}, heard {heard!r}"
     except SimulatorError as exc:  # a refused answer, a dropped connection, a timeout
-        return timings, caller.requests, f"{name}: {str(exc).splitlines()[0]}"
+        return timings, f"{name}: {str(exc).splitlines()[0]}"
     except Exception as exc:  # a bug here must show as an error, not a caller gone quiet
-        return timings, caller.requests, f"{name}: {type(exc).__name__}: {exc}"
+        return timings, f"{name}: {type(exc).__name__}: {exc}"
     if transport.refused:
-        return timings, caller.requests + 1, f"hangup: status callback HTTP {transport.refused}"
-    return timings, caller.requests + 1, None  # + the status callback
+        return timings, f"hangup: status callback HTTP {transport.refused}"
+    return timings, None
 
 
 def _act(caller: Caller, keys: str | None, name: str) -> str:
@@ -136,8 +154,9 @@ def _act(caller: Caller, keys: str | None, name: str) -> str:
 
 def run_load(voice_url: str, *, concurrency: int, calls: int | None = None,
              seconds: float | None = None, think_ms: int = 0, token: str | None = None,
-             baseline: bool = False) -> LoadResult:  # fmt: skip
-    """Keep `concurrency` calls going until `calls` have been made or `seconds` have passed."""
+             baseline: bool = False, fallback: bool = True) -> LoadResult:  # fmt: skip
+    """Keep `concurrency` calls going until `calls` have been made or `seconds` have passed;
+    with `fallback` (not for the baseline app, which has none), failures go to URL/fallback."""
     script = BASELINE_SCRIPT if baseline else IVR_SCRIPT
     result = LoadResult(concurrency, think_ms, step_ms={name: [] for name, *_ in script})
     checker, lock = TwimlChecker(), threading.Lock()
@@ -159,9 +178,10 @@ def run_load(voice_url: str, *, concurrency: int, calls: int | None = None,
                 if timed and budget[0] <= 0:
                     return
                 budget[0] -= timed
-            timings, requests, error = one_call(voice_url, token, script, think_ms, pace, checker)
+            timings, *outcome = one_call(voice_url, token, script, think_ms, pace, checker,
+                                         fallback and not baseline)  # fmt: skip
             with lock:
-                _record(result, timings if timed else None, requests, error)
+                _record(result, timings if timed else None, *outcome)
 
     threads = [threading.Thread(target=caller_loop, args=(n,), daemon=True)
                for n in range(concurrency)]  # fmt: skip
@@ -173,8 +193,9 @@ def run_load(voice_url: str, *, concurrency: int, calls: int | None = None,
     return result
 
 
-def _record(result: LoadResult, timings, requests: int, error: str | None) -> None:
+def _record(result: LoadResult, timings, requests: int, rescued: int, error: str | None) -> None:
     """Add one call's outcome to the result (under the lock); timings None: the ramp's."""
+    result.fallbacks += rescued  # the ramp's too: none is hidden
     if timings is not None:
         result.requests += requests
         for name, ms in timings:
@@ -196,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--think-ms", type=int, default=0, help="Pause before each key press.")
     parser.add_argument("--auth-token", help="Twilio auth token to sign with (the server's).")
     parser.add_argument("--baseline", action="store_true", help="Press 1 at every step.")
+    parser.add_argument("--no-fallback", action="store_true",
+                        help="A failed request ends the call (no URL/fallback).")  # fmt: skip
     parser.add_argument("--json", type=Path, help="Write the summary here as JSON.")
     args = parser.parse_args(argv)
     if args.concurrency < 1 or (args.calls is not None and args.calls < 1):
@@ -203,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     calls = args.calls if args.calls or args.seconds else 100
     result = run_load(args.url.rstrip("/"), concurrency=args.concurrency, calls=calls,
                       seconds=args.seconds, think_ms=args.think_ms, token=args.auth_token,
-                      baseline=args.baseline)  # fmt: skip
+                      baseline=args.baseline, fallback=not args.no_fallback)  # fmt: skip
     summary = result.summary()
     from bench_report import print_load
 

@@ -38,7 +38,7 @@ def close_idle_calls(connection: Connection, before: datetime, now: datetime,
     sids = [row.call_sid for row in rows]
     # NOT ended again: what the select saw must still hold when the row is written.
     ended = update(_CALLS).where(_CALLS.c.call_sid.in_(sids), ~_CALLS.c.ended)
-    connection.execute(ended.values(ended=True))
+    connection.execute(ended.values(ended=True, last_answer=None))  # the balance words go too
     connection.execute(insert(_EVENTS), [
         {"call_sid": row.call_sid, "seq": row.seq, "node": row.node, "input_masked": "",
          "outcome": LOST, "at": now}

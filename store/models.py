@@ -135,6 +135,10 @@ class Call(Base):
     lang: Mapped[str | None] = mapped_column(String(16), nullable=True)
     # The menu version the call started in: it keeps that menu when the YAML is reloaded.
     menu_version: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # The TwiML of the step that brought the call to `seq`, which Twilio's fallback URL repeats
+    # when that answer was lost. It says what the caller was told (a balance read from this
+    # database, masked names), never what was keyed; the call's end forgets it.
+    last_answer: Mapped[str | None] = mapped_column(Text, nullable=True)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, case, delete, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from store.lockout import insert_ignore
@@ -42,7 +43,15 @@ _FAMILY = (
 _PEEK_CALL = select(_CALLS).where(_CALLS.c.call_sid == bindparam("sid"))
 _LOAD_CALL = _PEEK_CALL.with_for_update()
 _UPDATE_CALL = update(_CALLS).where(_CALLS.c.call_sid == bindparam("sid"))
-_INSERT_CALL = insert(_CALLS)
+# A call's first request may come twice at once (a retry, Twilio's fallback): the row goes
+# in once, and the other request waits for it (PostgreSQL) and then reads it.
+_INSERT_CALL = {
+    name: dialect.insert(_CALLS)
+    .on_conflict_do_nothing(index_elements=["call_sid"])
+    .execution_options(preserve_rowcount=True)  # an INSERT's rowcount is not kept by default
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+_FORGET_ANSWER = _UPDATE_CALL.values(last_answer=None)
 _INSERT_EVENT = insert(CallEvent.__table__)
 _AUDIO = CallAudio.__table__
 _DROP_EXPIRED_AUDIO = delete(_AUDIO).where(_AUDIO.c.expires_at <= bindparam("now"))
@@ -93,12 +102,20 @@ def peek_call(db: Db, call_sid: str) -> Row[Any] | None:
     return _conn(db).execute(_PEEK_CALL, {"sid": call_sid}).first()
 
 
-def save_call(db: Db, call_sid: str, values: dict[str, Any], *, new: bool) -> None:
-    """Write a call's row: insert it for a new call, else update the columns in `values`."""
+def save_call(db: Db, call_sid: str, values: dict[str, Any], *, new: bool) -> bool:
+    """Write a call's row: insert it for a new call, else update the columns in `values`.
+
+    False when a new call's row was already there (another request inserted it first);
+    nothing is written then.
+    """
+    connection = _conn(db)
     if new:
-        _conn(db).execute(_INSERT_CALL, {"call_sid": call_sid, **values})
-    else:
-        _conn(db).execute(_UPDATE_CALL, {"sid": call_sid, **values})
+        statement = _INSERT_CALL.get(connection.dialect.name)
+        if statement is None:  # a backend without ON CONFLICT: a duplicate is an error
+            statement = insert(_CALLS).execution_options(preserve_rowcount=True)
+        return connection.execute(statement, {"call_sid": call_sid, **values}).rowcount == 1
+    connection.execute(_UPDATE_CALL, {"sid": call_sid, **values})
+    return True
 
 
 def add_event(
@@ -132,8 +149,11 @@ def find_audio(session: Session, call_sid: str, token: str, now: int) -> CallAud
 
 
 def drop_audio(db: Db, call_sid: str, now: int) -> None:
-    """Forget an ended call's read-backs, and anyone's that have expired."""
-    _conn(db).execute(_DROP_AUDIO, {"sid": call_sid, "now": now})
+    """Forget an ended call's read-backs (its audio and its last answer), and anyone's
+    audio that has expired."""
+    connection = _conn(db)
+    connection.execute(_DROP_AUDIO, {"sid": call_sid, "now": now})
+    connection.execute(_FORGET_ANSWER, {"sid": call_sid})
 
 
 def save_menu_version(db: Db, version: str, stored: Mapping[str, Any], now: datetime) -> None:

@@ -256,6 +256,8 @@ def make_caller(app: Flask, twiml_checker: CrossChecker) -> Callable[..., Caller
 
     def dial_in(target: Flask | None = None, **options: object) -> Caller:
         options.setdefault("auth_token", AUTH_TOKEN)
+        # As a number set up as the README says: its "primary handler fails" URL.
+        options.setdefault("fallback_url", "http://localhost/voice/fallback")
         return Caller(FlaskTransport(target or app), checker=twiml_checker, **options)
 
     return dial_in

@@ -27,7 +27,8 @@ SIGNAL_WAIT_S = 10.0
 def new_caller(base: str, checker: TwimlChecker, timeout: float = STEP_TIMEOUT_S,
                from_: str = "+8613800138000", transport: Transport | None = None,
                ) -> Caller:  # fmt: skip
-    """A signed, checker-checking caller of `base` that ends with Twilio's status callback."""
+    """A signed, checker-checking caller of `base` that ends with Twilio's status callback,
+    and goes on to the hotline's fallback URL when a request fails."""
     return Caller(
         transport or HttpTransport(timeout),
         voice_url=f"{base}/voice",
@@ -35,6 +36,7 @@ def new_caller(base: str, checker: TwimlChecker, timeout: float = STEP_TIMEOUT_S
         from_=from_,
         checker=checker,
         status_callback=f"{base}/voice/status",
+        fallback_url=f"{base}/voice/fallback",
     )
 
 

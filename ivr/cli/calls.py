@@ -83,11 +83,14 @@ def run_all(scripts: Sequence[Script], dial: Dialer, jobs: int, fail_fast: bool,
 @click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Write a JSON report.")  # fmt: skip
 @click.option("--fail-fast", is_flag=True, help="Start no new script after the first failure.")
+@click.option("--no-fallback", "no_fallback", is_flag=True,
+              help="Test the primary webhooks alone: a failed request ends the call, as "
+                   "with no fallback URL [failures go on to BASE/voice/fallback].")  # fmt: skip
 @with_appcontext
 def run_command(paths: tuple[Path, ...], url: str | None, auth_token: str | None, jobs: int | None,
                 tags: tuple[str, ...], pairs: tuple[str, ...], env_file: Path | None,
                 menu_file: Path | None, junit: Path | None, html: Path | None,
-                json_file: Path | None, fail_fast: bool) -> None:  # fmt: skip
+                json_file: Path | None, fail_fast: bool, no_fallback: bool) -> None:  # fmt: skip
     """Run the call scripts in PATHS (files or folders), then report and exit 1 on failure."""
     try:
         scripts = load_scripts(list(paths), _variables(pairs, env_file))
@@ -101,7 +104,7 @@ def run_command(paths: tuple[Path, ...], url: str | None, auth_token: str | None
         voice_url(url)  # a bad URL is refused before any call
     elif hotline().pins is None:  # in-process calls check PINs against this database
         raise click.ClickException(f"the in-process hotline has no PIN key; {HOW_TO}")
-    results = _run_with_progress(chosen, url, auth_token, jobs, fail_fast)
+    results = _run_with_progress(chosen, url, auth_token, jobs, fail_fast, not no_fallback)
     measured = coverage(menu, [r.transcript for r in results])
     _summarise(results, measured, url or "in-process app")
     _write_reports(results, measured, junit, html, json_file)
@@ -110,7 +113,8 @@ def run_command(paths: tuple[Path, ...], url: str | None, auth_token: str | None
 
 
 def _run_with_progress(scripts: Sequence[Script], url: str | None, token: str | None,
-                       jobs: int | None, fail_fast: bool) -> list[ScriptResult]:  # fmt: skip
+                       jobs: int | None, fail_fast: bool,
+                       fallback: bool = True) -> list[ScriptResult]:  # fmt: skip
     """Run the scripts with a progress bar that advances as each call finishes."""
     columns = (TextColumn("Calling"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     # Redrawn as each call ends, with no refresh thread: worker processes can then be forked
@@ -124,23 +128,25 @@ def _run_with_progress(scripts: Sequence[Script], url: str | None, token: str | 
             progress.refresh()
 
         if url:
-            dial = http_dialer(url, token)
+            dial = http_dialer(url, token, fallback)
             return run_threads(scripts, dial, jobs or HTTP_JOBS, fail_fast, advance)
-        return _run_in_process(scripts, jobs or _cpus(), fail_fast, advance)
+        return _run_in_process(scripts, jobs or _cpus(), fail_fast, advance, fallback)
 
 
 def _run_in_process(scripts: Sequence[Script], jobs: int, fail_fast: bool,
-                    advance: Callable[[ScriptResult], None]) -> list[ScriptResult]:  # fmt: skip
+                    advance: Callable[[ScriptResult], None],
+                    fallback: bool = True) -> list[ScriptResult]:  # fmt: skip
     """Worker processes with an app each, or this process's threads when they cannot be."""
     config = in_process_config()
     why = process_safe(config) if jobs > 1 and len(scripts) > 1 else "one at a time"
     if not why:
-        return run_processes(scripts, config, in_process_factory(), jobs, fail_fast, advance)
+        return run_processes(scripts, config, in_process_factory(), jobs, fail_fast, advance,
+                             fallback)  # fmt: skip
     if jobs > 1 and len(scripts) > 1:
         console.print(f"[yellow]Running on threads, not processes: {escape(why)}[/]")
     target = in_process_app()
     try:
-        return run_threads(scripts, in_process_dialer(target), jobs, fail_fast, advance)
+        return run_threads(scripts, in_process_dialer(target, fallback), jobs, fail_fast, advance)
     finally:  # its own engine: close its connections now, not at exit
         target.extensions["ivr"].engine.dispose()
 

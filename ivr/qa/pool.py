@@ -78,8 +78,10 @@ def run_threads(scripts: Sequence[Script], dial: Dialer, jobs: int, fail_fast: b
 
 
 def run_processes(scripts: Sequence[Script], config: Mapping[str, Any], factory: Factory,
-                  jobs: int, fail_fast: bool, advance: Advance) -> list[ScriptResult]:  # fmt: skip
-    """Run scripts in `jobs` worker processes, each with its own app: `factory(config)`.
+                  jobs: int, fail_fast: bool, advance: Advance,
+                  fallback: bool = True) -> list[ScriptResult]:  # fmt: skip
+    """Run scripts in `jobs` worker processes, each with its own app: `factory(config)`;
+    `fallback` as in_process_dialer.
 
     The database must be ready (migrated, loaded) before: every worker opens its own engine
     on it. A worker starts the next script as soon as it sends a result; with fail_fast,
@@ -91,7 +93,8 @@ def run_processes(scripts: Sequence[Script], config: Mapping[str, Any], factory:
         context.set_forkserver_preload([factory.__module__, __name__])
     workers = max(1, min(jobs, len(scripts)))
     with ProcessPoolExecutor(workers, context, initializer=_start_worker,
-                             initargs=(dict(config), factory, list(scripts))) as pool:  # fmt: skip
+                             initargs=(dict(config), factory, list(scripts), fallback),
+                             ) as pool:  # fmt: skip
         submit = lambda i: _submit(pool, i)  # noqa: E731
         window = workers if fail_fast else 2 * workers  # no worker idles between scripts
         return schedule(scripts, submit, window, fail_fast, advance)
@@ -118,7 +121,8 @@ def start_method() -> str:
     return "forkserver"
 
 
-def _start_worker(config: dict[str, Any], factory: Factory, scripts: list[Script]) -> None:
+def _start_worker(config: dict[str, Any], factory: Factory, scripts: list[Script],
+                  fallback: bool = True) -> None:  # fmt: skip
     """Build this worker's app and dialer once; a failure is reported by every script."""
     _worker["scripts"] = scripts
     try:
@@ -126,7 +130,7 @@ def _start_worker(config: dict[str, Any], factory: Factory, scripts: list[Script
     except Exception as exc:  # each script then says why, instead of a broken pool
         _worker["error"] = f"the in-process app did not start in a worker process: {exc}"
         return
-    _worker["dial"] = in_process_dialer(app)
+    _worker["dial"] = in_process_dialer(app, fallback)
     # Close the worker's database connections when it exits, not by dropping them.
     Finalize(app, app.extensions["ivr"].engine.dispose, exitpriority=10)
 

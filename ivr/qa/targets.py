@@ -34,29 +34,39 @@ def status_url(voice: str) -> str:
     return voice + "/status"
 
 
-def in_process_dialer(app: Flask) -> Dialer:
-    """Callers that reach the app in this process, signed with its token when it has one."""
+def fallback_url(voice: str) -> str:
+    """The hotline's own fallback URL (the number's "primary handler fails"), next to it."""
+    return voice + "/fallback"
+
+
+def in_process_dialer(app: Flask, fallback: bool = True) -> Dialer:
+    """Callers that reach the app in this process, signed with its token when it has one;
+    with `fallback`, a failed request goes on to the fallback URL, as the number's would."""
     token = app.config.get("IVR_AUTH_TOKEN") or None
     checker = TwimlChecker()
     status = status_url(IN_PROCESS_VOICE)
+    rescue = fallback_url(IN_PROCESS_VOICE) if fallback else None
 
     def dial(script: Script) -> Caller:
         """A fresh caller, straight to the app's WSGI callable, as a server would call it."""
         return Caller(WsgiTransport(app), auth_token=token, from_=script.caller, checker=checker,
-                      status_callback=status)  # fmt: skip
+                      status_callback=status, fallback_url=rescue)  # fmt: skip
 
     return dial
 
 
-def http_dialer(base: str, token: str | None) -> Dialer:
-    """Callers that reach a deployed hotline at BASE/voice, as Twilio would."""
+def http_dialer(base: str, token: str | None, fallback: bool = True) -> Dialer:
+    """Callers that reach a deployed hotline at BASE/voice, as Twilio would; with `fallback`,
+    as a number whose fallback URL is BASE/voice/fallback."""
     checker = TwimlChecker()
     voice = voice_url(base)
+    rescue = fallback_url(voice) if fallback else None
 
     def dial(script: Script) -> Caller:
         """A fresh caller with a CallSid of its own; its end reaches the status callback."""
         sid = "CA" + secrets.token_hex(16)
         return Caller(HttpTransport(), voice_url=voice, auth_token=token, from_=script.caller,
-                      checker=checker, call_sid=sid, status_callback=status_url(voice))  # fmt: skip
+                      checker=checker, call_sid=sid, status_callback=status_url(voice),
+                      fallback_url=rescue)  # fmt: skip
 
     return dial

@@ -5,16 +5,16 @@ from __future__ import annotations
 import contextlib
 import re
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin
 
 from lxml import etree
 from twilio.request_validator import RequestValidator
 
 from ivr.core.identity import mask_keyed
-from ivr.sim.replies import check_reply
+from ivr.sim.exchange import PlayFailed, check, play, send
+from ivr.sim.fallback import fallback_form
 from ivr.sim.transport import (
     FlaskTransport,
     HttpTransport,
@@ -24,7 +24,7 @@ from ivr.sim.transport import (
     WebhookError,
     WsgiTransport,
 )
-from ivr.sim.turns import EndState, GatherSpec, Turn, TurnKind, trace_of, with_query
+from ivr.sim.turns import EndState, GatherSpec, Turn, TurnKind
 from ivr.sim.twiml_check import TwimlChecker, TwimlInvalid
 
 __all__ = [
@@ -35,9 +35,6 @@ __all__ = [
 # Twilio gives up on a call whose webhooks keep redirecting; we fail loudly instead.
 MAX_DOCUMENTS_PER_ACTION = 20
 KEYS = re.compile(r"[0-9*#]+")
-# A hotline's per-call audio URL is a bearer secret: transcripts keep only its shape.
-_PRIVATE_AUDIO = re.compile(r"/audio/calls/[^?#]+")
-PROMPT_TEXT_HEADER = "X-Prompt-Text"  # the hotline's audio says what it says here
 
 
 @dataclass(frozen=True)
@@ -64,12 +61,13 @@ class Caller:
         checker: TwimlChecker | None = None,
         fetch_audio: bool = True,
         status_callback: str | None = None,
+        fallback_url: str | None = None,
     ) -> None:
         """Prepare a call; nothing is requested until `dial()`.
 
-        With `fetch_audio`, every <Play> is fetched as Twilio would, must answer 200 with
-        audio, and is heard as the text its X-Prompt-Text header gives. With
-        `status_callback`, the end of the call is posted there as Twilio's status callback.
+        With `fetch_audio`, every <Play> is fetched as Twilio would (200 and audio, or it
+        fails) and heard as the text its X-Prompt-Text header gives. As Twilio would, the
+        call's end is posted to `status_callback`, and a failed request goes on to `fallback_url`.
         """
         self.transport = transport
         self.voice_url = voice_url
@@ -79,21 +77,20 @@ class Caller:
         self.from_, self.to = from_, to
         self.checker = checker if checker is not None else TwimlChecker()
         self.fetch_audio, self.status_callback = fetch_audio, status_callback
+        self.fallback_url = fallback_url
         self.call_sid = call_sid or "CA" + secrets.token_hex(16)
         self.account_sid = "AC" + secrets.token_hex(16)
         self.heard: list[str] = []
         self.transcript: list[Turn] = []
         self.played: list[str] = []
-        self.dialled_in = False
-        self.ended = False
+        self.dialled_in = self.ended = False
         self.end_state: EndState | None = None
         self.implicit_hangup = False
         self.dialed: str | None = None
         self.queue: str | None = None
-        self.last_twiml = ""
         self.waiting: GatherSpec | None = None
         self.requests = 0
-        self.text_since_last_input = ""
+        self.last_twiml = self.text_since_last_input = ""
         self._rest: list[etree._Element] = []  # verbs after the Gather we wait at
         self._rest_url = ""
         self._typeahead = ""
@@ -127,7 +124,7 @@ class Caller:
             return self._act(lambda: self._drive(hop))
         # Twilio skips the action and carries on with the verbs after the Gather.
         rest, url = self._rest, self._rest_url
-        return self._act(lambda: self._drive(self._execute(rest, url)))
+        return self._act(lambda: self._drive(self._run(rest, url)))
 
     def hangup(self) -> None:
         """The caller hangs up; hanging up an ended call changes nothing."""
@@ -171,7 +168,19 @@ class Caller:
             documents += 1
             if documents > MAX_DOCUMENTS_PER_ACTION:
                 raise WebhookError(f"more than {MAX_DOCUMENTS_PER_ACTION} documents in a row")
-            hop = self._execute(list(self._fetch(hop)), hop.url)
+            hop = self._run(list(self._fetch(hop)), hop.url)
+
+    def _run(self, verbs: list[etree._Element], doc_url: str) -> _Hop | None:
+        """Execute a document; when one of its <Play>s cannot be fetched, Twilio's fallback
+        request's answer takes the place of the rest, as after a failed webhook."""
+        try:
+            return self._execute(verbs, doc_url)
+        except PlayFailed as exc:
+            if self.fallback_url is None:
+                raise
+            form = self._form({"ErrorCode": exc.code, "ErrorUrl": exc.url})
+        answer = self._send(self.fallback_url, "POST", form)
+        return self._execute(list(check(*answer, self.checker)), self.fallback_url)
 
     def _execute(self, verbs: list[etree._Element], doc_url: str) -> _Hop | None:
         """Run verbs in order; return the next request, or None if the call waits or ends."""
@@ -206,23 +215,10 @@ class Caller:
         elif verb.tag == "Play":
             url = urljoin(doc_url, "".join(verb.itertext()).strip())
             self.played.append(url)
-            self._hear(self._play(url) if self.fetch_audio else f"[play:{url}]", audio=url)
+            heard = play(self.transport, url) if self.fetch_audio else f"[play:{url}]"
+            self._hear(heard, audio=url)
         elif verb.tag != "Pause":
             raise WebhookError(f"<{verb.tag}> cannot be spoken inside <Gather>")
-
-    def _play(self, url: str) -> str:
-        """Fetch a <Play> URL as Twilio would; what it says, from its text header."""
-        reply = self.transport.get(url, {})
-        kind = reply.content_type.split(";")[0].strip().lower()
-        if reply.status != 200 or not kind.startswith("audio/") or not reply.body:
-            raise WebhookError(
-                f"<Play> {url} answered HTTP {reply.status} {kind or 'no Content-Type'}"
-                f" with {len(reply.body)} bytes; Twilio needs 200 and audio",
-                status=reply.status,
-            )
-        headers = {name.lower(): value for name, value in reply.headers.items()}
-        text = headers.get(PROMPT_TEXT_HEADER.lower())
-        return unquote(text) if text else f"[play:{_PRIVATE_AUDIO.sub('/audio/calls/…', url)}]"
 
     def _hear(self, text: str, audio: str | None = None) -> None:
         """Append one utterance (with the URL of its audio, for a <Play>)."""
@@ -269,32 +265,25 @@ class Caller:
                 "Direction": "inbound", "ApiVersion": "2010-04-01", **params}  # fmt: skip
 
     def _fetch(self, hop: _Hop) -> etree._Element:
-        """Make one webhook request and return the checked `<Response>` root."""
-        form, url = self._form(hop.params), hop.url
-        get = hop.method == "GET"
-        if get:
-            # GET carries the parameters in the query string, so the URL alone is signed.
-            parts = urlsplit(url)
-            query = urlencode(parse_qsl(parts.query, keep_blank_values=True) + list(form.items()))
-            url = urlunsplit(parts._replace(query=query))
-        headers = self._signed(url, {} if get else form)  # a GET's URL alone is signed
-        started = time.perf_counter()
-        reply = self.transport.get(url, headers) if get else self.transport.post(url, form, headers)
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        self.requests += 1
-        self.last_twiml = reply.body.decode("utf-8", errors="replace")
-        # Transcripts feed reports: the keys are kept only as masked as the event log's.
-        kept = {k: mask_keyed(v) if k == "Digits" else v for k, v in form.items()}
-        shown = url if not get else with_query(url, hop.url, kept)  # a GET URL carries Digits
-        turn = Turn(TurnKind.REQUEST, url=shown, method=hop.method, form=kept)
-        turn.status, turn.elapsed_ms, turn.twiml = reply.status, elapsed_ms, self.last_twiml
-        turn.trace = trace_of(reply.headers)
-        self.transcript.append(turn)
+        """Make one webhook request and return the checked `<Response>` root; when it fails,
+        ask the fallback URL as Twilio would, and go on with that answer."""
+        form = self._form(hop.params)
+        answer, turn = self._send(hop.url, hop.method, form)
         try:
-            return check_reply(url, reply, self.checker)
-        except TwimlInvalid as exc:  # the transcript says why Twilio would refuse it
-            turn.refused = "\n".join(exc.problems)
-            raise
-        except WebhookError as exc:
-            turn.refused = str(exc)
-            raise
+            return check(answer, turn, self.checker)
+        except (WebhookError, TwimlInvalid):
+            if self.fallback_url is None:
+                raise
+        reply = answer if isinstance(answer, Reply) else None
+        again = self._send(self.fallback_url, "POST", fallback_form(form, reply, hop.url))
+        return check(*again, self.checker)
+
+    def _send(
+        self, url: str, method: str, form: dict[str, str]
+    ) -> tuple[Reply | WebhookError, Turn]:
+        """One request of the call, counted and kept in its transcript."""
+        answer, turn = send(self.transport, url, method, form, self._signed)
+        self.requests += 1
+        self.last_twiml = turn.twiml if turn.twiml is not None else self.last_twiml
+        self.transcript.append(turn)
+        return answer, turn

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from typing import Any
@@ -83,9 +85,17 @@ def run_gunicorn(
     factory: Callable[[], Any], json_logs: bool = True,
 ) -> None:  # fmt: skip
     """Serve until stopped; the workers share a metrics folder that goes with the server."""
-    with tempfile.TemporaryDirectory(prefix="ivr-metrics-") as metrics_dir:
+    metrics_dir = tempfile.mkdtemp(prefix="ivr-metrics-")
+    arbiter = os.getpid()
+    try:
         options = gunicorn_options(host, port, workers, threads)
         options.update(child_exit=_on_worker_exit(metrics_dir), metrics_dir=metrics_dir)
         if json_logs:
             options["logconfig_dict"] = json_logging()
         HotlineServer(options, factory).run()
+    finally:
+        # A worker leaves through here too (gunicorn ends it with SystemExit): only the
+        # arbiter may delete the folder, or a worker retired by a rolling restart (SIGHUP)
+        # takes it away from the new workers, which then fail to boot.
+        if os.getpid() == arbiter:
+            shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -167,18 +167,22 @@ def state_of(row: Any) -> CallState:
 def store_state(
     db: repo.Db, row: Any | None, call_sid: str, from_number: str, state: CallState,
     now: datetime, edition: ServedMenu | None = None, saved: Container[str] = (),
-) -> None:  # fmt: skip
-    """Write the engine state into the call row, creating it for a new call with the
-    version of the menu it starts in, which it keeps to its end."""
+    answer: str | None = None,
+) -> bool:  # fmt: skip
+    """Write the engine state and the step's answer into the call row, creating it for a
+    new call with the version of the menu it starts in, which it keeps to its end.
+
+    False when a new call's row was inserted meanwhile by another request: nothing is saved.
+    """
     values = {name: getattr(state, name) for name in STATE_FIELDS}
-    values["updated_at"] = now
+    values.update(updated_at=now, last_answer=answer)
     if row is None:
         version = edition.version if edition else None
         values.update(from_number=from_number, started_at=now, menu_version=version)
     if row is None and edition is not None and edition.version not in saved:
         # The version's first call here: its files go in with the call, in one transaction.
         repo.save_menu_version(db, edition.version, edition.stored(), now)
-    repo.save_call(db, call_sid, values, new=row is None)
+    return repo.save_call(db, call_sid, values, new=row is None)
 
 
 def edition_of(db: repo.Db, editions: MenuVersions[ServedMenu], row: Any | None) -> ServedMenu:

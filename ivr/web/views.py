@@ -2,44 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC
 
 from flask import Blueprint, Response, current_app, g, request
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
-from ivr.core.engine import PIN_DIGITS
-from ivr.core.events import CallState, Event, Keys, Note, Resume, Say, Silence, Start
-from ivr.core.model import Menu
+from ivr.core.events import Say
 from ivr.web import observe
-from ivr.web.audio_views import play_links, tidy_audio
+from ivr.web.answer import KEYS, SILENCE, START, Asked, Busy, answer, failed_request
+from ivr.web.audio_views import play_links
 from ivr.web.context import CALL_SID, hotline, step_db
-from ivr.web.links import public_path
-from ivr.web.request import (
-    CallForm,
-    field_of,
-    keys_url,
-    parse_form,
-    path_of,
-    signed,
-    silence_url,
-)
-from ivr.web.served import ServedMenu
-from ivr.web.steps import (
-    PinCheck,
-    StepDb,
-    drive,
-    edition_of,
-    mask_input,
-    pin_to_check,
-    state_of,
-    store_state,
-)
-from store import lockout, repo
-from store.db import READ_ONLY
+from ivr.web.request import field_of, parse_form, signed
+from ivr.web.steps import StepDb
+from store import repo
 from store.health import write_refused
-from store.lockout import PinVerdict
 
 voice = Blueprint("voice", __name__)
 health = Blueprint("health", __name__)
@@ -100,127 +77,45 @@ def _spoken(lang: str | None, *prompts: str) -> Response:
     return _xml(hotline().renderer.spoken(says, play_links(None, None, 0)))
 
 
-def _event(kind: str, state: CallState | None, form: CallForm, edition: ServedMenu) -> Event:
-    """What this request means, given where the call really is."""
-    env = hotline().env(edition)
-    if state is None:
-        return Start(env)  # a new call, or an unknown CallSid: from the start
-    expected = (request.args.get("node"), request.args.get("seq"))
-    if kind == "start" or state.ended or expected != (state.node, str(state.seq)):
-        return Resume(env)  # a replayed or stale URL is answered from where the call is
-    return Keys(form.digits, env) if kind == "keys" else Silence(env)
-
-
-def _answer(kind: str) -> Response:
-    """Handle one webhook request of the given kind (start, keys, silence)."""
-    form = parse_form()
-    line = hotline()
-    before: CallState | None = None
-    db: StepDb | None = None
+def _answer(asked: Asked) -> Response:
+    """Answer one step of a call (ivr.web.answer); the busy message if the database fails."""
     try:
-        verdict = _verify_ahead(form) if kind == "keys" else None
-        db = step_db()  # after the PIN's look-ahead: one connection at a time
-        row = repo.load_call(db.connection, form.call_sid)
-        before = state_of(row) if row is not None else None
-        g.call_lang = before.lang if before else None  # so an apology is in the caller's language
-        document, edition, headers = _step(db, kind, form, row, before, verdict)
-        db.commit()
-        if row is None:  # store_state offered this version's files with the new call
-            line.editions.saved.add(edition.version)
-    except DBAPIError as exc:
-        if db is not None:
-            db.rollback()
-        current_app.logger.warning("database error, caller told the system is busy: %s",
-                                   type(exc.orig).__name__)  # fmt: skip
-        observe.forget_step()  # rolled back: it did not happen
-        observe.note_refused("busy")
-        return _spoken(before.lang if before else None, "busy")
+        document, headers = answer(parse_form(), asked)
+    except Busy as exc:
+        return _spoken(exc.lang, "busy")
     return _xml(document, headers)
 
 
-def _step(db: StepDb, kind: str, form: CallForm, row, before: CallState | None,
-          verdict: PinVerdict | None) -> tuple[str, ServedMenu, dict[str, str]]:  # fmt: skip
-    """Step the call in the request's transaction: its TwiML, the call's menu version, and
-    the answer's headers (the engine's trace)."""
-    line = hotline()
-    # A call keeps the menu version it started with, whatever reload brings meanwhile.
-    edition = edition_of(db.connection, line.editions, row)
-    menu = edition.menu
-    event = _event(kind, before, form, edition)
-    now = line.clock().astimezone(UTC)  # SQLite keeps no zone: always store UTC
-    pins = _pin_check(form.from_number, now, verdict)
-    result = drive(db, menu, before or CallState(menu.start), event, pins)
-    state = replace(result.state, seq=(before.seq if before else 0) + 1)
-    store_state(db.connection, row, form.call_sid, form.from_number, state, now, edition,
-                line.editions.saved)  # fmt: skip
-    _log(db.connection, menu, form, before, event, result.actions, now)
-    if state.ended and not (before and before.ended):
-        observe.note_call_end(observe.call_outcome(g.step_outcomes))
-    session = None
-    if line.catalogue is not None:  # play mode: read-backs are rows the session adds
-        session = db.session
-        tidy_audio(db.connection, form.call_sid, isinstance(event, Start), state.ended,
-                   int(now.timestamp()))  # fmt: skip
-    play = play_links(session, form.call_sid, state.seq, edition.static_audio)
-    dialled = public_path(path_of("voice.dialled"))
-    document = edition.renderer.render(
-        result.actions, state.seq, keys_url, silence_url, dialled, play
-    )
-    return document, edition, result.headers()
-
-
-def _verify_ahead(form: CallForm) -> PinVerdict | None:
-    """A keyed PIN checked before the request's transaction, so the hash holds no lock."""
-    keys = hotline().pins
-    if keys is None or not PIN_DIGITS.fullmatch(form.digits):
-        return None  # most keys are no PIN: no extra connection for them
-    session = hotline().sessions()
-    try:
-        session.connection(execution_options={READ_ONLY: True})
-        found = pin_to_check(
-            session, lambda row: edition_of(session, hotline().editions, row).menu, form.call_sid
-        )
-    finally:
-        session.close()  # even a read lock would hold up SQLite's writers during the hash
-    return lockout.verify(keys, found[0], form.digits, found[1]) if found else None
-
-
-def _pin_check(caller: str, now: datetime, verdict: PinVerdict | None) -> PinCheck:
-    """How this request checks a PIN: the verdict, and the per-number throttle if set."""
-    # Callers who withhold their number share one count: hiding it must not escape the limit.
-    line = hotline()
-    return PinCheck(verdict, caller or "anonymous", line.pin_limit, int(now.timestamp()),
-                    line.pins)  # fmt: skip
-
-
-def _log(connection, menu: Menu, form: CallForm, before: CallState | None, event: Event, actions,
-         now) -> None:  # fmt: skip
-    """Append the step to the call-event log and the app log, input masked."""
-    node = before.node if before else menu.start
-    masked = mask_input(menu, node, form.digits) if isinstance(event, Keys) else ""
-    outcome = "; ".join(a.outcome for a in actions if isinstance(a, Note))[:64] or "-"
-    repo.add_event(connection, form.call_sid, before.seq + 1 if before else 1, node, masked,
-                   outcome, now)  # fmt: skip
-    # The request's log line and metrics take the node and outcomes; never the keys.
-    observe.note_step(node, [a.outcome for a in actions if isinstance(a, Note)])
+def _expected() -> tuple[str | None, str | None]:
+    """The node and seq that this request's URL expects the call at."""
+    return request.args.get("node"), request.args.get("seq")
 
 
 @voice.post("/voice")
 def incoming() -> Response:
     """A call arrives: the welcome and the main menu."""
-    return _answer("start")
+    return _answer(Asked(START))
 
 
 @voice.post("/voice/keys")
 def keys() -> Response:
     """The caller keyed digits into a Gather."""
-    return _answer("keys")
+    return _answer(Asked(KEYS, _expected()))
 
 
 @voice.post("/voice/silence")
 def silence() -> Response:
     """A Gather timed out with no input."""
-    return _answer("silence")
+    return _answer(Asked(SILENCE, _expected()))
+
+
+@voice.post("/voice/fallback")
+def fallback() -> Response:
+    """The number's "primary handler fails" URL: Twilio posts here, with the failed
+    request's fields, ErrorCode and ErrorUrl, when a webhook failed (no answer, a 5xx, bad
+    TwiML). The step is answered as that request would have been, from the stored call:
+    taken now if it never committed, its answer repeated if it did (ivr.web.answer)."""
+    return _answer(failed_request(field_of("ErrorUrl", 2048), field_of("ErrorCode", 16)))
 
 
 def _note_call_end(call_sid: str, outcome: str, *, end: bool, strict: bool = False) -> str | None:

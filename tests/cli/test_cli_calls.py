@@ -160,3 +160,13 @@ def test_settings_no_process_can_take_run_on_threads(make_app, clock, demo_prepa
     assert result.exit_code == 0, result.output
     assert "Running on threads, not processes: a setting cannot be sent" in result.output
     assert "2 passed, 0 failed" in result.output
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"], ids=["this-process", "worker-processes"])
+@pytest.mark.parametrize("flags", [[], ["--no-fallback"]], ids=["fallback", "no-fallback"])
+def test_calls_run_with_and_without_the_fallback_url(app, jobs: str, flags: list[str]) -> None:
+    """Both ways pass against a hotline whose webhooks never fail (the option is plumbed
+    through threads and worker processes; what it changes is in tests/qa/test_dialers.py)."""
+    result = invoke(app, str(CALLS), "--tag", "english", "--jobs", jobs, *flags)
+    assert result.exit_code == 0, result.output
+    assert "2 passed, 0 failed" in result.output

@@ -246,7 +246,7 @@ def test_slow_webhooks_fail_their_step(
     """The slowest round trip a step caused is its time; over budget or 15 s, it fails."""
     caller = make_caller()
     caller.transport = slow = SlowTransport(caller.transport, delays)
-    monkeypatch.setattr("ivr.sim.caller.time", SimpleNamespace(perf_counter=slow.perf_counter))
+    monkeypatch.setattr("ivr.sim.exchange.time", SimpleNamespace(perf_counter=slow.perf_counter))
     result = run(steps("  - expect: 欢迎", *IDENTIFY[:2], "  - expect: 密码", end=budget), caller)
     assert result.failure == failure
     assert result.outcome == (Outcome.FAILED if failure else Outcome.PASSED)

@@ -32,7 +32,7 @@ def add_call(engine: Engine, sid: str, updated: datetime, ended: bool = False) -
     with engine.begin() as connection:
         connection.execute(insert(Call), {
             "call_sid": sid, "node": "main", "seq": 3, "ended": ended, "started_at": T0,
-            "updated_at": updated,
+            "updated_at": updated, "last_answer": "<Response><Say>余额</Say></Response>",
         })  # fmt: skip
         connection.execute(insert(CallAudio), {
             "token": f"tok-{sid}", "call_sid": sid, "seq": 3, "lang": "zh-CN", "text": "余额",
@@ -66,6 +66,9 @@ def test_only_live_calls_idle_since_before_are_closed(engine: Engine) -> None:
     assert state(engine, "CAstale") == (True, T0, [(3, "main", "", "lost")], 0)
     for sid, ended, updated in (("CAedge", False, BEFORE), ("CAover", True, T0)):
         assert state(engine, sid) == (ended, updated, [], 1)
+    with engine.connect() as connection:  # a lost call's last answer (balance words) goes too
+        answers = dict(connection.execute(select(Call.call_sid, Call.last_answer)).all())
+    assert answers["CAstale"] is None and answers["CAedge"] is not None
 
 
 def test_a_sweep_closes_the_oldest_first_a_batch_at_a_time(engine: Engine) -> None:

@@ -118,7 +118,7 @@ def test_an_unexpected_error_is_apologised_for_in_the_callers_language(
         """A bug in the step."""
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("ivr.web.views.drive", broken)
+    monkeypatch.setattr("ivr.web.answer.drive", broken)
     heard = caller.press("1")
     assert heard.startswith(apology)
     assert caller.end_state == EndState.HANGUP

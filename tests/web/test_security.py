@@ -457,7 +457,7 @@ def test_missing_or_malformed_callsid_is_400(app: Flask, path: str, call_sid: st
     ("dial_first", "path", "fields", "said"),
     [
         pytest.param(False, "/voice", {}, ["welcome", *MAIN], id="new-call"),
-        pytest.param(True, "/voice", {}, [*MAIN], id="voice-again"),
+        pytest.param(True, "/voice", {}, ["welcome", *MAIN], id="voice-again"),  # its welcome again
         pytest.param(True, "keys", {}, ["invalid_key", *MAIN], id="keys-without-digits"),
         pytest.param(True, "keys", {"Digits": "2"}, ["ask_id"], id="keys-with-digits"),
         pytest.param(True, "silence", {}, ["no_input", *MAIN], id="silence"),
@@ -883,7 +883,7 @@ def test_reprs_never_show_keyed_digits() -> None:
     from datetime import date
 
     from ivr.core.events import Env, Keys
-    from ivr.web.views import CallForm
+    from ivr.web.request import CallForm
 
     env = Env(today=date(2026, 11, 25), agents_open=True, agent_hours_text={"zh-CN": ""})
     assert PIN not in repr(Keys(PIN, env))
