@@ -6,12 +6,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from ivr.sim.twiml_check import TwimlChecker
-
-
-def _parser() -> etree.XMLParser:
-    """A parser that never fetches or expands anything."""
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+from ivr.sim.twiml_check import TwimlChecker, safe_parser
 
 
 @dataclass(frozen=True)
@@ -51,7 +46,7 @@ def parse_twiml(body: bytes | str, checker: TwimlChecker) -> Twiml:
     """Validate `body` against the TwiML checker and parse it."""
     data = body.encode("utf-8") if isinstance(body, str) else body
     checker.validate(data)
-    root = etree.fromstring(data, _parser())
+    root = etree.fromstring(data, safe_parser())
     assert root.tag == "Response", f"root is <{root.tag}>, not <Response>"
     return Twiml(root)
 
@@ -59,6 +54,6 @@ def parse_twiml(body: bytes | str, checker: TwimlChecker) -> Twiml:
 def is_twiml(body: bytes) -> bool:
     """True when `body` is an XML document whose root is `<Response>`."""
     try:
-        return etree.fromstring(body, _parser()).tag == "Response"
+        return etree.fromstring(body, safe_parser()).tag == "Response"
     except etree.XMLSyntaxError:
         return False
