@@ -99,9 +99,7 @@ def _flag(config: Mapping[str, Any], name: str) -> bool:
     return value in ("1", "true", "yes")
 
 
-def build_hotline(
-    config: Mapping[str, Any], factory: Callable[..., Flask] | None = None
-) -> Hotline:
+def build_hotline(config: Mapping[str, Any], factory: Callable[..., Flask]) -> Hotline:
     """Load the menu, parse the settings and connect the database engine."""
     checked, texts = snapshot(config["IVR_MENU"])
     if checked.errors or checked.menu is None:

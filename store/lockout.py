@@ -32,9 +32,12 @@ def _insert(db: Session | Connection, model: type, **values: Any) -> Any:
     return dialect.insert(model).values(**values)
 
 
-def insert_ignore(db: Session | Connection, model: type, **values: Any) -> None:
-    """INSERT a row unless its primary key exists (SQLite and PostgreSQL alike)."""
-    db.execute(_insert(db, model, **values).on_conflict_do_nothing())
+def insert_ignore(db: Session | Connection, model: type, **values: Any) -> bool:
+    """INSERT a row unless its primary key exists (SQLite and PostgreSQL alike); True when
+    this call put it in."""
+    statement = _insert(db, model, **values).on_conflict_do_nothing()
+    # An INSERT's rowcount is not kept by default; it tells who won a race for the row.
+    return db.execute(statement.execution_options(preserve_rowcount=True)).rowcount == 1
 
 
 def probe_key(session: Session, kind: str, number: str) -> str:

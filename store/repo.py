@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, case, delete, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from store.lockout import insert_ignore
@@ -43,14 +42,6 @@ _FAMILY = (
 _PEEK_CALL = select(_CALLS).where(_CALLS.c.call_sid == bindparam("sid"))
 _LOAD_CALL = _PEEK_CALL.with_for_update()
 _UPDATE_CALL = update(_CALLS).where(_CALLS.c.call_sid == bindparam("sid"))
-# A call's first request may come twice at once (a retry, Twilio's fallback): the row goes
-# in once, and the other request waits for it (PostgreSQL) and then reads it.
-_INSERT_CALL = {
-    name: dialect.insert(_CALLS)
-    .on_conflict_do_nothing(index_elements=["call_sid"])
-    .execution_options(preserve_rowcount=True)  # an INSERT's rowcount is not kept by default
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
-}
 _FORGET_ANSWER = _UPDATE_CALL.values(last_answer=None)
 _INSERT_EVENT = insert(CallEvent.__table__)
 _AUDIO = CallAudio.__table__
@@ -110,10 +101,9 @@ def save_call(db: Db, call_sid: str, values: dict[str, Any], *, new: bool) -> bo
     """
     connection = _conn(db)
     if new:
-        statement = _INSERT_CALL.get(connection.dialect.name)
-        if statement is None:  # a backend without ON CONFLICT: a duplicate is an error
-            statement = insert(_CALLS).execution_options(preserve_rowcount=True)
-        return connection.execute(statement, {"call_sid": call_sid, **values}).rowcount == 1
+        # A call's first request may come twice at once (a retry, Twilio's fallback): the
+        # row goes in once, and the other request waits for it (PostgreSQL), then reads it.
+        return insert_ignore(connection, Call, call_sid=call_sid, **values)
     connection.execute(_UPDATE_CALL, {"sid": call_sid, **values})
     return True
 

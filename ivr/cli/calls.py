@@ -16,7 +16,7 @@ from rich.table import Table
 
 from ivr.cli.records import add_record_commands
 from ivr.cli.sweep import sweep_calls
-from ivr.cli.targets import in_process_app, in_process_config, in_process_factory
+from ivr.cli.targets import in_process_app, in_process_config
 from ivr.errors import IvrError
 from ivr.menu.load import load_menu
 from ivr.qa.coverage import Coverage, coverage
@@ -140,7 +140,7 @@ def _run_in_process(scripts: Sequence[Script], jobs: int, fail_fast: bool,
     config = in_process_config()
     why = process_safe(config) if jobs > 1 and len(scripts) > 1 else "one at a time"
     if not why:
-        return run_processes(scripts, config, in_process_factory(), jobs, fail_fast, advance,
+        return run_processes(scripts, config, hotline().factory, jobs, fail_fast, advance,
                              fallback)  # fmt: skip
     if jobs > 1 and len(scripts) > 1:
         console.print(f"[yellow]Running on threads, not processes: {escape(why)}[/]")

@@ -258,5 +258,5 @@ def serve(host: str, port: int, workers: int, threads: int, reload: bool) -> Non
     older = f", {len(keys.ids) - 1} older still accepted" if len(keys.ids) > 1 else ""
     console.print(f"PIN key: {keys.current_id} from {escape(keys.source)}{older}", soft_wrap=True)
     json_logs = str(current_app.config["IVR_LOG_FORMAT"]).strip().lower() == "json"
-    factory = hotline().app_factory()
+    factory = hotline().factory
     run_gunicorn(host, port, workers, threads=threads, factory=factory, json_logs=json_logs)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Flask, current_app
 
-from ivr.qa.pool import Factory
 from ivr.qa.targets import IN_PROCESS_SETTINGS
 from ivr.web.context import hotline
 
@@ -23,8 +22,3 @@ def in_process_app() -> Flask:
 def in_process_config() -> dict[str, object]:
     """The settings in_process_app builds from: this app's, with IN_PROCESS_SETTINGS."""
     return {**current_app.config, **IN_PROCESS_SETTINGS}
-
-
-def in_process_factory() -> Factory:
-    """The factory that built this app, for worker processes to build their own copy."""
-    return hotline().app_factory()

@@ -42,6 +42,9 @@ class Hotline:
     sessions: sessionmaker[Session]
     validator: RequestValidator | None
     clock: Callable[[], datetime]
+    # The app factory that built this app: tools that need another copy of the hotline
+    # (QA workers, the softphone's dialler, gunicorn workers) call it, not ivr.app.
+    factory: Callable[[Mapping[str, Any] | None], Flask]
     catalogue: Catalogue | None = None  # prompt audio; None speaks with <Say>
     audio_ttl: int = 300
     audio_text: bool = False  # read-backs' text in a header, for simulators (not production)
@@ -50,9 +53,6 @@ class Hotline:
     pin_limit: tuple[int, int] | None = None  # (wrong PINs, per seconds) per caller number
     pins: PinKeyring | None = None  # None: no key set; serve and import refuse to start
     call_max_idle: int = 4 * 3600  # seconds without a request before a call is lost
-    # The app factory that built this app: tools that need another copy of the hotline
-    # (QA workers, the softphone's dialler, gunicorn workers) call it, not ivr.app.
-    factory: Callable[[Mapping[str, Any] | None], Flask] | None = None
 
     def require_pins(self) -> PinKeyring:
         """The PIN keyring, or a PinKeyError that says how to make a key."""
@@ -94,15 +94,9 @@ class Hotline:
             agent_hours_text=(edition or self.editions.current).hours_text,
         )
 
-    def app_factory(self) -> Callable[[Mapping[str, Any] | None], Flask]:
-        """The factory that built this app (a Hotline made by hand has none)."""
-        if self.factory is None:
-            raise RuntimeError("this Hotline was built without an app factory")
-        return self.factory
-
     def make_app(self, config: Mapping[str, Any]) -> Flask:
         """Another app of this hotline, built by the factory that built this one."""
-        return self.app_factory()(config)
+        return self.factory(config)
 
 
 def hotline() -> Hotline:
