@@ -131,11 +131,6 @@ def layer_of(name: str) -> str:
     return ".".join(parts[:2])
 
 
-def package_of(name: str) -> str:
-    """Whose private names a module may use freely: its own layer's (tests: the tests')."""
-    return layer_of(name)
-
-
 def cycles(project: Project) -> list[list[str]]:
     """Every import circle among the packages' modules, as a sorted list of its members."""
     graph: dict[str, set[str]] = {name: set() for name in project.modules}
@@ -236,11 +231,11 @@ def private_reaches(project: Project) -> list[str]:
     """Every `_name` taken from a module of another package, by import or attribute."""
     found = []
     for module in project.everything():
-        mine = package_of(module.name)
+        mine = layer_of(module.name)
         aliases = _module_aliases(project, module)
         for node in ast.walk(module.tree):
             for target, name in _private_uses(project, module, node, aliases):
-                if package_of(target) != mine:
+                if layer_of(target) != mine:
                     found.append(f"{module.path}:{node.lineno}: {target}.{name}")
     return sorted(found)
 

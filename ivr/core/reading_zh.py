@@ -1,4 +1,6 @@
-"""Mandarin readings of numbers, money, dates and names for TTS text (docs/domain.md).
+"""Mandarin readings of numbers, money, dates and names for TTS text.
+
+The rules are written out in the docs' domain page, under "Reading numbers aloud".
 
 Everything here is a pure function from a value to the words a caller should hear.
 Money is always integer 分; a float never reaches this module.

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ivr.qa.coverage import Coverage
 from ivr.qa.model import Outcome, ScriptResult
-from ivr.qa.text import count, request_line, verdict
+from ivr.qa.text import count, refused_lines, request_line, verdict
 from ivr.sim.turns import Turn, TurnKind
 
 _CSS = """
@@ -93,7 +93,7 @@ def _bubble(turn: Turn) -> str:
             return f'<p class="caller">press <kbd>{escape(turn.text)}</kbd></p>'
         case TurnKind.SILENCE:
             return '<p class="caller silence">(silence)</p>'
-    refused = "".join(f"<br>refused: {escape(line)}" for line in (turn.refused or "").splitlines())
+    refused = "".join(f"<br>{escape(line)}" for line in refused_lines(turn))
     return f'<p class="req">{escape(request_line(turn))}{refused}</p>'
 
 

@@ -34,8 +34,12 @@ def _turn_line(turn: Turn) -> str:
             return f"caller: press {turn.text}"
         case TurnKind.SILENCE:
             return "caller: (silence)"
-    refused = (turn.refused or "").splitlines()  # why Twilio would refuse the answer
-    return "".join(["  " + request_line(turn), *(f"\n    refused: {line}" for line in refused)])
+    return "".join(["  " + request_line(turn), *(f"\n    {line}" for line in refused_lines(turn))])
+
+
+def refused_lines(turn: Turn) -> list[str]:
+    """Why Twilio would refuse a request's answer, a `refused: …` line per problem."""
+    return [f"refused: {problem}" for problem in (turn.refused or "").splitlines()]
 
 
 def verdict(result: ScriptResult) -> list[str]:

@@ -49,10 +49,10 @@ def problems_of(data: bytes | str) -> list[str]:
 def _check(node: etree._Element, path: str, rules: Element, found: list[str]) -> None:
     """Check one element's text, attributes and children, then each child in turn."""
     _check_text(node, path, rules, found)
-    for name, value in node.attrib.items():
+    # SSML's attributes are the speech engine's to read.
+    attributes = {} if rules is SSML_ELEMENT else node.attrib
+    for name, value in attributes.items():
         kind = rules.attributes.get(str(name))
-        if rules is SSML_ELEMENT:
-            continue  # SSML's attributes are the speech engine's to read
         if kind is None:
             found.append(f"{path}: <{node.tag}> has no attribute {name}")
         elif (why := kind.problem(value)) is not None:
