@@ -53,6 +53,7 @@ class Service(StrEnum):
     BALANCE = "balance"
     FAMILY = "family"
     SOCIAL_STATUS = "social_status"
+    STATEMENT = "statement"  # 账户明细, read a page at a time
 
 
 REPEAT = "repeat"  # an option target that re-reads the current menu
