@@ -133,6 +133,7 @@ class Call(Base):
     menu: Mapped[str | None] = mapped_column(String(64), nullable=True)
     ended: Mapped[bool] = mapped_column(Boolean, default=False)
     lang: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    page: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     # The menu version the call started in: it keeps that menu when the YAML is reloaded.
     menu_version: Mapped[str | None] = mapped_column(String(16), nullable=True)
     # The TwiML of the step that brought the call to `seq`, which Twilio's fallback URL repeats

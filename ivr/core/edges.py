@@ -10,9 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ivr.core.model import REPEAT, Key, Menu, Node, NodeType
+from ivr.core.model import MORE, REPEAT, Key, Menu, Node, NodeType
 
-WAITS = (NodeType.MENU, NodeType.INPUT)  # the node types whose Gather a call waits at
+
+def keyed(node: Node) -> bool:
+    """True when the node waits for one key among its options: a menu, or a service with
+    keys of its own (the statement, read a page at a time)."""
+    return node.type == NodeType.MENU or (node.type == NodeType.SERVICE and bool(node.options))
+
+
+def waits(node: Node) -> bool:
+    """True when a call waits at the node's Gather: a keyed node, or an input."""
+    return node.type == NodeType.INPUT or keyed(node)
 
 
 class EdgeKind(StrEnum):
@@ -20,6 +29,7 @@ class EdgeKind(StrEnum):
 
     OPTION = "option"  # a menu key that leads to a node
     REPEAT = "repeat"  # a menu key that reads the menu again
+    MORE = "more"  # a statement's key that reads the next, older page
     INPUT = "input"  # an entry keyed at an input node, right or wrong
     NEXT = "next"  # on by `next`: after speaking, a read-back, or an identified caller
     GATE = "identity gate"  # an unverified caller is sent to the menu's `identify` first
@@ -31,7 +41,7 @@ class EdgeKind(StrEnum):
 
 FAILURES = (EdgeKind.TIMEOUT, EdgeKind.INVALID, EdgeKind.NO_INPUT_LIMIT, EdgeKind.INVALID_LIMIT)
 # The edges that a wait node offers its caller: keys and input, then the failure paths.
-COVERABLE = frozenset({EdgeKind.OPTION, EdgeKind.REPEAT, EdgeKind.INPUT, *FAILURES})
+COVERABLE = frozenset({EdgeKind.OPTION, EdgeKind.REPEAT, EdgeKind.MORE, EdgeKind.INPUT, *FAILURES})
 
 
 @dataclass(frozen=True)
@@ -50,7 +60,10 @@ class Edge:
         """The edge's name in the engine's trace and in coverage: "key 1 -> social", "timeout"."""
         if self.key is None:
             return self.kind.value
-        return option_path(self.key, REPEAT if self.kind == EdgeKind.REPEAT else self.target)
+        return option_path(self.key, _WORDS.get(self.kind, self.target))
+
+
+_WORDS = {EdgeKind.REPEAT: REPEAT, EdgeKind.MORE: MORE}  # keys that stay at their node
 
 
 def option_path(key: str, target: str | None) -> str:
@@ -65,6 +78,8 @@ def option(node: Node, key: Key) -> Edge | None:
         return None
     if target == REPEAT:
         return Edge(node.name, EdgeKind.REPEAT, node.name, key)
+    if target == MORE:
+        return Edge(node.name, EdgeKind.MORE, node.name, key)
     return Edge(node.name, EdgeKind.OPTION, target, key)
 
 
@@ -93,6 +108,6 @@ def edges(menu: Menu, node: Node) -> tuple[Edge, ...]:
     """Every way out of `node`, in order: keys, input, `next`, the identity gate, failures."""
     found = [edge for key in node.options if (edge := option(node, key)) is not None]
     found += [e for e in (entry(node), onward(node), gate(menu, node)) if e is not None]
-    if node.type in WAITS:
+    if waits(node):
         found += [failure(node, kind) for kind in FAILURES]
     return tuple(found)

@@ -10,7 +10,34 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from ivr.core.edges import WAITS, Edge, EdgeKind, entry, failure, gate, onward, option
+from ivr.core.actions import (
+    call_lang as _lang,
+)
+from ivr.core.actions import (
+    end_call as _end,
+)
+from ivr.core.actions import (
+    failed as _failed,
+)
+from ivr.core.actions import (
+    key_of as _key,
+)
+from ivr.core.actions import (
+    progress as _progress,
+)
+from ivr.core.actions import (
+    reread as _reread,
+)
+from ivr.core.actions import (
+    say as _say,
+)
+from ivr.core.actions import (
+    says as _says,
+)
+from ivr.core.actions import (
+    took as _took,
+)
+from ivr.core.edges import EdgeKind, entry, gate, keyed, onward, option, waits
 from ivr.core.events import (
     Action,
     CallState,
@@ -32,14 +59,14 @@ from ivr.core.events import (
     Say,
     Silence,
     Start,
-    Took,
     Transfer,
 )
 from ivr.core.identity import parse_keyed_entry
-from ivr.core.model import Field, Key, Menu, Node, NodeType
+from ivr.core.model import Field, Menu, Node, NodeType
 from ivr.core.readback import balance_text, family_text, reader, social_text
+from ivr.core.statement import page_count, statement_text
 from ivr.errors import IdentityError
-from store.records import BalanceData, FamilyData, InsuredData, PinOutcome
+from store.records import BalanceData, FamilyData, InsuredData, PinOutcome, StatementData
 
 PIN_DIGITS = re.compile(r"[0-9]{6}")  # ASCII only: \d would take full-width digits
 
@@ -66,25 +93,9 @@ def step(menu: Menu, state: CallState, event: Event) -> Result:
     raise TypeError(f"not an engine event: {event!r}")
 
 
-def _lang(menu: Menu, state: CallState) -> str:
-    """The language the call is in."""
-    return menu.speaks(state.lang)
-
-
-def _say(menu: Menu, state: CallState, prompt: str, **fields: object) -> Say:
-    """A prompt in the call's language, spoken by the voice the prompt names."""
-    found = menu.prompt(prompt, state.lang)
-    return Say(found.text.format(**fields), found.lang)
-
-
-def _says(menu: Menu, state: CallState, node: Node) -> tuple[Say, ...]:
-    """A node's prompts in order."""
-    return tuple(_say(menu, state, name) for name in node.prompts)
-
-
 def _gather(menu: Menu, state: CallState, node: Node) -> Gather:
     """The Gather that waits at a menu or input node."""
-    if node.type == NodeType.MENU:
+    if keyed(node):
         # One key, and no finish key, so that # and * arrive as ordinary keys.
         return Gather(node.name, _says(menu, state, node), 1, "", node.timeout)
     return Gather(node.name, _says(menu, state, node), None, "#", node.timeout)
@@ -109,7 +120,7 @@ def _goto(menu: Menu, state: CallState, name: str, env: Env, out: list[Action]) 
             return state, [*out, _gather(menu, state, node)]
         case NodeType.SERVICE:
             assert node.service is not None and state.person_id is not None
-            return state, [*out, Fetch(node.service, state.person_id)]
+            return replace(state, page=0), [*out, Fetch(node.service, state.person_id)]
         case NodeType.AGENT:
             return _agent(menu, state, env, out)
         case NodeType.HANGUP:
@@ -130,22 +141,12 @@ def _go_on(menu: Menu, state: CallState, node: Node, env: Env, out: list[Action]
     return _goto(menu, state, edge.target, env, [*out, _took(edge)])
 
 
-def _took(edge: Edge) -> Took:
-    """The trace of an edge taken."""
-    return Took(edge.node, edge.path)
-
-
 def _present(menu: Menu, state: CallState, env: Env, out: list[Action]) -> Result:
     """Say again where the call is waiting (or end it, if it has ended)."""
     node = menu.nodes.get(state.node)
-    if state.ended or node is None or node.type not in (NodeType.MENU, NodeType.INPUT):
+    if state.ended or node is None or not waits(node):
         return _end(state, [*out, _say(menu, state, "goodbye"), Hangup()])
     return state, [*out, _gather(menu, state, node)]
-
-
-def _end(state: CallState, out: list[Action]) -> Result:
-    """Mark the call ended."""
-    return replace(state, ended=True), out
 
 
 def _agent(menu: Menu, state: CallState, env: Env, out: list[Action]) -> Result:
@@ -157,21 +158,18 @@ def _agent(menu: Menu, state: CallState, env: Env, out: list[Action]) -> Result:
     return _goto(menu, state, back, env, [*out, Note("agent_closed"), said])
 
 
-def _progress(state: CallState) -> CallState:
-    """A valid entry clears the in-a-row counters."""
-    return replace(state, no_input=0, invalid=0)
-
-
 def _on_keys(menu: Menu, state: CallState, digits: str, env: Env) -> Result:
     """Handle keys keyed at the current node."""
     node = menu.nodes.get(state.node)
-    if state.ended or node is None or node.type not in (NodeType.MENU, NodeType.INPUT):
+    if state.ended or node is None or not waits(node):
         return _present(menu, state, env, [Note("not_waiting")])
-    if node.type == NodeType.MENU:
+    if node.type != NodeType.INPUT:
         key = _key(digits)
         edge = option(node, key) if key is not None else None
         if edge is None or edge.target is None:
             return _invalid(menu, state, "invalid_key", env)
+        if node.type == NodeType.SERVICE and edge.kind in (EdgeKind.MORE, EdgeKind.REPEAT):
+            return _reread(state, node, edge)
         if edge.kind == EdgeKind.REPEAT:
             return _present(menu, _progress(state), env, [Note("repeat"), _took(edge)])
         return _goto(menu, _progress(state), edge.target, env, [Note(f"key {digits}"), _took(edge)])
@@ -195,14 +193,6 @@ def _on_entry(menu: Menu, state: CallState, node: Node, digits: str, env: Env) -
     return _progress(state), [Note("pin entered"), *traced, check]
 
 
-def _key(digits: str) -> Key | None:
-    """The key a menu Gather received, or None for anything but one known key."""
-    try:
-        return Key(digits)
-    except ValueError:
-        return None
-
-
 def _invalid(
     menu: Menu, state: CallState, prompt: str, env: Env, traced: list[Action] | None = None
 ) -> Result:
@@ -216,14 +206,6 @@ def _invalid(
     if env.agents_open:
         return _agent(menu, state, env, said)
     return _end(state, [*said, _say(menu, state, "goodbye"), Hangup()])
-
-
-def _failed(menu: Menu, state: CallState, *kinds: EdgeKind) -> list[Action]:
-    """The trace of failure paths taken at the node the call waits at."""
-    node = menu.nodes.get(state.node)
-    if node is None or node.type not in WAITS:
-        return []
-    return [_took(failure(node, kind)) for kind in kinds]
 
 
 def _on_silence(menu: Menu, state: CallState, env: Env) -> Result:
@@ -268,7 +250,10 @@ def _on_pin(menu: Menu, state: CallState, outcome: PinOutcome, env: Env) -> Resu
 
 
 def _on_fetched(
-    menu: Menu, state: CallState, data: BalanceData | FamilyData | InsuredData, env: Env
+    menu: Menu,
+    state: CallState,
+    data: BalanceData | FamilyData | InsuredData | StatementData,
+    env: Env,
 ) -> Result:
     """Read the fetched data back, then go on to the node's next."""
     lang = _lang(menu, state)
@@ -279,5 +264,19 @@ def _on_fetched(
             text = family_text(menu, lang, data)
         case InsuredData():
             text = social_text(menu, lang, data)
+        case StatementData():
+            return _statement(menu, state, data, env)
     node = menu.nodes[state.node]
     return _go_on(menu, state, node, env, [Say(text, lang)], menu.start)
+
+
+def _statement(menu: Menu, state: CallState, data: StatementData, env: Env) -> Result:
+    """Read a statement page, then wait for its paging keys; past the last page, say so."""
+    node, lang = menu.nodes[state.node], _lang(menu, state)
+    if state.page >= max(page_count(data), 1):  # "more" after the last page: stay on it
+        state = replace(state, page=state.page - 1)
+        return state, [_say(menu, state, "statement_end"), _gather(menu, state, node)]
+    said = Say(statement_text(menu, lang, data, state.page, env.today), lang)
+    if not waits(node):  # a statement without paging keys is read once, like the balance
+        return _go_on(menu, state, node, env, [said], menu.start)
+    return state, [said, _gather(menu, state, node)]

@@ -8,7 +8,7 @@ from datetime import date
 
 from ivr.core.identity import IdKind
 from ivr.core.model import Service
-from store.records import BalanceData, FamilyData, InsuredData, PinOutcome
+from store.records import BalanceData, FamilyData, InsuredData, PinOutcome, StatementData
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class CallState:
     menu: str | None = None  # the last menu heard, for returning after the agent hours
     ended: bool = False
     lang: str | None = None  # the caller's language; None until they choose (the menu's own)
+    page: int = 0  # the statement page the caller last heard (0: the newest)
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ class PinChecked:
 class Fetched:
     """Result of a Fetch effect."""
 
-    data: BalanceData | FamilyData | InsuredData
+    data: BalanceData | FamilyData | InsuredData | StatementData
     env: Env
 
 

@@ -56,7 +56,8 @@ class Service(StrEnum):
     STATEMENT = "statement"  # 账户明细, read a page at a time
 
 
-REPEAT = "repeat"  # an option target that re-reads the current menu
+REPEAT = "repeat"  # an option target that re-reads the current menu (or statement page)
+MORE = "more"  # an option target at the statement: read the next, older page
 
 # Prompts the engine itself speaks, with the placeholders each may use.
 SYSTEM_PROMPTS: dict[str, frozenset[str]] = {
@@ -75,6 +76,14 @@ SYSTEM_PROMPTS: dict[str, frozenset[str]] = {
         "family_payer_item": ("index", "relation", "name", "status", "date", "rank"),
         "family_beneficiary": (), "family_beneficiary_cash": (),
         "family_beneficiary_item": ("rank", "relation", "name", "status"),
+        "statement_none": (), "statement_header": ("count",),
+        "statement_family_total": ("amount",), "statement_end": (),
+        **{f"statement_{kind}": ("date", "amount")
+           for kind in ("credit", "hospital", "pharmacy", "refund")},
+        **{f"statement_{whose}{kind}": ("date", "name", "amount")
+           for whose in ("family_", "covered_") for kind in ("hospital", "pharmacy")},
+        "statement_family_contribution": ("date", "name", "amount"),
+        "statement_covered_contribution": ("date", "name", "amount"),
     }.items()
 }  # fmt: skip
 WORDS: dict[str, tuple[str, ...]] = {

@@ -91,10 +91,10 @@ def family_text(menu: Menu, lang: str, data: FamilyData) -> str:
         parts.append(_payer_text(menu, lang, data.as_payer))
     if data.as_beneficiary:
         parts.append(_beneficiary_text(menu, lang, data.as_beneficiary))
-    return _join(lang, parts)
+    return join_sentences(lang, parts)
 
 
-def _join(lang: str, parts: list[str]) -> str:
+def join_sentences(lang: str, parts: list[str]) -> str:
     """Join sentences: Chinese needs no space between them, English does."""
     return ("" if lang.startswith("zh") else " ").join(parts)
 
@@ -121,7 +121,7 @@ def _payer_text(menu: Menu, lang: str, bindings: tuple[BindingInfo, ...]) -> str
     revoked = len(bindings) - len(shown)
     if revoked:
         parts.append(menu.text("family_revoked", lang, count=read.read_count(revoked)))
-    return _join(lang, parts)
+    return join_sentences(lang, parts)
 
 
 def _beneficiary_text(menu: Menu, lang: str, bindings: tuple[BindingInfo, ...]) -> str:
@@ -141,4 +141,4 @@ def _beneficiary_text(menu: Menu, lang: str, bindings: tuple[BindingInfo, ...]) 
             )
         )
     parts.append(menu.text("family_beneficiary_cash", lang))
-    return _join(lang, parts)
+    return join_sentences(lang, parts)

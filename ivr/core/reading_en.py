@@ -136,6 +136,11 @@ def read_date(d: datetime.date) -> str:
     return f"{MONTHS[d.month - 1]} {read_ordinal(d.day)}, {_words(d.year, 'year')}"
 
 
+def read_day(d: datetime.date, today: datetime.date) -> str:
+    """Read a day of this year without its year (November first); another year's with it."""
+    return f"{MONTHS[d.month - 1]} {read_ordinal(d.day)}" if d.year == today.year else read_date(d)
+
+
 def read_digits(s: str, *, yao: bool = False) -> str:
     """Read a digit string one digit at a time, X as "ex"; yao is a Mandarin-only option."""
     del yao  # English has no 幺; the keyword stays so callers can pass it to either module

@@ -150,6 +150,12 @@ def read_date(d: datetime.date) -> str:
     return f"{year}年{read_integer(d.month)}月{read_integer(d.day)}日"
 
 
+def read_day(d: datetime.date, today: datetime.date) -> str:
+    """Read a day of this year as 月日 (十一月一日); another year's with its year first."""
+    day = f"{read_integer(d.month)}月{read_integer(d.day)}日"
+    return day if d.year == today.year else read_date(d)
+
+
 def read_digits(s: str, *, yao: bool = False) -> str:
     """Read a digit string one digit at a time; 1 becomes 幺 when yao is set."""
     words: list[str] = []

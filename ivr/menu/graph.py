@@ -8,7 +8,8 @@ Every format draws one model, `graph(menu)`, so all show the same nodes and edge
 - Gold nodes require identity: an unverified caller first keys ID and PIN in the identify
   inputs (the menu's `identify`, drawn as a group of their own), then goes on to the node.
 - Solid arrow with a key: a menu option; without a label: `next`; `* repeat`: a self loop
-  that re-reads the menu. Thick red arrow: to the agent. Dotted blue: back towards the start.
+  that re-reads the menu (or the statement's page); `1 more`: the statement's next page.
+  Thick red arrow: to the agent. Dotted blue: back towards the start.
 - Dashed grey: the failure limits. A waiting node (menu or input) meets no input or a wrong
   key by asking again; instead of drawing those loops, each waiting node has one `timeout ×N`
   arrow to a shared "goodbye" end (N = limits.no_input in a row) and one `invalid ×N` arrow
@@ -188,8 +189,9 @@ def _edges(menu: Menu, node: Node, ids: dict[str, str], ends: dict[str, str]) ->
         kind, key, target = link.kind, link.key, link.target
         if kind in limits:
             found.append(GraphEdge(source, ends[kind], f"{kind} ×{limits[kind]}", kind))
-        elif kind == "option" and target == node.name:
-            found.append(GraphEdge(source, source, f"{key} repeat", "repeat"))
+        elif kind in ("option", "more") and target == node.name:  # * repeat, a page more
+            word = "more" if kind == "more" else "repeat"
+            found.append(GraphEdge(source, source, f"{key} {word}", "repeat"))
         else:
             found.append(GraphEdge(source, ids[target], key, kind))
     return found

@@ -12,7 +12,8 @@ import difflib
 from collections.abc import Sequence
 from pathlib import Path
 
-from ivr.core.model import REPEAT, SYSTEM_PROMPTS, Field, Key, Menu, NodeType, placeholders
+from ivr.core.edges import keyed, waits
+from ivr.core.model import MORE, REPEAT, SYSTEM_PROMPTS, Field, Key, Menu, NodeType, placeholders
 from ivr.core.readback import READERS
 from ivr.menu.announce import announces, spoken_key
 from ivr.menu.paths import (
@@ -85,13 +86,14 @@ def _dead_ends(lint: _Linter) -> None:
     """Every node has a way out, and no chain of spoken nodes loops without waiting."""
     for node in lint.menu.nodes.values():
         where = f"nodes.{node.name}"
-        if node.type in PASSING and not node.next:
+        if node.type in PASSING and not waits(node) and not node.next:
             lint.add("dead-end", f"{where}.next", f"a {node.type} node needs `next`",
                      "name the node the call goes on to")  # fmt: skip
         if node.type == NodeType.INPUT and node.field == Field.ID and not node.next:
             lint.add("dead-end", f"{where}.next", "the ID input needs `next` (the PIN input)",
                      "name the pin input node")  # fmt: skip
-        if node.type == NodeType.MENU and all(t == REPEAT for t in node.options.values()):
+        stays = all(t in (REPEAT, MORE) for t in node.options.values())
+        if keyed(node) and stays:
             said = "a menu needs at least one option" if not node.options else "only repeats"
             lint.add("dead-end", f"{where}.options", f"{said}: the caller cannot leave it",
                      "add an option that leads to another node")  # fmt: skip
@@ -239,7 +241,7 @@ def _unreachable(lint: _Linter) -> None:
 def _unannounced(lint: _Linter) -> None:
     """Each menu option's key is announced by the menu's prompt, in every language."""
     menu = lint.menu
-    for node in (n for n in menu.nodes.values() if n.type == NodeType.MENU and n.prompts):
+    for node in (n for n in menu.nodes.values() if keyed(n) and n.prompts):
         for code, language in menu.languages.items():
             if not all(p in language.prompts for p in node.prompts):
                 continue  # reported as missing; every key would look unannounced

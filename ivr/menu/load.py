@@ -12,7 +12,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from ivr.core.model import Field, Key, Limits, Menu, Node, NodeType, Service
+from ivr.core.model import MORE, Field, Key, Limits, Menu, Node, NodeType, Service
 from ivr.errors import MenuError
 from ivr.menu.lint import lint
 from ivr.menu.prompts import load_language
@@ -238,8 +238,15 @@ def _check_node_shape(src: YamlFile, where: str, node: Node) -> None:
     if needs_prompt and not node.prompts:
         raise src.fail(f"{where}.prompt", f"a {node.type} node needs a prompt",
                        "name a prompt of the prompt files")  # fmt: skip
-    if node.type != NodeType.MENU and node.options:
-        raise src.fail(f"{where}.options", "only a menu node has options")
+    paged = node.type == NodeType.SERVICE and node.service == Service.STATEMENT
+    if node.type != NodeType.MENU and not paged and node.options:
+        raise src.fail(f"{where}.options", "only a menu node, or the statement, has options")
+    if paged and node.options and not node.prompts:
+        raise src.fail(f"{where}.prompt", "a statement with paging keys needs a prompt",
+                       "name the prompt that says the keys, read after each page")  # fmt: skip
+    if not paged and MORE in node.options.values():
+        raise src.fail(f"{where}.options", f"only the statement's options may lead to {MORE!r}",
+                       "use `more` at a `service: statement` node, for its next page")  # fmt: skip
     if node.type != NodeType.INPUT and node.field is not None:
         raise src.fail(f"{where}.field", "only an input node has `field`")
     if node.type == NodeType.INPUT and node.field is None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ivr.core.edges import Edge, EdgeKind, edges, onward
+from ivr.core.edges import Edge, EdgeKind, edges, keyed, onward, waits
 from ivr.core.model import Key, Menu, Node, NodeType
 
 PASSING = (NodeType.SAY, NodeType.SERVICE, NodeType.LANGUAGE)  # speak, then go on by `next`
@@ -55,16 +55,17 @@ def chain_end(menu: Menu, name: str) -> str | None:
     while name in menu.nodes and name not in seen:
         seen.add(name)
         node = menu.nodes[name]
-        if node.type in _STOPS:
+        if node.type in _STOPS or waits(node):
             return name
         name = _next(node) or ""
     return None
 
 
 def next_menu(menu: Menu, name: str) -> str | None:
-    """The menu a call reaches from `name` along `next` links (itself, when a menu)."""
+    """The menu (or paged statement) a call reaches from `name` along `next` links (itself,
+    when it is one)."""
     end = chain_end(menu, name)
-    return end if end is not None and menu.nodes[end].type == NodeType.MENU else None
+    return end if end is not None and keyed(menu.nodes[end]) else None
 
 
 def leads_to_agent(menu: Menu, name: str) -> bool:
@@ -77,7 +78,7 @@ def parents(menu: Menu) -> dict[str, set[str]]:
     """For each menu node, the menus one level up: those with a key leading down to it."""
     up: dict[str, set[str]] = {}
     for node in menu.nodes.values():
-        if node.type != NodeType.MENU:
+        if not keyed(node):
             continue
         for edge in edges(menu, node):
             # A repeat stays, and # and * lead up or round: only the other keys lead down.

@@ -51,7 +51,8 @@ def links(menu: Menu, node: Node) -> list[Link]:
         if edge.target is None:
             continue  # decided as the call goes: not a line between two nodes
         if edge.key is not None:
-            kind = _key_kind(menu, node, edge.target, depth)
+            more = edge.kind == EdgeKind.MORE  # the statement's next page: the node again
+            kind = "more" if more else _key_kind(menu, node, edge.target, depth)
             found.append(Link(edge.key.value, edge.target, kind))
         elif edge.kind in _UNKEYED:
             found.append(Link("", edge.target, _UNKEYED[edge.kind]))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr.core.edges import WAITS, Edge, EdgeKind, edges
+from ivr.core.edges import Edge, EdgeKind, edges, waits
 from ivr.core.engine import step
 from ivr.core.events import CallState, Env, Keys, Reached, Silence, Took
 from ivr.core.model import Key
@@ -33,6 +33,7 @@ def failures(node: str) -> list[Edge]:
         ("medical", [
             Edge("medical", EdgeKind.OPTION, "balance", Key.ONE),
             Edge("medical", EdgeKind.OPTION, "family", Key.TWO),
+            Edge("medical", EdgeKind.OPTION, "statement", Key.THREE),
             Edge("medical", EdgeKind.OPTION, "agent", Key.ZERO),
             Edge("medical", EdgeKind.REPEAT, "medical", Key.STAR),
             Edge("medical", EdgeKind.OPTION, "main", Key.HASH),
@@ -41,6 +42,11 @@ def failures(node: str) -> list[Edge]:
         ]),
         ("balance", [Edge("balance", EdgeKind.NEXT, "medical"),
                      Edge("balance", EdgeKind.GATE, "ask_id")]),
+        # The statement waits after each page: 1 stays for the next page, * for this one.
+        ("statement", [Edge("statement", EdgeKind.MORE, "statement", Key.ONE),
+                       Edge("statement", EdgeKind.REPEAT, "statement", Key.STAR),
+                       Edge("statement", EdgeKind.OPTION, "medical", Key.HASH),
+                       Edge("statement", EdgeKind.GATE, "ask_id"), *failures("statement")]),
         # Where an entry leads is known once it is checked: the PIN's is the held node.
         ("ask_id", [Edge("ask_id", EdgeKind.INPUT, None), Edge("ask_id", EdgeKind.NEXT, "ask_pin"),
                     *failures("ask_id")]),
@@ -50,6 +56,11 @@ def failures(node: str) -> list[Edge]:
 )  # fmt: skip
 def test_edges_of_each_kind_of_node(name: str, expected: list[Edge]) -> None:
     assert list(edges(MENU, MENU.nodes[name])) == expected
+
+
+def test_the_statements_paging_keys_are_named_for_what_they_do() -> None:
+    named = [edge.path for edge in edges(MENU, MENU.nodes["statement"])][:3]
+    assert named == ["key 1 -> more", "key * -> repeat", "key # -> medical"]
 
 
 def test_edges_are_named_as_coverage_names_paths() -> None:
@@ -73,7 +84,7 @@ def test_the_engine_takes_each_key_where_its_edge_leads(edge: Edge) -> None:
     assert after.node == edge.target or Reached(edge.target) in actions
 
 
-@pytest.mark.parametrize("name", [n for n, node in MENU.nodes.items() if node.type in WAITS])
+@pytest.mark.parametrize("name", [n for n, node in MENU.nodes.items() if waits(node)])
 @pytest.mark.parametrize(
     ("event", "taken"),
     [

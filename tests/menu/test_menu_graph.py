@@ -20,7 +20,8 @@ import pytest
 import yaml
 
 from ivr.config import PROJECT_ROOT
-from ivr.core.model import Menu, NodeType
+from ivr.core.edges import waits
+from ivr.core.model import Menu
 from ivr.menu.graph import (
     FONT,
     FORMATS,
@@ -193,7 +194,7 @@ def test_the_model_has_every_node_and_the_two_shared_ends(menu: Menu) -> None:
 
 def test_every_waiting_node_has_one_timeout_and_one_invalid_edge(menu: Menu) -> None:
     model = graph(menu)
-    waiting = [n.name for n in menu.nodes.values() if n.type in (NodeType.MENU, NodeType.INPUT)]
+    waiting = [n.name for n in menu.nodes.values() if waits(n)]
     timeouts = [(e.source, e.target, e.label) for e in model.edges if e.kind == "timeout"]
     invalids = [(e.source, e.target, e.label) for e in model.edges if e.kind == "invalid"]
     assert timeouts == [(name, "no_input_limit", "timeout ×3") for name in waiting]
@@ -242,8 +243,8 @@ def test_mermaid_edges_and_nodes_are_the_models(menu: Menu) -> None:
     assert labels == {node.id: node.label for node in model.nodes}
     for node in menu.nodes.values():  # every key of every menu
         for key, target in node.options.items():
-            goes = node.name if target == "repeat" else target
-            text = f"{key.value} repeat" if goes == node.name else key.value
+            goes = node.name if target in ("repeat", "more") else target
+            text = f"{key.value} {target}" if goes == node.name else key.value
             assert (node.name, goes, text) in set(edges)
 
 
