@@ -90,8 +90,34 @@ def _sub_menu(up: str) -> tuple[str, str, str]:
     return menu, zh, en
 
 
+def _statement(options: str, zh_keys: str = "更早的明细请按一；返回请按井号键；") -> tuple:
+    """The tiny menu with a paged statement on 2 (its `options` lines given), announced."""
+    node = (
+        "  statement:\n    type: service\n    service: statement\n"
+        "    requires_identity: true\n    prompt: pages\n    options:  # pages\n" + options
+    )
+    menu = TINY.replace('      "0": agent\n', '      "2": statement\n      "0": agent\n', 1)
+    zh = TINY_ZH.replace("请按一；", "请按一；明细请按二；") + f"  pages: {zh_keys}\n"
+    en = TINY_EN.replace("press one.", "press one. For your statement, press two.") + (
+        "  pages: For more, press one. To go back, press the pound key.\n"
+    )
+    return menu + node, zh, en
+
+
 # (case, edit of (menu, zh, en), rule, severity, file, line fragment, key, message, hint)
 CASES = [
+    ("a statement that only pages",
+     lambda m, z, e: _statement('      "1": more\n      "*": repeat\n'),
+     "dead-end", "error", "tiny.yaml", "options:  # pages", "nodes.statement.options",
+     "the caller cannot leave it", "add an option"),
+    ("a statement whose # does not go up",
+     lambda m, z, e: _statement('      "1": more\n      "#": agent\n'),
+     "reserved-key", "error", "tiny.yaml", '"#": agent', "nodes.statement.options['#']",
+     "the level above is one of main", "point # at the menu above"),
+    ("a statement's key its prompt never says",
+     lambda m, z, e: _statement('      "1": more\n      "#": main\n', "返回请按井号键。"),
+     "unannounced-key", "warning", "tiny-zh.yaml", "pages:", "prompts.pages",
+     "option 1 of nodes.statement is never announced in zh-CN", 'say "按一"'),
     ("unknown option target",
      lambda m, z, e: (m.replace('"1": balance', '"1": balanse', 1), z, e),
      "unknown-target", "error", "tiny.yaml", '"1": balanse', "nodes.main.options['1']",
