@@ -4,11 +4,9 @@ Confidence as Twilio does, and refuses speech at a Gather that only takes keys."
 from __future__ import annotations
 
 import math
-import threading
 
 import pytest
 from lxml import etree
-from werkzeug.serving import make_server
 
 from ivr.core.events import Reached, Took
 from ivr.sim.caller import Caller, FlaskTransport, HttpTransport, SimulatorError, TurnKind
@@ -21,7 +19,14 @@ from ivr.sim.speech import (
 )
 from ivr.sim.state import restore, snapshot
 from ivr.sim.turns import GatherSpec
-from tests.speech_hotline import ASK_NAME, ASK_PIN, CONFIRM, NOT_UNDERSTOOD, speech_hotline
+from tests.speech_hotline import (
+    ASK_NAME,
+    ASK_PIN,
+    CONFIRM,
+    NOT_UNDERSTOOD,
+    served,
+    speech_hotline,
+)
 
 TWILIO_FIELDS = {"CallSid", "AccountSid", "From", "To", "Caller", "Called", "CallStatus",
                  "Direction", "ApiVersion"}  # fmt: skip
@@ -199,17 +204,9 @@ def test_the_gathers_input_attribute(attribute: str | None, keys: bool, speech: 
 
 def test_say_over_http_carries_the_fields_urlencoded() -> None:
     line = speech_hotline()
-    server = make_server("127.0.0.1", 0, line.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        voice = f"http://127.0.0.1:{server.server_port}/voice"
-        caller = Caller(HttpTransport(timeout=5), voice_url=voice)
+    with served(line.app) as base:
+        caller = Caller(HttpTransport(timeout=5), voice_url=f"{base}/voice")
         caller.dial()
         assert ASK_PIN in caller.say("医保余额", 0.75)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
     posted = line.forms("/voice/menu")[0]
     assert (posted["SpeechResult"], posted["Confidence"]) == ("医保余额", "0.75")
