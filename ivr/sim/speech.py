@@ -21,8 +21,10 @@ DEFAULT_CONFIDENCE = 0.9  # a clear utterance; scripts lower it to test a hotlin
 MAX_SAID = 200  # characters: a sentence, not a speech (a longer one is a script's typo)
 SPEECH_FIELDS = ("SpeechResult", "Confidence")
 # Digits in what was said may be an ID number or a PIN spoken aloud: transcripts mask each
-# run of two or more (an ID's X with it) as they mask keys; one digit is a menu choice.
-_SAID_DIGITS = re.compile(r"[0-9]{2,}[Xx]?")
+# run of two or more (an ID's X with it) as they mask keys; one digit is a menu choice. A
+# recogniser may write them as 汉字 too: four or more in a row are a number read out (十,
+# 百 and 千 are left out, so 三十 stays words).
+_SAID_DIGITS = re.compile(r"[0-9０-９]{2,}[XxＸｘ]?|[〇零一二三四五六七八九幺两]{4,}")
 
 
 class NotListening(SimulatorError):

@@ -166,6 +166,25 @@ def test_digits_spoken_aloud_are_masked_in_the_transcript_only() -> None:
     assert mask_said("按1") == "按1" and mask_said("密码135790") == "密码******"
 
 
+@pytest.mark.parametrize(
+    ("said", "kept"),
+    [
+        ("医保余额", "医保余额"),
+        ("按1", "按1"),
+        ("密码135790", "密码******"),
+        ("密码１３５７９０", "密码******"),
+        ("密码是一三五七九零", "密码是******"),
+        ("幺三五七九零", "******"),
+        ("一二", "一二"),  # too short to be a number read out
+        ("三十一岁", "三十一岁"),
+        ("卡号650100017", "卡号*****0017"),
+        ("65010219680312109X", "**************109X"),
+    ],
+)
+def test_numbers_said_are_masked_by_shape(said: str, kept: str) -> None:
+    assert mask_said(said) == kept
+
+
 def test_a_saved_caller_keeps_its_speech_gather_and_said_turns() -> None:
     caller, line = dialled()
     caller.say("啥", 0.2)
