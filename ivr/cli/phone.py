@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import re
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -14,13 +13,10 @@ from flask.cli import with_appcontext
 from rich.console import Console
 from rich.markup import escape
 
-from ivr.audio.catalogue import VoiceChoice
-from ivr.audio.tts import Synthesizer, TtsError, Voice
-from ivr.cli import prompts as cli_prompts
+from ivr.cli.speaker import Speaker, make_speaker
 from ivr.cli.targets import in_process_app
 from ivr.core.identity import mask_keyed
-from ivr.errors import ConfigError
-from ivr.qa.record import PLACEHOLDER, Recording, dump_script
+from ivr.qa.record import Recording, dump_script
 from ivr.qa.targets import (
     AUTH_TOKEN_ENV,
     IN_PROCESS_VOICE,
@@ -28,6 +24,14 @@ from ivr.qa.targets import (
     voice_url,
 )
 from ivr.sim.caller import KEYS, Caller
+from ivr.sim.speech import (
+    DEFAULT_CONFIDENCE,
+    NotListening,
+    check_said,
+    mask_said,
+    require_input,
+    said_line,
+)
 from ivr.sim.transport import (
     FreshContextTransport,
     HttpTransport,
@@ -38,52 +42,14 @@ from ivr.sim.turns import EndState
 
 console = Console(highlight=False)  # digits in keys and prompts are not numbers to colour
 DEFAULT_FROM = "+8613800138000"
-CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 SECRET_ASKED = re.compile(r"密码|\bPIN\b|password", re.IGNORECASE)
 HELP = (
-    "keys 0-9 * # (several at once, e.g. 65010219680312109*#), t = stay silent "
-    "(the Gather times out), h = hang up, ? = this help"
+    "keys 0-9 * # (several at once, e.g. 65010219680312109*#), say WORDS = speak instead "
+    "where the hotline listens for speech (say 医保余额 @0.4: with that confidence, 0.9 if "
+    "left out), t = stay silent (the Gather times out), h = hang up, ? = this help"
 )
-
-
-class Speaker:
-    """Speaks what is heard with the hotline's pyttsx3 voices; falls silent after one warning."""
-
-    def __init__(self, out: Console, make_synth: Callable[[], Synthesizer],
-                 play: Callable[[Path], None],
-                 choose: Callable[[list[Voice]], dict[str, VoiceChoice]]) -> None:  # fmt: skip
-        """`choose` maps the installed voices to a zh-CN and an en-US VoiceChoice."""
-        self.out, self.make_synth, self.play, self.choose = out, make_synth, play, choose
-        self.synth: Synthesizer | None = None
-        self.voices: dict[str, VoiceChoice] = {}
-        self.silent = False
-        self._scratch = tempfile.TemporaryDirectory(prefix="ivr-call-")
-
-    def say(self, text: str) -> None:
-        """Speak one utterance aloud: Mandarin when it has CJK characters, else English."""
-        if self.silent or not text.strip() or PLACEHOLDER.fullmatch(text.strip()):
-            return
-        try:
-            if self.synth is None:
-                self.synth = self.make_synth()
-                self.voices = self.choose(self.synth.voices())
-            choice = self.voices["zh-CN" if CJK.search(text) else "en-US"]
-            path = Path(self._scratch.name) / "heard.wav"  # played before the next is written
-            self.synth.synthesize(text, choice.voice, choice.rate, path)
-            self.play(path)
-        except (TtsError, ConfigError, click.ClickException, OSError) as exc:
-            message = str(exc)
-            if isinstance(exc, click.ClickException):  # the player's: its hint on the file is moot
-                message = exc.format_message().split(". ")[0]
-            warning = f"--speak: {message}; carrying on without audio."
-            self.out.print(warning, style="yellow", soft_wrap=True, markup=False)
-            self.silent = True
-
-    def close(self) -> None:
-        """Stop the engine and delete the spoken files."""
-        if self.synth is not None:
-            self.synth.close()
-        self._scratch.cleanup()
+# `say 医保余额` or `say 医保余额 @0.4`: the words, then an optional confidence after an @.
+SAY_LINE = re.compile(r"say(?:\s+(?P<text>.*?))??(?:\s*@\s*(?P<confidence>\S*))?", re.I | re.S)
 
 
 class PhoneSession:
@@ -122,6 +88,9 @@ class PhoneSession:
 
     def _handle(self, line: str) -> None:
         """Act on one typed line; an invalid one gets a hint and sends nothing."""
+        said = SAY_LINE.fullmatch(line.strip())
+        if said is not None:
+            return self._say(said["text"] or "", said["confidence"])
         text = "".join(line.split())
         if not text:
             return
@@ -146,12 +115,32 @@ class PhoneSession:
             if gather is None:  # the keys are not shown: they may be a PIN
                 self.out.print(f"[yellow]{len(keys)} key(s) left over: the call ended.[/]")
                 return
+            try:
+                require_input(gather, speech=False)
+            except NotListening as exc:  # the keys may be a PIN: never shown
+                self.out.print(f"[yellow]Not keyed: {escape(str(exc))}.[/] Type say WORDS.")
+                return
             rest = gather.collect(keys)[2]
             chunk, keys = keys[: len(keys) - len(rest)], rest
             self._you(mask_keyed(chunk))
             # Recorded per Gather, so that a PIN is keys of its own and never written.
             self.recording.press(chunk)
             self._act(functools.partial(self.caller.press, chunk))
+
+    def _say(self, text: str, written: str | None) -> None:
+        """Speak words into the waiting Gather, if it listens for speech; else a hint."""
+        try:
+            confidence = _confidence(written)
+            check_said(text, confidence)
+            require_input(self.caller.waiting if self.live else None, speech=True)
+        except (ValueError, NotListening) as exc:  # the words may hold a PIN: never shown
+            self.out.print(f"[yellow]Not said: {escape(str(exc))}.[/] Type ? for help.")
+            return
+        if not self.live:
+            return
+        self._you(f"say {said_line(mask_said(text.strip()), confidence)}")
+        self.recording.say(text.strip(), confidence)
+        self._act(functools.partial(self.caller.say, text, confidence))
 
     def _act(self, action: Callable[[], object]) -> None:
         """Run a caller action, show and speak what it made heard, and note an error."""
@@ -197,6 +186,16 @@ class PhoneSession:
         self.out.print(f"[bold]Call ended:[/] {escape(how)}.")
 
 
+def _confidence(written: str | None) -> float:
+    """The confidence typed after an @, or the default."""
+    if written is None:
+        return DEFAULT_CONFIDENCE
+    try:
+        return float(written)
+    except ValueError:
+        raise ValueError(f"after @ comes the confidence, 0 to 1, not {written!r}") from None
+
+
 def make_caller(url: str | None, auth_token: str | None, from_: str,
                 app: Flask | None = None) -> Caller:  # fmt: skip
     """A caller for the deployed hotline at `url`, or for the in-process `app`."""
@@ -210,23 +209,14 @@ def make_caller(url: str | None, auth_token: str | None, from_: str,
                   status_callback=status_url(voice))  # fmt: skip
 
 
-def make_speaker(out: Console) -> Speaker:
-    """The --speak voice: pyttsx3 with the hotline's voices, played as `prompts play` does."""
-    langs = ["zh-CN", "en-US"]  # the voices pick by script, whatever the menu's languages
-    return Speaker(
-        out,
-        cli_prompts.synthesizer,
-        cli_prompts.play_wav,
-        lambda found: cli_prompts.choose_voices(found, langs, None, cli_prompts.tts_rate(None)),
-    )
-
-
 def terminal_lines(session: PhoneSession) -> Iterator[str]:
     """Typed lines; hidden while the hotline asks for a PIN. Ends on EOF or Ctrl-C."""
     while True:
         secret = session.asks_for_secret()
+        waiting = session.caller.waiting
+        ask = "keys or say" if waiting is not None and waiting.takes_speech else "keys"
         try:
-            yield click.prompt("keys (hidden)" if secret else "keys", default="",
+            yield click.prompt(f"{ask} (hidden)" if secret else ask, default="",
                                show_default=False, hide_input=secret,
                                prompt_suffix="> ")  # fmt: skip
         except click.Abort:  # EOF or Ctrl-C: end the line the prompt left open
@@ -266,7 +256,7 @@ def write_script(path: Path, session: PhoneSession) -> None:
 @with_appcontext
 def call_command(url: str | None, auth_token: str | None, from_: str, speak: bool,
                  record: Path | None) -> None:  # fmt: skip
-    """Call the hotline from the terminal: hear it, type keys, t for silence, h to hang up."""
+    """Call the hotline from the terminal: hear it, key or say, t for silence, h to hang up."""
     if url is not None:
         voice_url(url)  # refused before the call
     if record is not None and not record.parent.is_dir():

@@ -29,6 +29,7 @@ tr.bad td{background:#fdecea}summary{cursor:pointer;font-size:1.1rem;margin:.6re
  border-radius:.5rem}.chat p{margin:0;max-width:75%;padding:.35rem .8rem;border-radius:.9rem;
  white-space:pre-wrap}.hotline{align-self:flex-start;background:#fff;border:1px solid #ddd}
 .caller{align-self:flex-end;background:#d6efff}.silence{font-style:italic;color:#555}
+.said small{color:#555;margin-left:.4rem}
 .chat .req{align-self:center;font:12px monospace;color:#777;padding:0}
 .bar{background:#4a90d9;height:.6rem;border-radius:.3rem}
 .meter{background:#eee;border-radius:.3rem;width:100%;max-width:20rem}
@@ -91,6 +92,9 @@ def _bubble(turn: Turn) -> str:
             return f'<p class="hotline">{escape(turn.text)}</p>'
         case TurnKind.PRESSED:
             return f'<p class="caller">press <kbd>{escape(turn.text)}</kbd></p>'
+        case TurnKind.SAID:
+            confidence = "" if turn.confidence is None else f"<small>{turn.confidence:.2f}</small>"
+            return f'<p class="caller said">say <q>{escape(turn.text)}</q>{confidence}</p>'
         case TurnKind.SILENCE:
             return '<p class="caller silence">(silence)</p>'
     refused = "".join(f"<br>{escape(line)}" for line in refused_lines(turn))

@@ -18,6 +18,7 @@ from ivr.qa.files import (
     find_scripts,
     read_env_file,
 )
+from ivr.qa.load_say import is_say, say_step
 from ivr.qa.model import Expectation, MatchKind, Script, Step, StepKind
 from ivr.sim.turns import EndState
 
@@ -40,6 +41,7 @@ _EXAMPLE = {
     StepKind.EXPECT: "欢迎致电幺二三三三",
     StepKind.EXPECT_NOT: "王建国",
     StepKind.PRESS: '"1"',
+    StepKind.SAY: "医保余额",
     StepKind.SILENCE: "1",
     StepKind.HANGUP: "",
     StepKind.WAIT_MS: "200",
@@ -183,6 +185,8 @@ class _Parser:
             if kind not in (StepKind.HANGUP, StepKind.SILENCE):
                 raise self._error(line, f"{kind} needs a value, e.g. - {kind}: {_EXAMPLE[kind]}")
             return Step(kind, line)
+        if is_say(node, self._value):  # the one step that may have a second key
+            return say_step(line, node, self._value, self._fill, self._error)
         if isinstance(node, yaml.MappingNode) and len(node.value) > 1:
             keys = ", ".join(str(self._value(key)) for key, _ in node.value)
             reason = f"one step has one key, found {keys}: start each step with its own '- '"

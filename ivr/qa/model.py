@@ -8,6 +8,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from ivr.core.identity import mask_keyed
+from ivr.sim.speech import DEFAULT_CONFIDENCE, mask_said, said_line
 from ivr.sim.turns import EndState, Turn
 
 
@@ -17,6 +18,7 @@ class StepKind(StrEnum):
     EXPECT = "expect"  # what was heard since the last input contains / matches this
     EXPECT_NOT = "expect_not"  # ... and must not contain / match this
     PRESS = "press"  # key digits into the waiting Gather
+    SAY = "say"  # speak into a Gather that listens for speech (Twilio posts SpeechResult)
     SILENCE = "silence"  # let the waiting Gather time out, `count` times
     HANGUP = "hangup"  # the caller hangs up
     WAIT_MS = "wait_ms"  # the caller waits (real time) before the next step
@@ -62,12 +64,16 @@ class Step:
     expectation: Expectation | None = None  # EXPECT and EXPECT_NOT
     count: int = 1  # SILENCE: how many timeouts in a row
     ms: int = 0  # WAIT_MS
+    text: str = ""  # SAY: the words said, variables already filled in
+    confidence: float = DEFAULT_CONFIDENCE  # SAY: what the recogniser reports, 0 to 1
 
     def describe(self) -> str:
         """The step as written, for reports (keys masked as transcripts mask them)."""
         match self.kind:
             case StepKind.PRESS:
                 return f"press {mask_keyed(self.keys)}"
+            case StepKind.SAY:
+                return f"say {said_line(repr(mask_said(self.text)), self.confidence)}"
             case StepKind.EXPECT | StepKind.EXPECT_NOT:
                 assert self.expectation is not None
                 return f"{self.kind.value} {self.expectation.describe()}"

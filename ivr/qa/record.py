@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from ivr.sim.speech import DEFAULT_CONFIDENCE
 from ivr.sim.turns import EndState
 
 PLACEHOLDER = re.compile(r"\[play:[^\]]*\]")  # a <Play> whose audio says no text
@@ -17,6 +18,8 @@ SENTENCE_END = re.compile(r"[。！？；]|[.!?;](?=\s|$)")
 PIN_KEYS = re.compile(r"(?:(?<=^)|(?<=#))[0-9]{6}(?=#|$)")
 # An ID number (X keyed as *) or a card number, keyed on its own the same way.
 ID_KEYS = re.compile(r"(?:(?<=^)|(?<=#))(?:[0-9]{17}[0-9*]|[0-9]{9})(?=#|$)")
+# The same numbers said aloud, anywhere in a sentence: a PIN (6), a card (9) or an ID (18).
+SAID_SECRET = re.compile(r"(?<![0-9])(?:[0-9]{17}[0-9Xx]|[0-9]{9}|[0-9]{6})(?![0-9Xx])")
 
 
 def first_sentence(utterances: Iterable[str]) -> str | None:
@@ -67,6 +70,15 @@ class Recording:
         keys = PIN_KEYS.sub(lambda m: self._variable("PIN", m[0]), keys)
         keys = ID_KEYS.sub(lambda m: self._variable("ID", m[0]), keys)
         self.steps.append({"press": _Keys(keys)})
+
+    def say(self, text: str, confidence: float) -> None:
+        """Record words said, a spoken PIN or ID number as a variable; confidence if not 0.9."""
+        text = SAID_SECRET.sub(lambda m: self._variable("PIN" if len(m[0]) == 6 else "ID", m[0]),
+                               text)  # fmt: skip
+        step: dict[str, Any] = {"say": text}
+        if confidence != DEFAULT_CONFIDENCE:
+            step["confidence"] = confidence
+        self.steps.append(step)
 
     def _variable(self, kind: str, keyed: str) -> str:
         """`${PIN}` for the first PIN keyed, `${PIN2}` for a different one; `${ID}` alike."""

@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from ivr.core.identity import mask_keyed
 from ivr.qa.model import Outcome, Script, ScriptResult, Step, StepKind, StepResult
 from ivr.sim.caller import Caller
+from ivr.sim.speech import NotListening
 from ivr.sim.transport import SimulatorError, WebhookError
 from ivr.sim.turns import Turn, TurnKind
 from ivr.sim.twiml_check import TwimlInvalid
@@ -21,6 +22,7 @@ APPLICATION_ERROR = "the caller hears Twilio's application error"
 _KEY_RUN = re.compile(r"[0-9*#]{2,}")
 # What Twilio rejects: bad answers (the simulator's WebhookError) and checker-invalid TwiML.
 _REJECTED = (WebhookError, TwimlInvalid)
+_INPUTS = (StepKind.PRESS, StepKind.SAY)
 
 
 def run_script(
@@ -80,7 +82,8 @@ class _Run:
         self.script, self.caller, self.result, self.sleep = script, caller, result, sleep
         self.heard = ""
         self.mark = 0  # where the current step's turns begin in the transcript
-        self.secrets = [s.keys for s in script.steps if s.kind == StepKind.PRESS]
+        # Digits said aloud may be a PIN as well as keys pressed.
+        self.secrets = [s.keys or s.text for s in script.steps if s.kind in _INPUTS]
         self.ended_before = False  # whether the call was over when the current step began
 
     def go(self) -> None:
@@ -99,6 +102,8 @@ class _Run:
             self.ended_before = self.caller.ended
             try:
                 done = self._step(step)
+            except NotListening as exc:  # speech at a keys-only Gather, or keys at speech-only
+                done = StepResult(step, ok=False, message=str(exc))
             except (SimulatorError, TwimlInvalid) as exc:
                 self._error(step, exc)
                 return
@@ -118,6 +123,8 @@ class _Run:
                 return StepResult(step, ok=True)
             case StepKind.PRESS:
                 self.heard = self.caller.press(step.keys)
+            case StepKind.SAY:
+                self.heard = self.caller.say(step.text, step.confidence)
             case StepKind.SILENCE:
                 self.heard = "".join(self.caller.silence() for _ in range(step.count))
             case StepKind.HANGUP:

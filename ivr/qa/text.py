@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from ivr.qa.model import Outcome, ScriptResult
+from ivr.sim.speech import said_line
 from ivr.sim.turns import Turn, TurnKind
 
 
@@ -32,6 +33,8 @@ def _turn_line(turn: Turn) -> str:
             return f"hotline: {turn.text}"
         case TurnKind.PRESSED:
             return f"caller: press {turn.text}"
+        case TurnKind.SAID:  # as the script writes it: say 医保余额 (0.90)
+            return f"caller: say {said_line(turn.text, turn.confidence)}"
         case TurnKind.SILENCE:
             return "caller: (silence)"
     return "".join(["  " + request_line(turn), *(f"\n    {line}" for line in refused_lines(turn))])

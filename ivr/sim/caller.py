@@ -15,6 +15,7 @@ from twilio.request_validator import RequestValidator
 from ivr.core.identity import mask_keyed
 from ivr.sim.exchange import PlayFailed, check, play, send
 from ivr.sim.fallback import fallback_form
+from ivr.sim.speech import DEFAULT_CONFIDENCE, mask_said, require_input, speech_params
 from ivr.sim.transport import (
     FlaskTransport,
     HttpTransport,
@@ -110,10 +111,19 @@ class Caller:
         """Type keys into the waiting Gather (extra keys run ahead into the next ones)."""
         if not KEYS.fullmatch(keys):
             raise ValueError(f"keys must be 0-9, * or #, got {keys!r}")
+        require_input(self.waiting, speech=False)  # before the call changes at all
         spec = self._require_waiting("press keys")
         self.transcript.append(Turn(TurnKind.PRESSED, mask_keyed(keys)))
         self._typeahead = keys
         return self._act(lambda: self._drive(self._finish_gather(spec)))
+
+    def say(self, text: str, confidence: float = DEFAULT_CONFIDENCE) -> str:
+        """Speak into the waiting Gather, which must listen for speech (ivr.sim.speech)."""
+        params = speech_params(text, confidence)
+        require_input(self.waiting, speech=True)  # before the call changes at all
+        spec = self._require_waiting("say anything")
+        self.transcript.append(Turn(TurnKind.SAID, mask_said(text.strip()), confidence=confidence))
+        return self._act(lambda: self._drive(_Hop(spec.action, spec.method, params)))
 
     def silence(self) -> str:
         """Let the waiting Gather time out with no digits."""
@@ -158,6 +168,7 @@ class Caller:
 
     def _finish_gather(self, spec: GatherSpec) -> _Hop:
         """Feed type-ahead keys to a Gather and build Twilio's request to its action."""
+        require_input(spec, speech=False)  # keys typed ahead into a speech-only Gather
         digits, finished_on, self._typeahead = spec.collect(self._typeahead)
         return _Hop(spec.action, spec.method, {"Digits": digits, "FinishedOnKey": finished_on})
 

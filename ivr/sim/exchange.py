@@ -13,6 +13,7 @@ from lxml import etree
 from ivr.core.identity import mask_keyed
 from ivr.sim.fallback import play_error_code
 from ivr.sim.replies import check_reply
+from ivr.sim.speech import mask_said
 from ivr.sim.transport import Reply, Transport, WebhookError
 from ivr.sim.turns import Turn, TurnKind, trace_of, with_query
 from ivr.sim.twiml_check import TwimlChecker, TwimlInvalid
@@ -37,14 +38,22 @@ def private(url: str) -> str:
     return _PRIVATE_AUDIO.sub("/audio/calls/…", url)
 
 
+def _kept(name: str, value: str) -> str:
+    """One form field as a transcript keeps it: keys and spoken digits masked, no secret URL."""
+    if name == "Digits":
+        return mask_keyed(value)
+    if name == "SpeechResult":
+        return mask_said(value)
+    return private(value) if name == "ErrorUrl" else value
+
+
 def send(transport: Transport, url: str, method: str, form: dict[str, str], sign: Signer,
          ) -> tuple[Reply | WebhookError, Turn]:  # fmt: skip
     """Make one request; its reply, or the error that stands for none, and its turn."""
     get = method == "GET"
     target = with_query(url, url, form) if get else url  # a GET carries the form in its query
     # Transcripts feed reports: the keys are kept only as masked as the event log's.
-    kept = {k: mask_keyed(v) if k == "Digits" else private(v) if k == "ErrorUrl" else v
-            for k, v in form.items()}  # fmt: skip
+    kept = {k: _kept(k, v) for k, v in form.items()}
     shown = with_query(target, url, kept) if get else url  # a GET URL carries Digits
     turn = Turn(TurnKind.REQUEST, url=shown, method=method, form=kept)
     headers = sign(target, {} if get else form)  # a GET's URL alone is signed

@@ -28,6 +28,7 @@ class TurnKind(StrEnum):
 
     HEARD = "heard"
     PRESSED = "pressed"
+    SAID = "said"  # spoken into a speech Gather: Twilio posted the text it recognised
     SILENCE = "silence"
     REQUEST = "request"
 
@@ -42,6 +43,10 @@ class GatherSpec:
     action: str
     method: str
     action_on_empty_result: bool
+    # The `input` attribute as written ("" when absent: Twilio then takes keys only), and
+    # the phrases a speech Gather's `hints` expect, for a page to suggest.
+    input: str = ""
+    hints: str = ""
 
     @classmethod
     def parse(cls, verb: etree._Element, doc_url: str) -> GatherSpec:
@@ -54,7 +59,19 @@ class GatherSpec:
             action=urljoin(doc_url, verb.get("action", "")),
             method=verb.get("method", "POST").upper(),
             action_on_empty_result=verb.get("actionOnEmptyResult", "false").lower() == "true",
+            input=" ".join(verb.get("input", "").split()),
+            hints=verb.get("hints", "").strip(),
         )
+
+    @property
+    def takes_keys(self) -> bool:
+        """True when the Gather takes keys (its `input` holds dtmf, or it has none)."""
+        return not self.input or "dtmf" in self.input.lower().split()
+
+    @property
+    def takes_speech(self) -> bool:
+        """True when the Gather listens for speech (its `input` holds speech)."""
+        return "speech" in self.input.lower().split()
 
     def collect(self, keys: str) -> tuple[str, str, str]:
         """Consume keys until the Gather completes; return (digits, finished_on_key, rest)."""
@@ -84,6 +101,8 @@ class Turn:
     # A heard <Play>'s URL. A read-back's is a secret: reports (QA scripts) never print it;
     # the softphone API returns it only to the caller's own page (the developer's own call).
     audio: str | None = None
+    # A said turn's confidence, 0 to 1, as the recogniser would have reported it.
+    confidence: float | None = None
     # Where the hotline's engine took the call in answering (its X-IVR-Trace header); None
     # when the answer had no such header, as from a hotline that does not send one.
     trace: tuple[Trace, ...] | None = None

@@ -17,6 +17,7 @@ from flask import Flask, current_app, request
 from ivr.core.model import Menu
 from ivr.qa.targets import IN_PROCESS_VOICE, status_url
 from ivr.sim.caller import Caller
+from ivr.sim.speech import NotListening, require_input
 from ivr.sim.state import StateError, restore, snapshot
 from ivr.sim.transport import FreshContextTransport, SimulatorError, WebhookError
 from ivr.sim.twiml_check import TwimlChecker, TwimlInvalid
@@ -118,7 +119,12 @@ def show(call_sid: str) -> dict[str, Any]:
 
 def press(call_sid: str, keys: str) -> dict[str, Any]:
     """Key `keys` into the waiting Gather."""
-    return _act(call_sid, "press keys", lambda caller: caller.press(keys))
+    return _act(call_sid, "press keys", lambda caller: caller.press(keys), speech=False)
+
+
+def say(call_sid: str, text: str, confidence: float) -> dict[str, Any]:
+    """Say `text` into the waiting Gather, which must listen for speech."""
+    return _act(call_sid, "say", lambda caller: caller.say(text, confidence), speech=True)
 
 
 def silence(call_sid: str) -> dict[str, Any]:
@@ -132,14 +138,14 @@ def hangup(call_sid: str) -> dict[str, Any]:
 
 
 def _act(call_sid: str, what: str, action: Callable[[Caller], object], *,
-         need_waiting: bool = True) -> dict[str, Any]:  # fmt: skip
+         need_waiting: bool = True, speech: bool | None = None) -> dict[str, Any]:  # fmt: skip
     """Run one caller action with the call's row locked; return the turns it added."""
     problem: PhoneError | None = None
     with held(hotline(), call_sid, _now()) as call:
         if call.saved is None:
             raise PhoneError(404, f"there is no softphone call {call_sid}")
         caller = _rebuild(call.saved)
-        _check_can(caller, what, need_waiting)
+        _check_can(caller, what, need_waiting, speech)
         mark = len(caller.transcript)
         waited_at = node_of(caller.waiting.action) if caller.waiting else None
         problem = _run(caller, action)
@@ -168,13 +174,19 @@ def _rebuild(saved: dict[str, Any]) -> Caller:
         raise PhoneError(409, f"{exc}: start a new call") from exc
 
 
-def _check_can(caller: Caller, what: str, need_waiting: bool) -> None:
-    """Refuse an action the call cannot take: 409, with the reason."""
+def _check_can(caller: Caller, what: str, need_waiting: bool, speech: bool | None) -> None:
+    """Refuse an action the call cannot take: 409, with the reason; `speech` True for words,
+    False for keys (the waiting Gather must take them), None for neither."""
     if caller.ended:
         end = caller.end_state.value if caller.end_state else "unknown"
         raise PhoneError(409, f"cannot {what}: the call has ended ({end})")
     if need_waiting and caller.waiting is None:
         raise PhoneError(409, f"cannot {what}: the call is not waiting for keys")
+    if speech is not None:
+        try:
+            require_input(caller.waiting, speech)
+        except NotListening as exc:
+            raise PhoneError(409, f"cannot {what}: {exc}") from None
 
 
 def _run(caller: Caller, action: Callable[[Caller], object]) -> PhoneError | None:

@@ -25,7 +25,8 @@ def call_json(caller: Caller, turns: Iterable[Turn], prefix: str = "") -> dict[s
     waiting = None
     if spec is not None:
         waiting = {"num_digits": spec.num_digits, "finish_on_key": spec.finish_on_key,
-                   "timeout": spec.timeout}  # fmt: skip
+                   "timeout": spec.timeout, "keys": spec.takes_keys,
+                   "speech": spec.takes_speech, "hints": hints_of(spec.hints)}  # fmt: skip
     return {
         "id": caller.call_sid,
         "from": caller.from_,
@@ -45,6 +46,8 @@ def turn_json(turn: Turn, prefix: str = "") -> dict[str, Any]:
             return {"kind": "heard", "text": turn.text, "audio": audio}
         case TurnKind.PRESSED:
             return {"kind": "pressed", "text": turn.text}
+        case TurnKind.SAID:
+            return {"kind": "said", "text": turn.text, "confidence": turn.confidence}
         case TurnKind.SILENCE:
             return {"kind": "silence"}
     parts = urlsplit(turn.url or "")
@@ -58,6 +61,11 @@ def turn_json(turn: Turn, prefix: str = "") -> dict[str, Any]:
         "twiml": pretty(turn.twiml or ""),
         "node": node_of(turn.url or ""),
     }
+
+
+def hints_of(hints: str) -> list[str]:
+    """A speech Gather's hints as phrases (Twilio separates them with commas)."""
+    return [phrase.strip() for phrase in hints.split(",") if phrase.strip()]
 
 
 def node_of(url: str) -> str | None:

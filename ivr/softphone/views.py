@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, NotFound
 
 from ivr.sim.caller import MAX_DOCUMENTS_PER_ACTION
+from ivr.sim.speech import DEFAULT_CONFIDENCE, MAX_SAID, check_said
 from ivr.softphone import calls, local
 from ivr.softphone.calls import PhoneError
 from ivr.softphone.lock import CallBusy
@@ -128,6 +129,20 @@ def press_keys(call_sid: str) -> Response:
     if not isinstance(keys, str) or not KEYS.fullmatch(keys):
         raise PhoneError(400, f'"keys" must be 1 to {MAX_KEYS} of the keys 0-9, * and #')
     return jsonify(calls.press(_sid(call_sid), keys))
+
+
+@phone.post("/api/calls/<call_sid>/say")
+def say_words(call_sid: str) -> Response:
+    """Say words into the waiting Gather, as the recogniser heard them; the turns this added."""
+    body = _body()
+    text, confidence = body.get("text"), body.get("confidence", DEFAULT_CONFIDENCE)
+    if not isinstance(text, str):
+        raise PhoneError(400, f'"text" must be the words said: 1 to {MAX_SAID} characters')
+    try:
+        check_said(text, confidence)
+    except ValueError as exc:
+        raise PhoneError(400, f"cannot say that: {exc}") from None
+    return jsonify(calls.say(_sid(call_sid), text, confidence))
 
 
 @phone.post("/api/calls/<call_sid>/silence")

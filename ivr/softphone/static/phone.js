@@ -1,5 +1,6 @@
-// 12333 softphone: dials the hotline through /phone/api, sends keys Gather by Gather,
-// plays what the hotline says and shows the call (drawing is in phone-view.js).
+// 12333 softphone: dials the hotline through /phone/api, sends keys Gather by Gather (or
+// words, where the Gather listens for speech), plays what the hotline says and shows the
+// call (drawing is in phone-view.js).
 'use strict';
 
 const API = '/phone/api';
@@ -64,10 +65,11 @@ function refreshStatus() {
   if (state.phase === 'dialling') return setStatus(`Dialling from ${el.from.value.trim()}…`, 'busy');
   if (state.busy) return setStatus('Sending…', 'busy');
   if (!call.waiting) return setStatus(`In call at ${call.node || '—'}`);
-  const { num_digits: digits, finish_on_key: finish } = call.waiting;
+  const { num_digits: digits, finish_on_key: finish, keys, speech } = call.waiting;
   const hint = digits ? `${digits} key${digits > 1 ? 's' : ''}`
     : finish ? `digits, end with ${finish}` : 'digits';
-  setStatus(`Waiting at ${call.node || '—'} · ${hint}`);
+  const takes = keys === false ? 'speech' : speech ? `${hint} or speech` : hint;
+  setStatus(`Waiting at ${call.node || '—'} · ${takes}`);
 }
 
 // Enable and disable the controls for the current phase.
@@ -79,6 +81,30 @@ function updateControls() {
   el.silence.disabled = !(state.phase === 'up' && !state.busy && state.call?.waiting);
   document.body.classList.toggle('in-call', live);
   el.entry.textContent = shownEntry();
+  updateSay();
+}
+
+// The say box takes words only while the waiting Gather listens for speech; it says why not.
+function updateSay() {
+  const waiting = state.call?.waiting;
+  const listening = state.phase === 'up' && !!waiting?.speech;
+  const usable = listening && !state.busy;
+  for (const control of [el.sayText, el.sayConfidence, el.saySend]) control.disabled = !usable;
+  el.sayNote.classList.toggle('listening', listening);
+  let note = 'Speak instead of keying, where the hotline listens.';
+  if (listening) {
+    const hints = waiting.hints || [];
+    note = hints.length ? `Listening for speech, e.g. ${hints.join(' · ')}` : 'Listening for speech.';
+  } else if (state.phase === 'up' && waiting) {
+    note = 'This prompt takes keys only: it does not listen for speech.';
+  }
+  el.sayNote.textContent = note;
+  const phrases = listening ? waiting.hints || [] : [];
+  el.sayHints.replaceChildren(...phrases.map((phrase) => {
+    const option = document.createElement('option');
+    option.value = phrase;
+    return option;
+  }));
 }
 
 // The keys typed so far as #entry shows them: one * per key at an input node (ID, PIN),
@@ -129,15 +155,15 @@ function resetCall() {
   highlightNode(null);
 }
 
-// Post keys, silence or hangup for the call, and show the new turns.
-async function send(action, keys) {
+// Post keys, words, silence or hangup for the call, and show the new turns.
+async function send(action, body) {
   state.busy = true;
   state.entry = '';
   updateControls();
   refreshStatus();
   try {
     const path = `/calls/${encodeURIComponent(state.call.id)}/${action}`;
-    const call = await api('POST', path, action === 'keys' ? { keys } : undefined);
+    const call = await api('POST', path, body);
     state.busy = false;
     applyCall(call, false);  // only the turns this request added
     refreshStatus();
@@ -202,7 +228,7 @@ function pump() {
     state.pending = state.pending.slice(1);
     state.entry += key;
     const finished = finish && key === finish;
-    if (finished || (digits && state.entry.length >= digits)) return send('keys', state.entry);
+    if (finished || (digits && state.entry.length >= digits)) return send('keys', { keys: state.entry });
   }
   updateControls();
 }
@@ -222,8 +248,23 @@ function pressKey(key) {
 function silence() {
   if (state.phase !== 'up' || state.busy || !state.call.waiting) return;
   stopAudio();
-  if (state.entry) send('keys', state.entry);
+  if (state.entry) send('keys', { keys: state.entry });
   else send('silence');
+}
+
+// The say box: send its words as what the recogniser heard, with the confidence given.
+function say(ev) {
+  ev.preventDefault();
+  const waiting = state.call?.waiting;
+  if (state.phase !== 'up' || state.busy || !waiting?.speech) return;
+  const text = el.sayText.value.trim();
+  if (!text) return setStatus('Type the words to say first', 'hint');
+  const confidence = Number(el.sayConfidence.value || '0.9');
+  if (!(confidence >= 0 && confidence <= 1)) return setStatus('Confidence is a number from 0 to 1', 'hint');
+  stopAudio();  // speaking barges in, as a key does
+  Object.assign(state, { pending: '', entry: '' });
+  el.sayText.value = '';
+  send('say', { text, confidence });
 }
 
 // Hang up now, or as soon as the request in flight returns.
@@ -260,6 +301,11 @@ function renderTurn(turn, playAudio) {
     }
   } else if (turn.kind === 'pressed') {
     View.addBubble(el.transcript, 'caller', 'You pressed', turn.text);
+  } else if (turn.kind === 'said') {
+    const bubble = View.addBubble(el.transcript, 'caller said', 'You said', turn.text);
+    if (turn.confidence !== null && turn.confidence !== undefined) {
+      bubble.querySelector('.text').append(View.make('span', 'confidence', `(${turn.confidence.toFixed(2)})`));
+    }
   } else if (turn.kind === 'silence') {
     View.addEvent(el.transcript, 'silence', 'Silence — the Gather timed out');
   } else if (turn.kind === 'request') {
@@ -347,6 +393,7 @@ function onKeyDown(ev) {
   }
   if (ev.key === 'Enter') {
     if (target instanceof HTMLButtonElement && !target.classList.contains('key')) return;
+    if (target instanceof HTMLInputElement && target.form === el.sayForm) return;  // it says
     ev.preventDefault();
     if (state.phase === 'idle' || state.phase === 'ended') dial();
     return;
@@ -361,7 +408,9 @@ function onKeyDown(ev) {
 // Find the elements, wire the controls and load the menu.
 function init() {
   const ids = ['from', 'dial', 'hangup', 'silence', 'entry', 'status', 'transcript', 'devpanel',
-    'player', 'audioNote:audio-note', 'menuTree:menu-tree', 'phone:phone'];
+    'player', 'audioNote:audio-note', 'menuTree:menu-tree', 'phone:phone', 'sayForm:say-form',
+    'sayText:say-text', 'sayConfidence:say-confidence', 'saySend:say-send', 'sayNote:say-note',
+    'sayHints:say-hints'];
   for (const spec of ids) {
     const [name, id = name] = spec.split(':');
     el[name] = document.getElementById(id);
@@ -369,6 +418,7 @@ function init() {
   el.dial.addEventListener('click', dial);
   el.hangup.addEventListener('click', hangup);
   el.silence.addEventListener('click', silence);
+  el.sayForm.addEventListener('submit', say);
   document.querySelector('.keypad').addEventListener('click', (ev) => {
     const button = ev.target.closest('button.key');
     if (button) pressKey(button.dataset.key);
