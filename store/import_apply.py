@@ -48,7 +48,10 @@ _UNCHANGED = (
 _RESOLVE_IDS = text(f"""
 UPDATE {BINDINGS} SET
   payer_id = (SELECT id FROM persons WHERE persons.id_number = {BINDINGS}.payer),
-  beneficiary_id = (SELECT id FROM persons WHERE persons.id_number = {BINDINGS}.beneficiary)
+  beneficiary_id = (SELECT id FROM persons WHERE persons.id_number = {BINDINGS}.beneficiary),
+  was_bound_on = (SELECT k.bound_on FROM bindings k
+                  JOIN persons p ON p.id = k.payer_id JOIN persons q ON q.id = k.beneficiary_id
+                  WHERE p.id_number = {BINDINGS}.payer AND q.id_number = {BINDINGS}.beneficiary)
 """)
 _ON_FILE = "FROM {staged} s JOIN {table} t ON {join}"
 # Otherwise swapping two payers' ranks would trip the unique index halfway through.
@@ -193,7 +196,6 @@ def _apply_transactions(connection: Connection, postgres: bool) -> int:
     import_checks.check_transactions(connection)
     updated = connection.execute(_TX_ON_FILE).scalar_one()
     connection.execute(text(_UPSERT_TRANSACTIONS + (_TX_UNCHANGED if postgres else "")))
-    import_checks.check_transactions_on_file(connection)
     return updated
 
 

@@ -82,7 +82,9 @@ WHERE EXISTS (SELECT 1 FROM import_transactions e
 ORDER BY s.idx LIMIT 1
 """)
 # A family payment needs a binding of its holder (payer) and beneficiary that began on or
-# before its date: the binding as the file leaves it, whatever its status now.
+# before its date, whatever its status now: the binding as the file leaves it, or as it
+# was on file before (a binding bound again later, with a new bound_on, keeps the payments
+# made under its earlier term).
 _TX_PROBLEM = text("""
 SELECT s.idx, s.id_number, s.beneficiary, s.booked_on, h.id, b.id,
        (SELECT k.bound_on FROM bindings k WHERE k.payer_id = h.id AND k.beneficiary_id = b.id)
@@ -90,19 +92,12 @@ FROM import_transactions s
 LEFT JOIN persons h ON h.id_number = s.id_number
 LEFT JOIN persons b ON b.id_number = s.beneficiary
 WHERE h.id IS NULL
-   OR (s.beneficiary IS NOT NULL AND (b.id IS NULL OR NOT EXISTS (
-         SELECT 1 FROM bindings k
-         WHERE k.payer_id = h.id AND k.beneficiary_id = b.id AND k.bound_on <= s.booked_on)))
+   OR (s.beneficiary IS NOT NULL AND (b.id IS NULL OR (
+         NOT EXISTS (SELECT 1 FROM bindings k WHERE k.payer_id = h.id
+                     AND k.beneficiary_id = b.id AND k.bound_on <= s.booked_on)
+         AND NOT EXISTS (SELECT 1 FROM import_bindings w WHERE w.payer_id = h.id
+                         AND w.beneficiary_id = b.id AND w.was_bound_on <= s.booked_on))))
 ORDER BY s.idx LIMIT 1
-""")
-# After the movements are written: a binding of the file whose bound_on moved after a
-# family payment on file that went through it.
-_TX_ON_FILE_PROBLEM = text("""
-SELECT s.idx, s.payer, s.beneficiary, s.bound_on, t.booked_on, t.ref
-FROM import_bindings s
-JOIN transactions t ON t.beneficiary_id = s.beneficiary_id AND t.person_id = s.payer_id
-WHERE t.booked_on < s.bound_on
-ORDER BY s.idx, t.booked_on LIMIT 1
 """)
 
 
@@ -201,14 +196,3 @@ def check_transactions(connection: Connection) -> None:
                               "or on file")  # fmt: skip
     raise ImportFileError(f"{label}: date: {booked_on} is before the binding {pair} began "
                           f"(bound_on {bound_on})")  # fmt: skip
-
-
-def check_transactions_on_file(connection: Connection) -> None:
-    """A binding of the file still began by every family payment on file made through it."""
-    found = connection.execute(_TX_ON_FILE_PROBLEM).first()
-    if found is not None:
-        index, payer, beneficiary, bound_on, booked_on, ref = found
-        raise ImportFileError(
-            f"{binding_label(index, payer, beneficiary)}: bound_on: {bound_on} is after the "
-            f"family payment {ref} of {booked_on} on file, made through this binding"
-        )

@@ -26,11 +26,12 @@ _DDL = {
     "insured_region VARCHAR(6) NOT NULL, scheme VARCHAR(16) NOT NULL, "
     "insured_status VARCHAR(16) NOT NULL, balance_fen BIGINT NOT NULL, "
     "balance_as_of DATE NOT NULL",
-    # payer_id and beneficiary_id are filled in once the persons are written.
+    # payer_id and beneficiary_id are filled in once the persons are written, and with them
+    # was_bound_on: the bound_on on file before the import, if the binding was on file.
     BINDINGS: "idx INTEGER PRIMARY KEY, payer VARCHAR(18) NOT NULL, "
     "beneficiary VARCHAR(18) NOT NULL, relation VARCHAR(32) NOT NULL, "
     "priority INTEGER NOT NULL, status VARCHAR(16) NOT NULL, bound_on DATE NOT NULL, "
-    "payer_id INTEGER, beneficiary_id INTEGER",
+    "payer_id INTEGER, beneficiary_id INTEGER, was_bound_on DATE",
     # The persons' ids are joined in where needed: no UPDATE rewrites a city's movements.
     TRANSACTIONS: "idx INTEGER PRIMARY KEY, id_number VARCHAR(18) NOT NULL, "
     "ref VARCHAR(32) NOT NULL, booked_on DATE NOT NULL, kind VARCHAR(24) NOT NULL, "
