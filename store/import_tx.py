@@ -67,6 +67,8 @@ def _beneficiary(rec: Record, kind: str, holder: str, today: date) -> str | None
         if rec.raw.get("beneficiary") is not None:
             raise rec.fail("beneficiary", f"only a family_* movement has one, not {kind}")
         return None
+    if rec.raw.get("beneficiary") is None:
+        raise rec.fail("beneficiary", f"required for {kind}: the relative it paid for")
     beneficiary = rec.id_number("beneficiary", today)
     if beneficiary == holder:
         raise rec.fail("beneficiary", "the holder's own ID: 家庭共济 pays for a relative")
