@@ -70,14 +70,15 @@ ON CONFLICT (payer_id, beneficiary_id) DO UPDATE SET
 """)
 
 _TX_VALUES = ("booked_on", "kind", "amount_fen", "beneficiary_id")
-# The persons' ids are joined in here rather than written into the staged rows first.
+# The persons' ids are joined in here rather than written into the staged rows first. No
+# ORDER BY: the rows are keyed by (holder, ref), and sorting a city's ten million costs.
 _UPSERT_TRANSACTIONS = f"""
 INSERT INTO transactions (person_id, ref, {", ".join(_TX_VALUES)})
 SELECT h.id, s.ref, s.booked_on, s.kind, s.amount_fen, b.id
 FROM {TRANSACTIONS} s
 JOIN persons h ON h.id_number = s.id_number
 LEFT JOIN persons b ON b.id_number = s.beneficiary
-WHERE true ORDER BY s.idx
+WHERE true
 ON CONFLICT (person_id, ref) DO UPDATE SET
   {", ".join(f"{c} = excluded.{c}" for c in _TX_VALUES)}
 """
@@ -184,6 +185,10 @@ def apply(connection: Connection, stager: Stager) -> ImportSummary:
     connection.execute(_UPSERT_BINDINGS)
     import_checks.check_bindings_on_file(connection)
     transactions_updated = _apply_transactions(connection, postgres)
+    for table in ("persons", "bindings", "transactions"):
+        # Else the hotline's first queries plan with the old statistics until autovacuum
+        # comes: after a city, a statement took a parallel plan, 24 ms instead of 0.2 ms.
+        stager.analyze(table)
     persons, bindings = stager.counts[PERSONS], stager.counts[BINDINGS]
     transactions = stager.counts[TRANSACTIONS]
     return ImportSummary(persons - persons_updated, persons_updated,
