@@ -1,4 +1,5 @@
-"""Import a whole city: N persons and N/4 bindings, on SQLite and PostgreSQL, then again.
+"""Import a whole city: N persons, N/4 bindings and 10 N movements, on SQLite and
+PostgreSQL, then again; then time the 账户明细 query on what was imported.
 
 The city (store/city.py) is streamed to a temporary JSON file; each import runs in a child
 process on a fresh database (a temporary SQLite file, or a new PostgreSQL schema dropped
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,10 +26,11 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_servers import PG_URL, database, postgres_answers  # noqa: E402
 
-from store.city import CITY_DAY, write_city  # noqa: E402
+from store.city import CITY_DAY, TX_PER_PERSON, write_city  # noqa: E402
 
 TARGET_SECONDS = 180
 TARGET_RSS = 1 << 30
+STATEMENT_SAMPLES = 2_000  # statements timed, of persons spread over the whole city
 
 
 def child(url: str, path: Path) -> None:
@@ -58,8 +61,34 @@ def run_child(url: str, path: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def measure(backend: str, path: Path, records: int) -> list[dict]:
-    """The import and the re-import of the file on a fresh database of `backend`."""
+def time_statements(url: str) -> dict:
+    """Milliseconds per statement() call, for persons spread evenly over the city."""
+    from sqlalchemy import func, select
+
+    from store.db import make_engine
+    from store.models import Person, Transaction
+    from store.statements import statement
+
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        rows = connection.execute(select(func.count()).select_from(Transaction)).scalar_one()
+        ids = connection.execute(select(Person.id).order_by(Person.id)).scalars().all()
+        chosen = ids[:: max(1, len(ids) // STATEMENT_SAMPLES)]
+        times, entries = [], 0
+        for person_id in chosen:
+            started = time.perf_counter()
+            entries += statement(connection, person_id, CITY_DAY).count
+            times.append((time.perf_counter() - started) * 1000)
+    engine.dispose()
+    times.sort()
+    return {"transactions": rows, "calls": len(times), "movements_seen": entries,
+            "median_ms": statistics.median(times), "p99_ms": times[int(len(times) * 0.99)],
+            "max_ms": times[-1]}  # fmt: skip
+
+
+def measure(backend: str, path: Path, records: int) -> tuple[list[dict], dict]:
+    """The import and the re-import of the file on a fresh database of `backend`, then
+    the statement query on it."""
     results = []
     with database(backend) as url:
         for run in ("import", "re-import"):
@@ -70,7 +99,11 @@ def measure(backend: str, path: Path, records: int) -> list[dict]:
                           rss_met=report["peak_rss"] <= TARGET_RSS)  # fmt: skip
             print(_line(report), flush=True)
             results.append(report)
-    return results
+        timed = time_statements(url)
+        print(f"{backend:<10} statement() over {timed['transactions']:,} movements: median "
+              f"{timed['median_ms']:.2f} ms, p99 {timed['p99_ms']:.2f} ms, max "
+              f"{timed['max_ms']:.2f} ms ({timed['calls']:,} callers)", flush=True)  # fmt: skip
+    return results, {"backend": backend, **timed}
 
 
 def _line(r: dict) -> str:
@@ -88,6 +121,8 @@ def main() -> None:
     """Generate the city, import it on each backend, report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--persons", type=int, default=1_000_000, help="city size (bindings: N/4)")
+    parser.add_argument("--per-person", type=int, default=TX_PER_PERSON,
+                        help="movements of each person's account")  # fmt: skip
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     parser.add_argument("--backends", default="sqlite,postgresql",
                         help="comma-separated: sqlite, postgresql")  # fmt: skip
@@ -95,12 +130,14 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         return child(args.child[0], Path(args.child[1]))
-    results, skipped = [], []
+    results, skipped, statements = [], [], []
     with tempfile.TemporaryDirectory(prefix="ivr-city-") as folder:
         started = time.perf_counter()
-        path = write_city(Path(folder) / "city.json", args.persons)
-        records = args.persons + args.persons // 4
-        print(f"City of {args.persons:,} persons and {args.persons // 4:,} bindings: "
+        path = write_city(Path(folder) / "city.json", args.persons, per_person=args.per_person)
+        movements = args.persons * args.per_person
+        records = args.persons + args.persons // 4 + movements
+        print(f"City of {args.persons:,} persons, {args.persons // 4:,} bindings and "
+              f"{movements:,} movements: "
               f"{path.stat().st_size / 2**20:,.0f} MiB, written in "
               f"{time.perf_counter() - started:.0f} s", flush=True)  # fmt: skip
         for backend in args.backends.split(","):
@@ -108,11 +145,14 @@ def main() -> None:
                 print(f"PostgreSQL skipped: nothing answers at {PG_URL} (IVR_BENCH_PG_URL)")
                 skipped.append(backend)
                 continue
-            results += measure(backend, path, records)
+            imports, timed = measure(backend, path, records)
+            results += imports
+            statements.append(timed)
     if args.json:
-        doc = {"persons": args.persons, "bindings": args.persons // 4, "skipped": skipped,
+        doc = {"persons": args.persons, "bindings": args.persons // 4,
+               "transactions": args.persons * args.per_person, "skipped": skipped,
                "targets": {"seconds": TARGET_SECONDS, "peak_rss": TARGET_RSS},
-               "results": results}  # fmt: skip
+               "results": results, "statements": statements}  # fmt: skip
         args.json.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
 
 

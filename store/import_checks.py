@@ -10,6 +10,7 @@ from sqlalchemy import Connection, text
 
 from store.errors import ImportFileError
 from store.id_numbers import mask_id
+from store.import_tx import transaction_label
 
 # Phase 1, before the persons are written: a card held by someone else, or no PIN for a
 # newcomer. The card is tested first, as the per-record check did.
@@ -67,6 +68,36 @@ WHERE b.status <> 'revoked' AND (sa.idx IS NOT NULL OR sb.idx IS NOT NULL)
   AND (pa.scheme <> 'employee'
        OR substr(pa.insured_region, 1, 2) <> substr(be.insured_region, 1, 2))
 ORDER BY mover LIMIT 1
+""")
+
+# Transactions, after the bindings are written: a serial given twice for one holder (the
+# later record is at fault), then one holder, beneficiary or covering binding missing.
+_TX_TWICE = text("""
+SELECT s.idx, s.id_number, s.ref,
+       (SELECT min(e.idx) FROM import_transactions e
+        WHERE e.id_number = s.id_number AND e.ref = s.ref)
+FROM import_transactions s
+WHERE EXISTS (SELECT 1 FROM import_transactions e
+              WHERE e.id_number = s.id_number AND e.ref = s.ref AND e.idx < s.idx)
+ORDER BY s.idx LIMIT 1
+""")
+# A family payment needs a binding of its holder (payer) and beneficiary that began on or
+# before its date, whatever its status now: the binding as the file leaves it, or as it
+# was on file before (a binding bound again later, with a new bound_on, keeps the payments
+# made under its earlier term).
+_TX_PROBLEM = text("""
+SELECT s.idx, s.id_number, s.beneficiary, s.booked_on, h.id, b.id,
+       (SELECT k.bound_on FROM bindings k WHERE k.payer_id = h.id AND k.beneficiary_id = b.id)
+FROM import_transactions s
+LEFT JOIN persons h ON h.id_number = s.id_number
+LEFT JOIN persons b ON b.id_number = s.beneficiary
+WHERE h.id IS NULL
+   OR (s.beneficiary IS NOT NULL AND (b.id IS NULL OR (
+         NOT EXISTS (SELECT 1 FROM bindings k WHERE k.payer_id = h.id
+                     AND k.beneficiary_id = b.id AND k.bound_on <= s.booked_on)
+         AND NOT EXISTS (SELECT 1 FROM import_bindings w WHERE w.payer_id = h.id
+                         AND w.beneficiary_id = b.id AND w.was_bound_on <= s.booked_on))))
+ORDER BY s.idx LIMIT 1
 """)
 
 
@@ -140,3 +171,28 @@ def check_bindings_on_file(connection: Connection) -> None:
             f"{person_label(index, mover)}: breaks the binding {pair} on file: "
             f"{pair_problem(scheme, region, other)}"
         )
+
+
+def check_transactions(connection: Connection) -> None:
+    """Each serial once per holder; the holder, the beneficiary and the binding exist."""
+    found = connection.execute(_TX_TWICE).first()
+    if found is not None:
+        index, holder, ref, first = found
+        raise ImportFileError(f"{transaction_label(index, holder)}: ref: {ref} appears twice"
+                              f" for this holder (first in transactions[{first}])")  # fmt: skip
+    found = connection.execute(_TX_PROBLEM).first()
+    if found is None:
+        return
+    index, holder, beneficiary, booked_on, holder_id, beneficiary_id, bound_on = found
+    label = transaction_label(index, holder)
+    for key, number, known in (("id_number", holder, holder_id),
+                               ("beneficiary", beneficiary, beneficiary_id)):  # fmt: skip
+        if known is None:
+            raise ImportFileError(f"{label}: {key}: no person {mask_id(number)} in the file "
+                                  "or on file")  # fmt: skip
+    pair = f"{mask_id(holder)} -> {mask_id(beneficiary)}"
+    if bound_on is None:
+        raise ImportFileError(f"{label}: beneficiary: no 家庭共济 binding {pair} in the file "
+                              "or on file")  # fmt: skip
+    raise ImportFileError(f"{label}: date: {booked_on} is before the binding {pair} began "
+                          f"(bound_on {bound_on})")  # fmt: skip

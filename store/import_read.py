@@ -22,7 +22,7 @@ MAX_DIGITS = sys.get_int_max_str_digits() or sys.int_info.default_max_str_digits
 _DIGIT_BYTES = b"0123456789"
 _ALL_ZERO = bytes.maketrans(_DIGIT_BYTES, b"0" * 10)  # then one find() spots a long run
 _LONG_RUN = b"0" * (MAX_DIGITS + 1)
-_SHAPE = "expected an object with `persons` and `bindings` lists"
+_SHAPE = "expected an object with `persons`, `bindings` and `transactions` lists"
 _OPENERS = {"start_map": dict, "start_array": list}
 
 # (section, index in that section, the raw record as json.loads would give it)

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from store.errors import IdentityError, ImportFileError
+from store.errors import ImportFileError
 from store.id_numbers import mask_id
-from store.import_ids import id_checker
+from store.import_fields import Record, parse_yuan
+from store.import_tx import TransactionRecord, transaction
 from store.records import BINDING_STATUSES, INSURED_STATUSES, RELATIONS, SCHEMES
 
-_DIGITS = {n: re.compile(rf"[0-9]{{{n}}}") for n in (6, 9)}  # ASCII: \d takes ６
-SECTIONS = ("persons", "bindings")
+SECTIONS = ("persons", "bindings", "transactions")  # also the order their errors are told in
+_RANK = {section: rank for rank, section in enumerate(SECTIONS)}
 HashPin = Callable[[str], str]  # PIN -> what persons.pin_hash stores; given by the caller
-_MONEY = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")  # below 1万亿 yuan: fits BIGINT 分, and is read
 MAX_NAME = 64  # persons.name
 # Characters a name may not hold: NUL cannot be stored in PostgreSQL, a surrogate in UTF-8,
 # and controls, format characters (U+202E turns the text around) and line breaks would
@@ -60,6 +59,7 @@ class PreparedImport:
 
     persons: tuple[PersonRecord, ...]
     bindings: tuple[BindingRecord, ...]
+    transactions: tuple[TransactionRecord, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,61 +70,8 @@ class ImportSummary:
     persons_updated: int
     bindings_added: int
     bindings_updated: int
-
-
-class _Record:
-    """Field access for one raw record that names the record in every error."""
-
-    def __init__(self, label: str, raw: Any) -> None:
-        """Wrap one raw record, which must be a JSON object."""
-        if not isinstance(raw, dict):
-            raise ImportFileError(f"{label}: expected an object")
-        self.label, self.raw = label, raw
-
-    def fail(self, key: str, why: str) -> ImportFileError:
-        """An error naming this record and field."""
-        return ImportFileError(f"{self.label}: {key}: {why}")
-
-    def text(self, key: str, *, required: bool = True) -> str | None:
-        """A string field."""
-        value = self.raw.get(key)
-        if value is None and not required:
-            return None
-        if not isinstance(value, str) or not (value := value.strip()):
-            raise self.fail(key, "missing or not a text")
-        return value
-
-    def digits(self, key: str, n: int, *, required: bool = True) -> str | None:
-        """A string of exactly n digits."""
-        value = self.text(key, required=required)
-        if value is not None and not _DIGITS[n].fullmatch(value):
-            raise self.fail(key, f"must be exactly {n} digits")
-        return value
-
-    def choice(self, key: str, allowed: Iterable[str]) -> str:
-        """One of a fixed set of words."""
-        value = self.text(key)
-        if value not in allowed:
-            raise self.fail(key, f"{value!r} is not one of {', '.join(sorted(allowed))}")
-        return value
-
-    def day(self, key: str, today: date) -> date:
-        """An ISO date, not in the future."""
-        value = self.text(key) or ""
-        try:
-            parsed = date.fromisoformat(value)
-        except ValueError:
-            raise self.fail(key, f"{value!r} is not a date (YYYY-MM-DD)") from None
-        if parsed > today:
-            raise self.fail(key, f"{value} is in the future")
-        return parsed
-
-    def id_number(self, key: str, today: date) -> str:
-        """A valid 18-character ID number."""
-        try:
-            return id_checker(today)(self.text(key) or "")
-        except IdentityError as exc:
-            raise self.fail(key, f"invalid ID number: {exc}") from None
+    transactions_added: int = 0
+    transactions_updated: int = 0
 
 
 def _unprintable(name: str) -> str | None:
@@ -138,23 +85,9 @@ def _unprintable(name: str) -> str | None:
     return None
 
 
-def parse_yuan(value: Any) -> int:
-    """A yuan amount ("1234.56", at most 2 decimals, not negative) as integer 分."""
-    if isinstance(value, bool) or not isinstance(value, (str, int)):  # noqa: UP038 (faster)
-        raise ValueError('must be a text such as "1234.56" (a JSON number could be a float)')
-    text = str(value).strip()
-    if not _MONEY.fullmatch(text):
-        raise ValueError(
-            f"{text!r} is not an amount of yuan (at most 12 digits and 2 decimals, not negative)"
-        )
-    # The pattern leaves only digits, a point and up to 2 decimals: exact in integers.
-    yuan, _point, fen = text.partition(".")
-    return int(yuan) * 100 + int(fen.ljust(2, "0"))
-
-
 def _person(index: int, raw: Any, today: date, hash_pin: HashPin) -> PersonRecord:
     """Validate one person (fields in a fixed order: the first bad one is named)."""
-    rec = _Record(f"persons[{index}]", raw)
+    rec = Record(f"persons[{index}]", raw)
     id_number = rec.id_number("id_number", today)
     rec.label = f"persons[{index}] (ID {mask_id(id_number)})"
     name = rec.text("name") or ""
@@ -176,7 +109,7 @@ def _person(index: int, raw: Any, today: date, hash_pin: HashPin) -> PersonRecor
 
 def _binding(index: int, raw: Any, today: date) -> BindingRecord:
     """Validate one binding on its own (cross-record rules come at apply time)."""
-    rec = _Record(f"bindings[{index}]", raw)
+    rec = Record(f"bindings[{index}]", raw)
     payer, beneficiary = rec.id_number("payer", today), rec.id_number("beneficiary", today)
     rec.label = f"bindings[{index}] ({mask_id(payer)} -> {mask_id(beneficiary)})"
     if payer == beneficiary:
@@ -197,43 +130,56 @@ def _binding(index: int, raw: Any, today: date) -> BindingRecord:
 def prepare(data: dict[str, Any], today: date, hash_pin: HashPin) -> PreparedImport:
     """Validate an import already in memory (the demo accounts); the first bad record fails."""
     items = [(key, i, raw) for key in SECTIONS for i, raw in enumerate(data.get(key, []))]
-    persons, bindings = [], []
-    for _section, _index, record in validate(items, today, hash_pin):
-        (persons if isinstance(record, PersonRecord) else bindings).append(record)
-    return PreparedImport(tuple(persons), tuple(bindings))
+    found: dict[str, list] = {section: [] for section in SECTIONS}
+    for section, _index, record in validate(items, today, hash_pin):
+        found[section].append(record)
+    return PreparedImport(*(tuple(found[section]) for section in SECTIONS))
+
+
+AnyRecord = PersonRecord | BindingRecord | TransactionRecord
 
 
 def validate(
     items: Iterable[tuple[str, int, Any]], today: date, hash_pin: HashPin
-) -> Iterator[tuple[str, int, PersonRecord | BindingRecord]]:
+) -> Iterator[tuple[str, int, AnyRecord]]:
     """Validate raw records as they come, hashing PINs; raise at the first bad one.
 
-    A bad person is reported before a bad binding, wherever the file puts its lists, as
-    when the whole file was read first: a binding's error waits for the end of the file.
+    A bad person is reported before a bad binding, and a bad binding before a bad
+    transaction, wherever the file puts its lists, as when the whole file was read first:
+    an error of a later section waits for the end of the file.
     """
     seen_ids: set[str] = set()
     seen_cards: set[str] = set()
     pairs: set[tuple[str, str]] = set()
+    checks = {"bindings": lambda index, raw: _new_binding(index, raw, today, pairs),
+              "transactions": lambda index, raw: transaction(index, raw, today)}  # fmt: skip
     waiting: ImportFileError | None = None
+    # The waiting error's section: its records and a later section's need no checks now.
+    waiting_rank = len(SECTIONS)
     for section, index, raw in items:
         if section == "persons":
             person = _person(index, raw, today, hash_pin)
             _unique_person(index, person, seen_ids, seen_cards)
             yield section, index, person
-        elif waiting is None:
+        elif _RANK[section] < waiting_rank:
             try:
-                binding = _binding(index, raw, today)
-                if (binding.payer, binding.beneficiary) in pairs:
-                    raise ImportFileError(
-                        f"bindings[{index}]: this payer and beneficiary appear twice"
-                    )
+                record = checks[section](index, raw)
             except ImportFileError as exc:
-                waiting = exc
+                waiting, waiting_rank = exc, _RANK[section]
                 continue
-            pairs.add((binding.payer, binding.beneficiary))
-            yield section, index, binding
+            yield section, index, record
     if waiting is not None:
         raise waiting
+
+
+def _new_binding(index: int, raw: Any, today: date, pairs: set[tuple[str, str]]) -> BindingRecord:
+    """Validate one binding whose payer and beneficiary came in no earlier binding."""
+    binding = _binding(index, raw, today)
+    pair = (binding.payer, binding.beneficiary)
+    if pair in pairs:
+        raise ImportFileError(f"bindings[{index}]: this payer and beneficiary appear twice")
+    pairs.add(pair)
+    return binding
 
 
 def _unique_person(index: int, person: PersonRecord, ids: set[str], cards: set[str]) -> None:

@@ -1,4 +1,5 @@
-"""SQLAlchemy models: insured persons, 家庭共济 bindings, call state and call events."""
+"""SQLAlchemy models: insured persons, 家庭共济 bindings, account movements, call state and
+call events."""
 
 from __future__ import annotations
 
@@ -73,6 +74,34 @@ class Binding(Base):
 
     payer: Mapped[Person] = relationship(foreign_keys=[payer_id])
     beneficiary: Mapped[Person] = relationship(foreign_keys=[beneficiary_id])
+
+
+class Transaction(Base):
+    """One movement of a 医保个人账户 (a 账户明细 line), keyed by its holder and serial."""
+
+    __tablename__ = "transactions"
+    __table_args__ = (
+        # The statement reads a holder's movements, and those paid for a beneficiary, newest
+        # first in a window of days: each is one range of one of these indexes.
+        Index("ix_transactions_person_booked", "person_id", "booked_on"),
+        Index(
+            "ix_transactions_beneficiary_booked",
+            "beneficiary_id",
+            "booked_on",
+            sqlite_where=text("beneficiary_id IS NOT NULL"),
+            postgresql_where=text("beneficiary_id IS NOT NULL"),
+        ),
+    )
+
+    # A re-import replaces a movement by (holder, serial): the key, with no surrogate id
+    # and its index to keep up for a city's ten million rows.
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), primary_key=True)
+    ref: Mapped[str] = mapped_column(String(32), primary_key=True)  # the serial (流水号)
+    booked_on: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(24))  # a TxKind
+    amount_fen: Mapped[int] = mapped_column(BigInteger)  # > 0; the kind says which way
+    # The relative whose costs a family_* movement paid; NULL for every other kind.
+    beneficiary_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), nullable=True)
 
 
 class ProbeGuard(Base):

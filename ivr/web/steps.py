@@ -29,7 +29,7 @@ from ivr.core.model import Field, Menu, NodeType, Service
 from ivr.core.trace import TRACE_HEADER, encode
 from ivr.menu.versions import MenuVersions
 from ivr.web.served import ServedMenu
-from store import lockout, repo
+from store import lockout, repo, statements
 from store.lockout import PinVerdict
 from store.pins import HOW_TO, PinKeyError, PinKeyring
 from store.records import PinOutcome
@@ -141,6 +141,8 @@ def perform(db: StepDb, effect: Effect, env: Env, pins: PinCheck | None = None) 
             return Fetched(repo.family(db.connection, pid), env)
         case Fetch(service=Service.SOCIAL_STATUS, person_id=pid):
             return Fetched(repo.insured(db.connection, pid), env)
+        case Fetch(service=Service.STATEMENT, person_id=pid):
+            return Fetched(statements.statement(db.connection, pid, env.today), env)
     raise TypeError(f"not an effect: {effect!r}")
 
 

@@ -31,7 +31,7 @@ from store.import_apply import import_data, import_file
 from store.import_ids import IdChecker
 from store.import_read import ImportFile
 from store.importer import ImportSummary, prepare
-from store.models import Base, Binding, Person
+from store.models import Base, Binding, Person, Transaction
 from store.pins import PinKeyring
 from tests.servers import PIN_KEY
 
@@ -768,6 +768,7 @@ def test_demo_data_file_imports_cleanly(make_app, tmp_path: Path) -> None:
     }
     assert count(empty, Person) == len(demo["persons"])
     assert count(empty, Binding) == len(demo["bindings"])
+    assert count(empty, Transaction) == len(demo["transactions"])
     assert any(p.endswith("X") for p in (r[1] for r in snapshot(empty)["persons"]))
 
 
@@ -777,6 +778,7 @@ def test_demo_data_load_if_empty_loads_an_empty_database(make_app, tmp_path: Pat
     assert result.exit_code == 0, result.output
     assert count(empty, Person) == len(demo_data()["persons"])
     assert count(empty, Binding) == len(demo_data()["bindings"])
+    assert count(empty, Transaction) == len(demo_data()["transactions"])
 
 
 def test_demo_data_load_if_empty_leaves_a_loaded_database_alone(app: Flask, tmp_path: Path) -> None:
@@ -830,16 +832,16 @@ def test_a_city_above_the_parameter_limit_imports_and_reimports(
 ) -> None:
     app = big_app
     before = counts(app)
-    path = write_city(tmp_path / "city.json", BIG)
+    path = write_city(tmp_path / "city.json", BIG, per_person=1)
 
-    assert run_import(app, path) == ImportSummary(BIG, 0, BIG // 4, 0)
+    assert run_import(app, path) == ImportSummary(BIG, 0, BIG // 4, 0, BIG, 0)
     assert counts(app) == (before[0] + BIG, before[1] + BIG // 4)
     last = city_person(BIG - 1)
     stored = person_row(app, last["id_number"])
     assert (stored.card_number, stored.pin_hash) == (last["card_number"], hasher(last["pin"]))
 
     # The same file again: every record is an update, nothing is added.
-    assert run_import(app, path) == ImportSummary(0, BIG, 0, BIG // 4)
+    assert run_import(app, path) == ImportSummary(0, BIG, 0, BIG // 4, 0, BIG)
     assert counts(app) == (before[0] + BIG, before[1] + BIG // 4)
 
 
@@ -863,7 +865,7 @@ def test_a_bad_record_near_the_end_of_a_big_file_changes_nothing(
 ) -> None:
     app = big_app
     before = snapshot(app)
-    path = write_city(tmp_path / "city.json", BIG, {where: change})
+    path = write_city(tmp_path / "city.json", BIG, {where: change}, per_person=0)
 
     with pytest.raises(ImportFileError) as caught:
         run_import(app, path)

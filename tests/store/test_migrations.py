@@ -25,8 +25,7 @@ from tests.conftest import BACKENDS, new_pg_schema
 ROOT = Path(__file__).resolve().parents[2]
 REVISIONS = [
     "0001_core", "0002_prompt_audio", "0003_caller_guards", "0004_phone_calls", "0005_menu_version",
-    "0006_last_answer",
-    "0007_statement_page",
+    "0006_last_answer", "0007_transactions", "0008_statement_page",
 ]  # fmt: skip
 
 

@@ -1,7 +1,7 @@
 """Each call remembers the statement page its caller last heard, for 下一页 and 重听.
 
-Revision ID: 0007_statement_page
-Revises: 0006_last_answer
+Revision ID: 0008_statement_page
+Revises: 0007_transactions
 Create Date: 2026-12-03
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_statement_page"
-down_revision = "0006_last_answer"
+revision = "0008_statement_page"
+down_revision = "0007_transactions"
 branch_labels = None
 depends_on = None
 
