@@ -33,7 +33,7 @@ PINS = {
     WANG_JIANGUO: "135790", LI_XIUYING: "246810", WANG_LI: "112233", WANG_JIANHUA: "975310",
     OUYANG_MING: "192837", ZHANG_WEI: "123456", CHEN_GANG: "654321",
 }  # fmt: skip
-SERVICES = {"social": ["1"], "balance": ["2", "1"], "family": ["2", "2"]}
+SERVICES = {"social": ["1"], "balance": ["2", "1"], "family": ["2", "2"], "statement": ["2", "3"]}
 
 
 def keyed(id_number: str) -> str:
