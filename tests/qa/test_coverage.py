@@ -66,7 +66,7 @@ def test_a_balance_call_reaches_each_node_on_its_way(caller: Caller) -> None:
     # medical is reached after verification, and again when the balance returns to it.
     assert dict(measured.nodes) == {
         "welcome": 1, "main": 1, "language": 0, "social": 0, "medical": 2, "balance": 1,
-        "family": 0, "ask_id": 1, "ask_pin": 1, "agent": 0,
+        "family": 0, "statement": 0, "ask_id": 1, "ask_pin": 1, "agent": 0,
     }  # fmt: skip
     hit = {(item.node, item.path) for item in measured.paths if item.hits}
     assert hit == {
@@ -75,7 +75,7 @@ def test_a_balance_call_reaches_each_node_on_its_way(caller: Caller) -> None:
         ("ask_id", INPUT),
         ("ask_pin", INPUT),
     }
-    assert measured.unreached == ["language", "social", "family", "agent"]
+    assert measured.unreached == ["language", "social", "family", "statement", "agent"]
 
 
 @pytest.mark.parametrize(
