@@ -31,11 +31,13 @@ from ivr.core.events import (
     Resume,
     Say,
     Silence,
+    Speech,
     Start,
     Took,
     Transfer,
 )
 from ivr.core.identity import parse_keyed_entry
+from ivr.core.listen import audible, hear, listening
 from ivr.core.model import Field, Key, Menu, Node, NodeType
 from ivr.core.readback import balance_text, family_text, reader, social_text
 from ivr.errors import IdentityError
@@ -53,6 +55,11 @@ def step(menu: Menu, state: CallState, event: Event) -> Result:
             return _present(menu, state, env, [Note("resumed")])
         case Keys(digits=digits, env=env):
             return _on_keys(menu, state, digits, env)
+        case Speech(env=env):
+            heard = hear(menu, state, event)
+            if heard.target is None:
+                return _invalid(menu, state, heard.refusal, env, [*heard.said])
+            return _goto(menu, _progress(state), heard.target, env, [*heard.said])
         case Silence(env=env):
             return _on_silence(menu, state, env)
         case Identified(person_id=person_id, probe=probe, env=env):
@@ -79,14 +86,15 @@ def _say(menu: Menu, state: CallState, prompt: str, **fields: object) -> Say:
 
 def _says(menu: Menu, state: CallState, node: Node) -> tuple[Say, ...]:
     """A node's prompts in order."""
-    return tuple(_say(menu, state, name) for name in node.prompts)
+    return tuple(_say(menu, state, name) for name in node.prompts if audible(menu, name))
 
 
 def _gather(menu: Menu, state: CallState, node: Node) -> Gather:
     """The Gather that waits at a menu or input node."""
     if node.type == NodeType.MENU:
-        # One key, and no finish key, so that # and * arrive as ordinary keys.
-        return Gather(node.name, _says(menu, state, node), 1, "", node.timeout)
+        # One key, and no finish key, so that # and * arrive as ordinary keys; or a phrase.
+        said = _says(menu, state, node)
+        return Gather(node.name, said, 1, "", node.timeout, listening(menu, state, node))
     return Gather(node.name, _says(menu, state, node), None, "#", node.timeout)
 
 
@@ -117,6 +125,7 @@ def _goto(menu: Menu, state: CallState, name: str, env: Env, out: list[Action]) 
         case NodeType.LANGUAGE:
             state = replace(state, lang=node.switch.get(_lang(menu, state), _lang(menu, state)))
             said = [*out, Note(f"language {state.lang}"), _say(menu, state, "language_set")]
+            said += _says(menu, state, node)  # the speech hint, in the language now spoken
             return _go_on(menu, state, node, env, said, "")
     raise AssertionError(f"unhandled node type {node.type}")
 
