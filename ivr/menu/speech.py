@@ -70,6 +70,9 @@ def _check_phrase(src: YamlFile, where: str, phrase: Any) -> None:
     if not isinstance(phrase, str) or not tokens(phrase):
         raise src.fail(where, f"{phrase!r} is not a phrase: it has no word or character to"
                        " match", "write the words a caller says")  # fmt: skip
+    if "," in phrase or "，" in phrase:
+        raise src.fail(where, f"{phrase!r} has a comma, which separates Twilio's hints",
+                       "give each phrase on its own")  # fmt: skip
     if len(phrase) > HINT_CHARS:
         raise src.fail(where, f"a phrase is at most {HINT_CHARS} characters",
                        "callers say short phrases; keep the words that tell it apart")  # fmt: skip
