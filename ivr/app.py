@@ -24,7 +24,7 @@ from ivr.softphone import views as softphone
 from ivr.web import audio_views, lost, observe, ratelimit, views
 from ivr.web.context import MAX_BODY_BYTES, Hotline, close_session
 from ivr.web.served import ServedMenu
-from ivr.web.twiml import Renderer, SayVoice
+from ivr.web.twiml import Ears, Renderer, SayVoice
 from store.db import make_engine, make_sessionmaker
 from store.pins import PinKeyring, load_keyring
 
@@ -83,6 +83,21 @@ def _say_voices(config: Mapping[str, Any], menu: Menu) -> dict[str, SayVoice]:
     }  # fmt: skip
 
 
+def _ears(config: Mapping[str, Any], menu: Menu) -> Ears:
+    """How listening Gathers recognise each language: Mandarin is configurable."""
+    mandarin = str(config["IVR_VOICE_LANGUAGE"]).strip()
+    return Ears({lang: mandarin if lang.startswith("zh") else lang for lang in menu.languages},
+                str(config["IVR_VOICE_MODEL"]).strip())  # fmt: skip
+
+
+def voice_input(config: Mapping[str, Any]) -> bool:
+    """IVR_VOICE_INPUT: on (menus that turn speech on listen) or off (keys only)."""
+    value = str(config["IVR_VOICE_INPUT"]).strip().lower()
+    if value not in ("on", "off", "1", "0"):
+        raise ConfigError(f"IVR_VOICE_INPUT={config['IVR_VOICE_INPUT']!r}: use on or off")
+    return value in ("on", "1")
+
+
 def _whole_number(config: Mapping[str, Any], name: str) -> int:
     """A setting that must be a positive whole number."""
     value = str(config[name]).strip()
@@ -106,14 +121,16 @@ def build_hotline(config: Mapping[str, Any], factory: Callable[..., Flask]) -> H
         raise menu_error(checked.errors)
     catalogue = load_catalogue(config, checked.menu)
     hours = AgentHours.parse(config["IVR_AGENT_HOURS"])
+    listening = voice_input(config)
 
     def edition(source: MenuVersion) -> ServedMenu:
         """What the views need of one version of the menu."""
         menu = source.menu
         renderer = Renderer(say_voices=_say_voices(config, menu),
-                            agent_number=config["IVR_AGENT_NUMBER"])  # fmt: skip
+                            agent_number=config["IVR_AGENT_NUMBER"],
+                            ears=_ears(config, menu))  # fmt: skip
         return ServedMenu(source, spoken_hours(menu, hours), renderer,
-                          static_audio(menu, catalogue))  # fmt: skip
+                          static_audio(menu, catalogue), keys_only=not listening)  # fmt: skip
 
     engine = make_engine(config["IVR_DATABASE_URL"])
     token = config["IVR_AUTH_TOKEN"]

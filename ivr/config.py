@@ -67,6 +67,20 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "IVR_SAY_VOICE": ("Polly.Zhiyu", "The <Say> voice: a Twilio Mandarin voice."),
     "IVR_SAY_LANGUAGE": ("cmn-CN", "The <Say> language (cmn-CN or zh-CN)."),
     "IVR_SAY_VOICE_EN": ("Polly.Joanna", "The <Say> voice for the English line (en-US)."),
+    "IVR_VOICE_INPUT": (
+        "on",
+        "`on`: menus whose file turns `speech` on listen for what callers say as well as"
+        " keys; `off`: keys only, as if no menu did.",
+    ),
+    "IVR_VOICE_LANGUAGE": (
+        "cmn-Hans-CN",
+        "The <Gather language> Twilio recognises Mandarin callers in (English: en-US).",
+    ),
+    "IVR_VOICE_MODEL": (
+        "phone_call",
+        "Twilio's speechModel for speech navigation (speechTimeout=auto needs one other than"
+        " `default`).",
+    ),
     "IVR_AGENT_NUMBER": ("", "Number to <Dial> for a human agent; unset: <Enqueue> to `agents`."),
     "IVR_AGENT_HOURS": (
         "08:30-11:30,13:00-17:00",

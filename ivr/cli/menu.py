@@ -16,9 +16,10 @@ from rich.markup import escape
 from rich.tree import Tree
 
 from ivr.config import from_environ
+from ivr.core.edges import spoken
 from ivr.core.model import Menu, NodeType
 from ivr.menu.load import Checked, check_menu
-from ivr.menu.picture import label, links
+from ivr.menu.picture import label, links, phrases_label
 from ivr.menu.source import Problem, Severity
 
 console = Console()
@@ -149,6 +150,10 @@ def menu_tree(menu: Menu) -> Tree:
                 branch.add(f"{key}[dim]{escape(target)} ({escape(where)})[/]")
             else:
                 grow(branch.add(key + _node_text(menu, target)), target, (*path, name))
+        keyed = {name, *menu.nodes[name].options.values()}
+        for edge in spoken(menu, menu.nodes[name]):
+            if edge.target not in keyed:  # a deep link, or the agent said from any menu
+                branch.add(f"[magenta]say[/] → [dim]{escape(str(edge.target))} (no key)[/]")
 
     grow(root.add(_node_text(menu, menu.start)), menu.start)
     if gated and home[menu.identify] is None and menu.identify != menu.start:
@@ -182,4 +187,8 @@ def _node_text(menu: Menu, name: str) -> str:
     what = node.service.value if node.service else node.type.value
     colour = "green" if node.type == NodeType.AGENT else "bold"
     text = label(menu, node) if node.prompts else ""
-    return f"[{colour}]{escape(name)}[/] [dim]({escape(what)}){lock}[/] {escape(text)}".rstrip()
+    said = " ".join(filter(None, (phrases_label(menu, node, lang) for lang in menu.languages)))
+    said = f" [magenta]say {escape(said)}[/]" if said else ""
+    return (
+        f"[{colour}]{escape(name)}[/] [dim]({escape(what)}){lock}[/] {escape(text)}{said}".rstrip()
+    )

@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from ivr.core.edges import Edge, EdgeKind, failure, waits
 from ivr.core.events import Action, CallState, Fetch, Note, Result, Say, Took
+from ivr.core.listen import audible
 from ivr.core.model import Key, Menu, Node
 
 
@@ -24,8 +25,8 @@ def say(menu: Menu, state: CallState, prompt: str, **fields: object) -> Say:
 
 
 def says(menu: Menu, state: CallState, node: Node) -> tuple[Say, ...]:
-    """A node's prompts in order."""
-    return tuple(say(menu, state, name) for name in node.prompts)
+    """A node's prompts in order (a speech hint only where the menu listens)."""
+    return tuple(say(menu, state, name) for name in node.prompts if audible(menu, name))
 
 
 def took(edge: Edge) -> Took:

@@ -11,31 +11,15 @@ import re
 from dataclasses import replace
 
 from ivr.core.actions import (
-    call_lang as _lang,
-)
-from ivr.core.actions import (
-    end_call as _end,
-)
-from ivr.core.actions import (
-    failed as _failed,
-)
-from ivr.core.actions import (
-    key_of as _key,
-)
-from ivr.core.actions import (
-    progress as _progress,
-)
-from ivr.core.actions import (
-    reread as _reread,
-)
-from ivr.core.actions import (
-    say as _say,
-)
-from ivr.core.actions import (
-    says as _says,
-)
-from ivr.core.actions import (
-    took as _took,
+    call_lang,
+    end_call,
+    failed,
+    key_of,
+    progress,
+    reread,
+    say,
+    says,
+    took,
 )
 from ivr.core.edges import EdgeKind, entry, gate, keyed, onward, option, waits
 from ivr.core.events import (
@@ -58,10 +42,12 @@ from ivr.core.events import (
     Resume,
     Say,
     Silence,
+    Speech,
     Start,
     Transfer,
 )
 from ivr.core.identity import parse_keyed_entry
+from ivr.core.listen import hear, listening
 from ivr.core.model import Field, Menu, Node, NodeType
 from ivr.core.readback import balance_text, family_text, reader, social_text
 from ivr.core.statement import page_count, statement_text
@@ -80,6 +66,11 @@ def step(menu: Menu, state: CallState, event: Event) -> Result:
             return _present(menu, state, env, [Note("resumed")])
         case Keys(digits=digits, env=env):
             return _on_keys(menu, state, digits, env)
+        case Speech(env=env):
+            heard = hear(menu, state, event)
+            if heard.target is None:
+                return _invalid(menu, state, heard.refusal, env, [*heard.said])
+            return _goto(menu, progress(state), heard.target, env, [*heard.said])
         case Silence(env=env):
             return _on_silence(menu, state, env)
         case Identified(person_id=person_id, probe=probe, env=env):
@@ -94,11 +85,12 @@ def step(menu: Menu, state: CallState, event: Event) -> Result:
 
 
 def _gather(menu: Menu, state: CallState, node: Node) -> Gather:
-    """The Gather that waits at a menu or input node."""
+    """The Gather that waits at a menu, the statement's paging keys, or an input node."""
     if keyed(node):
-        # One key, and no finish key, so that # and * arrive as ordinary keys.
-        return Gather(node.name, _says(menu, state, node), 1, "", node.timeout)
-    return Gather(node.name, _says(menu, state, node), None, "#", node.timeout)
+        # One key, and no finish key, so that # and * arrive as ordinary keys; or a phrase.
+        said = says(menu, state, node)
+        return Gather(node.name, said, 1, "", node.timeout, listening(menu, state, node))
+    return Gather(node.name, says(menu, state, node), None, "#", node.timeout)
 
 
 def _goto(menu: Menu, state: CallState, name: str, env: Env, out: list[Action]) -> Result:
@@ -107,13 +99,13 @@ def _goto(menu: Menu, state: CallState, name: str, env: Env, out: list[Action]) 
     detour = None if state.verified else gate(menu, node)
     if detour is not None and detour.target is not None:
         state = replace(state, after_auth=name, identified=False, person_id=None, probe=None)
-        out = [*out, _took(detour)]
+        out = [*out, took(detour)]
         node = menu.nodes[detour.target]
     state = replace(state, node=node.name)
     out = [*out, Reached(node.name)]
     match node.type:
         case NodeType.SAY:
-            return _go_on(menu, state, node, env, [*out, *_says(menu, state, node)], "")
+            return _go_on(menu, state, node, env, [*out, *says(menu, state, node)], "")
         case NodeType.MENU:
             return replace(state, menu=node.name), [*out, _gather(menu, state, node)]
         case NodeType.INPUT:
@@ -124,10 +116,12 @@ def _goto(menu: Menu, state: CallState, name: str, env: Env, out: list[Action]) 
         case NodeType.AGENT:
             return _agent(menu, state, env, out)
         case NodeType.HANGUP:
-            return _end(state, [*out, *_says(menu, state, node), Hangup()])
+            return end_call(state, [*out, *says(menu, state, node), Hangup()])
         case NodeType.LANGUAGE:
-            state = replace(state, lang=node.switch.get(_lang(menu, state), _lang(menu, state)))
-            said = [*out, Note(f"language {state.lang}"), _say(menu, state, "language_set")]
+            here = call_lang(menu, state)
+            state = replace(state, lang=node.switch.get(here, here))
+            said = [*out, Note(f"language {state.lang}"), say(menu, state, "language_set")]
+            said += says(menu, state, node)  # the speech hint, in the language now spoken
             return _go_on(menu, state, node, env, said, "")
     raise AssertionError(f"unhandled node type {node.type}")
 
@@ -138,22 +132,22 @@ def _go_on(menu: Menu, state: CallState, node: Node, env: Env, out: list[Action]
     edge = onward(node)
     if edge is None or not edge.target:
         return _goto(menu, state, otherwise, env, out)
-    return _goto(menu, state, edge.target, env, [*out, _took(edge)])
+    return _goto(menu, state, edge.target, env, [*out, took(edge)])
 
 
 def _present(menu: Menu, state: CallState, env: Env, out: list[Action]) -> Result:
     """Say again where the call is waiting (or end it, if it has ended)."""
     node = menu.nodes.get(state.node)
     if state.ended or node is None or not waits(node):
-        return _end(state, [*out, _say(menu, state, "goodbye"), Hangup()])
+        return end_call(state, [*out, say(menu, state, "goodbye"), Hangup()])
     return state, [*out, _gather(menu, state, node)]
 
 
 def _agent(menu: Menu, state: CallState, env: Env, out: list[Action]) -> Result:
     """Transfer within agent hours; otherwise read the hours and return to the menu."""
     if env.agents_open:
-        return _end(state, [*out, Note("transfer"), _say(menu, state, "transfer"), Transfer()])
-    said = _say(menu, state, "agent_closed", hours=env.agent_hours_text[_lang(menu, state)])
+        return end_call(state, [*out, Note("transfer"), say(menu, state, "transfer"), Transfer()])
+    said = say(menu, state, "agent_closed", hours=env.agent_hours_text[call_lang(menu, state)])
     back = state.menu or menu.start
     return _goto(menu, state, back, env, [*out, Note("agent_closed"), said])
 
@@ -164,33 +158,33 @@ def _on_keys(menu: Menu, state: CallState, digits: str, env: Env) -> Result:
     if state.ended or node is None or not waits(node):
         return _present(menu, state, env, [Note("not_waiting")])
     if node.type != NodeType.INPUT:
-        key = _key(digits)
+        key = key_of(digits)
         edge = option(node, key) if key is not None else None
         if edge is None or edge.target is None:
             return _invalid(menu, state, "invalid_key", env)
         if node.type == NodeType.SERVICE and edge.kind in (EdgeKind.MORE, EdgeKind.REPEAT):
-            return _reread(state, node, edge)
+            return reread(state, node, edge)
         if edge.kind == EdgeKind.REPEAT:
-            return _present(menu, _progress(state), env, [Note("repeat"), _took(edge)])
-        return _goto(menu, _progress(state), edge.target, env, [Note(f"key {digits}"), _took(edge)])
+            return _present(menu, progress(state), env, [Note("repeat"), took(edge)])
+        return _goto(menu, progress(state), edge.target, env, [Note(f"key {digits}"), took(edge)])
     return _on_entry(menu, state, node, digits, env)
 
 
 def _on_entry(menu: Menu, state: CallState, node: Node, digits: str, env: Env) -> Result:
     """Handle an entry keyed at an input node: an ID to identify, or a PIN to check."""
     # Every entry is an input taken, even one refused as invalid just after.
-    traced: list[Action] = [_took(edge)] if (edge := entry(node)) is not None else []
+    traced: list[Action] = [took(edge)] if (edge := entry(node)) is not None else []
     if node.field == Field.ID:
         try:
             identity = parse_keyed_entry(digits, env.today)
         except IdentityError as exc:
             return _invalid(menu, state, f"id_{exc.problem}", env, traced)
         entered = Identify(identity.kind, identity.number)
-        return _progress(state), [Note(f"{identity.kind} entered"), *traced, entered]
+        return progress(state), [Note(f"{identity.kind} entered"), *traced, entered]
     if not PIN_DIGITS.fullmatch(digits):
         return _invalid(menu, state, "pin_format", env, traced)
     check = CheckPin(state.person_id, state.probe, digits)
-    return _progress(state), [Note("pin entered"), *traced, check]
+    return progress(state), [Note("pin entered"), *traced, check]
 
 
 def _invalid(
@@ -198,14 +192,14 @@ def _invalid(
 ) -> Result:
     """An invalid entry: say what is wrong and ask again, or give up after the limit."""
     state = replace(state, invalid=state.invalid + 1)
-    said: list[Action] = [*(traced or []), *_failed(menu, state, EdgeKind.INVALID)]
-    said.append(_say(menu, state, prompt))
+    said: list[Action] = [*(traced or []), *failed(menu, state, EdgeKind.INVALID)]
+    said.append(say(menu, state, prompt))
     if state.invalid < menu.limits.invalid:
         return _present(menu, state, env, [Note(f"invalid {prompt}"), *said])
-    said = [Note(f"invalid limit {prompt}"), *said, *_failed(menu, state, EdgeKind.INVALID_LIMIT)]
+    said = [Note(f"invalid limit {prompt}"), *said, *failed(menu, state, EdgeKind.INVALID_LIMIT)]
     if env.agents_open:
         return _agent(menu, state, env, said)
-    return _end(state, [*said, _say(menu, state, "goodbye"), Hangup()])
+    return end_call(state, [*said, say(menu, state, "goodbye"), Hangup()])
 
 
 def _on_silence(menu: Menu, state: CallState, env: Env) -> Result:
@@ -214,11 +208,11 @@ def _on_silence(menu: Menu, state: CallState, env: Env) -> Result:
         return _present(menu, state, env, [Note("not_waiting")])
     state = replace(state, no_input=state.no_input + 1)
     if state.no_input >= menu.limits.no_input:
-        traced = _failed(menu, state, EdgeKind.TIMEOUT, EdgeKind.NO_INPUT_LIMIT)
-        said = [Note("no_input limit"), *traced, _say(menu, state, "goodbye")]
-        return _end(state, [*said, Hangup()])
-    traced = _failed(menu, state, EdgeKind.TIMEOUT)
-    return _present(menu, state, env, [Note("no_input"), *traced, _say(menu, state, "no_input")])
+        traced = failed(menu, state, EdgeKind.TIMEOUT, EdgeKind.NO_INPUT_LIMIT)
+        said = [Note("no_input limit"), *traced, say(menu, state, "goodbye")]
+        return end_call(state, [*said, Hangup()])
+    traced = failed(menu, state, EdgeKind.TIMEOUT)
+    return _present(menu, state, env, [Note("no_input"), *traced, say(menu, state, "no_input")])
 
 
 def _on_pin(menu: Menu, state: CallState, outcome: PinOutcome, env: Env) -> Result:
@@ -231,21 +225,21 @@ def _on_pin(menu: Menu, state: CallState, outcome: PinOutcome, env: Env) -> Resu
     state = replace(state, auth_failures=failures, person_id=None, probe=None, identified=False)
     note = Note(f"auth {outcome}")
     if outcome == PinOutcome.THROTTLED:
-        said = [note, _say(menu, state, "pin_throttled"), _say(menu, state, "goodbye")]
-        return _end(state, [*said, Hangup()])
+        said = [note, say(menu, state, "pin_throttled"), say(menu, state, "goodbye")]
+        return end_call(state, [*said, Hangup()])
     if outcome in (PinOutcome.LOCKED, PinOutcome.JUST_LOCKED):
         prompt = "locked_now" if outcome == PinOutcome.JUST_LOCKED else "locked"
-        said: list[Action] = [note, _say(menu, state, prompt)]
+        said: list[Action] = [note, say(menu, state, prompt)]
         if failures >= menu.limits.auth_failures:
-            return _end(state, [*said, _say(menu, state, "goodbye"), Hangup()])
+            return end_call(state, [*said, say(menu, state, "goodbye"), Hangup()])
         back = state.menu or menu.start
         return _goto(menu, replace(state, after_auth=None), back, env, said)
     if failures >= menu.limits.auth_failures:
-        final = [_say(menu, state, "auth_failed_final"), _say(menu, state, "goodbye"), Hangup()]
-        return _end(state, [note, *final])
+        final = [say(menu, state, "auth_failed_final"), say(menu, state, "goodbye"), Hangup()]
+        return end_call(state, [note, *final])
     remaining = menu.limits.auth_failures - failures
-    count = reader(_lang(menu, state)).read_count(remaining)
-    said = [note, _say(menu, state, "auth_failed", remaining=count)]
+    count = reader(call_lang(menu, state)).read_count(remaining)
+    said = [note, say(menu, state, "auth_failed", remaining=count)]
     return _goto(menu, state, menu.identify, env, said)
 
 
@@ -256,7 +250,7 @@ def _on_fetched(
     env: Env,
 ) -> Result:
     """Read the fetched data back, then go on to the node's next."""
-    lang = _lang(menu, state)
+    lang = call_lang(menu, state)
     match data:
         case BalanceData():
             text = balance_text(menu, lang, data)
@@ -272,10 +266,10 @@ def _on_fetched(
 
 def _statement(menu: Menu, state: CallState, data: StatementData, env: Env) -> Result:
     """Read a statement page, then wait for its paging keys; past the last page, say so."""
-    node, lang = menu.nodes[state.node], _lang(menu, state)
+    node, lang = menu.nodes[state.node], call_lang(menu, state)
     if state.page >= max(page_count(data), 1):  # "more" after the last page: stay on it
         state = replace(state, page=state.page - 1)
-        return state, [_say(menu, state, "statement_end"), _gather(menu, state, node)]
+        return state, [say(menu, state, "statement_end"), _gather(menu, state, node)]
     said = Say(statement_text(menu, lang, data, state.page, env.today), lang)
     if not waits(node):  # a statement without paging keys is read once, like the balance
         return _go_on(menu, state, node, env, [said], menu.start)

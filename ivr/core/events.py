@@ -57,6 +57,15 @@ class Keys:
 
 
 @dataclass(frozen=True)
+class Speech:
+    """The caller said something into the current Gather, as Twilio recognised it."""
+
+    text: str = field(repr=False)  # may be a spoken PIN: never logged
+    confidence: float
+    env: Env = field(repr=False)
+
+
+@dataclass(frozen=True)
 class Silence:
     """The current Gather timed out with no input."""
 
@@ -95,7 +104,7 @@ class Fetched:
     env: Env
 
 
-Event = Start | Keys | Silence | Resume | Identified | PinChecked | Fetched
+Event = Start | Keys | Speech | Silence | Resume | Identified | PinChecked | Fetched
 
 
 # Actions: what the caller hears and what the call does.
@@ -108,6 +117,14 @@ class Say:
 
 
 @dataclass(frozen=True)
+class Listen:
+    """A Gather that also listens for speech: in the call's language, for these phrases."""
+
+    lang: str  # the call's language code (zh-CN); the renderer names Twilio's for it
+    hints: tuple[str, ...]  # the phrases the menu understands here, to help recognition
+
+
+@dataclass(frozen=True)
 class Gather:
     """Wait for keys at `node` while speaking `prompts`; always the last action."""
 
@@ -116,6 +133,7 @@ class Gather:
     num_digits: int | None
     finish_on_key: str
     timeout: int
+    listen: Listen | None = None  # None: keys only
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,9 @@ class Service(StrEnum):
 
 REPEAT = "repeat"  # an option target that re-reads the current menu (or statement page)
 MORE = "more"  # an option target at the statement: read the next, older page
+# Phrases a caller may say for something, per language: {"zh-CN": ("医保余额", "余额"), …}
+Phrases = Mapping[str, tuple[str, ...]]
+NO_PHRASES: Phrases = MappingProxyType({})
 
 # Prompts the engine itself speaks, with the placeholders each may use.
 SYSTEM_PROMPTS: dict[str, frozenset[str]] = {
@@ -86,6 +89,9 @@ SYSTEM_PROMPTS: dict[str, frozenset[str]] = {
         "statement_covered_contribution": ("date", "name", "amount"),
     }.items()
 }  # fmt: skip
+# Prompts of speech navigation: needed, and spoken, only when the menu listens for speech.
+# speech_hint is for a node's prompt list (the welcome's); the engine says the other two.
+SPEECH_PROMPTS = ("speech_hint", "speech_unclear", "speech_keys_only")
 WORDS: dict[str, tuple[str, ...]] = {
     "insured_status": ("active", "suspended", "terminated"),
     "scheme": ("employee", "resident"),
@@ -111,6 +117,10 @@ class Node:
     requires_identity: bool = False
     timeout: int = 5
     switch: Mapping[str, str] = dc_field(default_factory=lambda: MappingProxyType({}))
+    # What a caller may say to be taken to this node, and what for each option of a menu.
+    say: Phrases = dc_field(default_factory=lambda: NO_PHRASES)
+    option_say: Mapping[Key, Phrases] = dc_field(default_factory=lambda: MappingProxyType({}))
+    listen: bool | None = None  # a menu's own choice; None: as the menu's `speech` says
 
 
 @dataclass(frozen=True)
@@ -120,6 +130,16 @@ class Limits:
     no_input: int = 3
     invalid: int = 3
     auth_failures: int = 3
+
+
+@dataclass(frozen=True)
+class Speech:
+    """Speech navigation: whether menus listen for what callers say, and how sure to be."""
+
+    enabled: bool = False  # a menu without `speech:` is keypad-only, as before speech
+    confidence: float = 0.4  # a recognition Twilio is less sure of counts as not heard
+    # What a caller may say for 重听, at every menu.
+    repeat: Phrases = dc_field(default_factory=lambda: NO_PHRASES)
 
 
 @dataclass(frozen=True)
@@ -154,6 +174,7 @@ class Menu:
     nodes: Mapping[str, Node]
     languages: Mapping[str, Language]
     source: Path
+    speech: Speech = dc_field(default_factory=Speech)
 
     def speaks(self, lang: str | None) -> str:
         """The language a call in `lang` hears: its own, or the menu's when None or unknown."""

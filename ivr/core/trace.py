@@ -7,7 +7,7 @@ one line of items separated by ", ":
 
     node        the call reached this node
     node:path   the call took this path out of node, named as ivr.core.edges names it:
-                "key 2 -> medical", "next", "input", "identity gate", "timeout",
+                "key 2 -> medical", "say -> balance", "next", "input", "identity gate", "timeout",
                 "invalid key", "no-input limit", "invalid limit"
 
 Each name is form-encoded (a space is "+"; ",", ":", "+", "%" and anything beyond printable

@@ -2,9 +2,11 @@
 
 Every format draws one model, `graph(menu)`, so all show the same nodes and edges:
 
-- A node shows its name over the first words of its prompt. Menu = hexagon, input =
-  parallelogram, say = box, service = box with side bars, language = rounded box, agent =
-  red stadium (rounded box), hangup = grey circle (Mermaid) or octagon (DOT).
+- A node shows its name over the first words of its prompt, and under them the first
+  phrases a caller may say to reach it (speech navigation), in the menu's own language.
+  Menu = hexagon, input = parallelogram, say = box, service = box with side bars,
+  language = rounded box, agent = red stadium (rounded box), hangup = grey circle (Mermaid)
+  or octagon (DOT).
 - Gold nodes require identity: an unverified caller first keys ID and PIN in the identify
   inputs (the menu's `identify`, drawn as a group of their own), then goes on to the node.
 - Solid arrow with a key: a menu option; without a label: `next`; `* repeat`: a self loop
@@ -29,7 +31,7 @@ import graphviz
 
 from ivr.core.model import Menu, Node
 from ivr.errors import IvrError
-from ivr.menu.picture import label, links
+from ivr.menu.picture import label, links, phrases_label
 
 FORMATS = ("mermaid", "dot", "svg", "png")
 FONT = "Noto Sans CJK SC,sans-serif"  # fonts-noto-cjk (make install), else the viewer's own
@@ -163,8 +165,9 @@ def _safe_ids(names: list[str]) -> list[str]:
 
 def _label(menu: Menu, node: Node) -> str:
     """The node's name over its short prompt, wrapped to WRAP columns."""
-    text = label(menu, node)
-    return node.name if text == node.name else "\n".join([node.name, *_wrap(text)])
+    text, said = label(menu, node), phrases_label(menu, node)
+    lines = [node.name] if text == node.name else [node.name, *_wrap(text)]
+    return "\n".join([*lines, *_wrap(said)])
 
 
 def _wrap(text: str, width: int = WRAP) -> list[str]:

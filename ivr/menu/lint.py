@@ -2,7 +2,8 @@
 
 Rules (the `rule` of each Problem): unknown-target, unreachable, dead-end, duplicate-key
 (found while reading, ivr.menu.source), reserved-key, missing-prompt, unannounced-key,
-and menu for the rest of what the engine relies on. Unreachable nodes and unannounced keys
+the speech rules (ivr.menu.lint_speech: phrase-clash, unspoken-option, speech-input), and
+menu for the rest of what the engine relies on. Unreachable nodes and unannounced keys
 are warnings: the hotline still works, but a caller cannot find or cannot hear something.
 """
 
@@ -16,6 +17,7 @@ from ivr.core.edges import keyed, waits
 from ivr.core.model import MORE, REPEAT, SYSTEM_PROMPTS, Field, Key, Menu, NodeType, placeholders
 from ivr.core.readback import READERS
 from ivr.menu.announce import announces, spoken_key
+from ivr.menu.lint_speech import speech_rules
 from ivr.menu.paths import (
     PASSING,
     ancestors,
@@ -63,7 +65,7 @@ def lint(menu: Menu, files: Sequence[YamlFile]) -> list[Problem]:
     """Every problem of a menu, errors and warnings, in the order of the rules."""
     linter = _Linter(menu, files)
     for rule in (_unknown_targets, _dead_ends, _reserved_keys, _missing_prompts,
-                 _engine_needs, _unreachable, _unannounced):  # fmt: skip
+                 _engine_needs, _unreachable, _unannounced, speech_rules):  # fmt: skip
         rule(linter)
     return linter.problems
 

@@ -25,9 +25,10 @@ from ivr.menu.source import (
     read_text,
     read_yaml,
 )
+from ivr.menu.speech import load_listen, load_option, load_phrases, load_speech
 
 _NODE_KEYS = {"type", "prompt", "options", "next", "field", "service", "requires_identity",
-              "timeout", "switch"}  # fmt: skip
+              "timeout", "switch", "say", "speech"}  # fmt: skip
 _LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 
 
@@ -105,6 +106,7 @@ def _read_menu(path: Path, files: list[YamlFile], read: Reader) -> Menu:
         nodes=MappingProxyType(_load_nodes(src, data.get("nodes"))),
         languages=MappingProxyType(languages),
         source=path,
+        speech=load_speech(src, data.get("speech")),
     )
 
 
@@ -177,10 +179,13 @@ def _load_node(src: YamlFile, name: str, raw: Any) -> Node:
     raw_options = raw.get("options") or {}
     if not isinstance(raw_options, dict):
         raise src.fail(f"{where}.options", "expected a mapping of key to target")
-    options = {
-        _enum(src, f"{where}.options[{str(k)!r}]", Key, str(k)): str(t)
-        for k, t in raw_options.items()
-    }
+    options, option_say = {}, {}
+    for k, value in raw_options.items():
+        at = f"{where}.options[{str(k)!r}]"
+        key = _enum(src, at, Key, str(k))
+        options[key], said = load_option(src, at, value)
+        if said:
+            option_say[key] = said
     timeout = raw.get("timeout", 5)
     if not isinstance(timeout, int) or isinstance(timeout, bool) or not 1 <= timeout <= 60:
         raise src.fail(f"{where}.timeout", "expected whole seconds from 1 to 60")
@@ -197,6 +202,9 @@ def _load_node(src: YamlFile, name: str, raw: Any) -> Node:
         requires_identity=_flag(src, f"{where}.requires_identity", raw.get("requires_identity")),
         timeout=timeout,
         switch=MappingProxyType(_switch(src, where, raw.get("switch") or {})),
+        say=load_phrases(src, f"{where}.say", raw.get("say")),
+        option_say=MappingProxyType(option_say),
+        listen=load_listen(src, f"{where}.speech", raw.get("speech")),
     )
     _check_node_shape(src, where, node)
     return node
@@ -247,6 +255,11 @@ def _check_node_shape(src: YamlFile, where: str, node: Node) -> None:
     if not paged and MORE in node.options.values():
         raise src.fail(f"{where}.options", f"only the statement's options may lead to {MORE!r}",
                        "use `more` at a `service: statement` node, for its next page")  # fmt: skip
+    if node.type == NodeType.INPUT and node.say:
+        raise src.fail(f"{where}.say", "an ID or PIN input is keyed, never said: no phrases",
+                       "give the phrases to the node the caller asks for")  # fmt: skip
+    if node.listen is not None and node.type not in (NodeType.MENU, NodeType.INPUT):
+        raise src.fail(f"{where}.speech", "only a menu (or input) node waits for speech")
     if node.type != NodeType.INPUT and node.field is not None:
         raise src.fail(f"{where}.field", "only an input node has `field`")
     if node.type == NodeType.INPUT and node.field is None:

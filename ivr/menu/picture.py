@@ -14,6 +14,7 @@ from ivr.core.model import Menu, Node, NodeType
 from ivr.menu.paths import depths
 
 LABEL_CHARS = 40  # a picture shows a node's first words, not its whole prompt
+PHRASES_SHOWN = 3  # and the first few of the phrases that lead to it
 # The edges drawn without a key, and their kind; the limits' ends are no nodes of the menu.
 _UNKEYED = {EdgeKind.NEXT: "next", EdgeKind.TIMEOUT: "timeout", EdgeKind.INVALID: "invalid"}
 
@@ -37,6 +38,16 @@ def label(menu: Menu, node: Node) -> str:
         text = node.name
     flat = " ".join(text.split())
     return flat if len(flat) <= LABEL_CHARS else flat[: LABEL_CHARS - 1].rstrip() + "…"
+
+
+def phrases_label(menu: Menu, node: Node, lang: str | None = None) -> str:
+    """What a caller may say to reach the node, in a language (the menu's own when None),
+    as pictures show it: “医保余额 / 个人账户余额 / 账户余额 …”; "" when it has none."""
+    found = node.say.get(lang or menu.language, ())
+    if not found:
+        return ""
+    more = " …" if len(found) > PHRASES_SHOWN else ""
+    return f"“{' / '.join(found[:PHRASES_SHOWN])}{more}”"
 
 
 def links(menu: Menu, node: Node) -> list[Link]:

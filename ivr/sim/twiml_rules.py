@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ivr.sim.twiml_types import Kind, OneOf, Pattern, Text, Url, Whole, Words
+from ivr.sim.twiml_types import Kind, Listed, OneOf, Pattern, Text, Url, Whole, Words
 
 BOOL = OneOf(("true", "false"))
 METHOD = OneOf(("GET", "POST"))
@@ -20,7 +20,20 @@ ONE_KEY = Pattern(r"[0-9#*]?", "one key (0-9, # or *), or empty for none")
 KEY_SET = Pattern(r"[0-9#*]*", "keys (0-9, # and *)")
 SEND_DIGITS = Pattern(r"[0-9#*wW]+", "keys to send (0-9, #, * and w for a pause)")
 INPUT = Words(("dtmf", "speech"))
-SPEECH_TIMEOUT = Pattern(r"auto|[0-9]+", "a whole number of seconds, or auto")
+SPEECH_TIMEOUT = Pattern(r"auto|[1-9][0-9]*", "a whole number of seconds from 1, or auto")
+# What <Gather> recognises speech in: a language with its region (13512: `en` is refused).
+SPEECH_LANGUAGE = Pattern(
+    r"[a-z]{2,3}(-[A-Z][a-z]{3})?-([A-Z]{2}|[0-9]{3})",
+    "a speech language with its region, such as cmn-Hans-CN or en-US",
+)
+# Twilio's generic speech models, then its provider-specific ones (googlev2_…, deepgram_…).
+SPEECH_MODEL = Pattern(
+    r"default|numbers_and_commands|phone_call|experimental_conversations"
+    r"|experimental_utterances|googlev2_[a-z_]+|deepgram_[a-z0-9_-]+",
+    "default, numbers_and_commands, phone_call, experimental_conversations,"
+    " experimental_utterances, or a googlev2_ or deepgram_ model",
+)
+HINTS = Listed(100, 500, "words or phrases")
 TRIM = OneOf(("trim-silence", "do-not-trim"))
 RECORD_DIAL = OneOf(("true", "false", "do-not-record", "record-from-answer",
                      "record-from-ringing", "record-from-answer-dual",
@@ -73,10 +86,10 @@ ELEMENTS: dict[str, Element] = {
         finishOnKey=ONE_KEY,
         numDigits=Whole(1),
         input=INPUT,
-        language=LANGUAGE,
-        hints=TEXT,
+        language=SPEECH_LANGUAGE,
+        hints=HINTS,
         speechTimeout=SPEECH_TIMEOUT,
-        speechModel=TEXT,
+        speechModel=SPEECH_MODEL,
         profanityFilter=BOOL,
         partialResultCallback=URL,
         partialResultCallbackMethod=METHOD,

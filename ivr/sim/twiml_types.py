@@ -51,6 +51,27 @@ class Words:
 
 
 @dataclass(frozen=True)
+class Listed:
+    """A list separated by commas: at most `count` items, none empty or over `chars`."""
+
+    chars: int
+    count: int
+    says: str  # what an item is, for the message
+
+    def problem(self, value: str) -> str | None:
+        """Why the value is not allowed, or None."""
+        items = [item.strip() for item in value.split(",")]
+        if not all(items):
+            return f"must be {self.says} separated by commas, none empty"
+        if len(items) > self.count:
+            return f"must be at most {self.count} {self.says} (has {len(items)})"
+        longest = max(items, key=len)
+        if len(longest) > self.chars:
+            return f"must be {self.says} of at most {self.chars} characters each ({longest!r})"
+        return None
+
+
+@dataclass(frozen=True)
 class Url:
     """An absolute http(s) URL, or one relative to the document's own."""
 
@@ -90,4 +111,4 @@ class Text:
         return None
 
 
-Kind = Whole | OneOf | Words | Url | Pattern | Text
+Kind = Whole | OneOf | Words | Listed | Url | Pattern | Text

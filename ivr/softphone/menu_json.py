@@ -17,4 +17,5 @@ def menu_json(menu: Menu) -> dict[str, Any]:
 def _node(menu: Menu, node: Node) -> dict[str, Any]:
     """One node: name, type, a short label and its edges (ivr.menu.picture.links)."""
     return {"name": node.name, "type": node.type.value, "label": label(menu, node),
+            "say": {lang: list(said) for lang, said in node.say.items()},
             "edges": [asdict(link) for link in links(menu, node)]}  # fmt: skip

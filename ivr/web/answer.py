@@ -18,7 +18,7 @@ from flask import current_app, g
 from sqlalchemy.exc import DBAPIError
 
 from ivr.core.engine import PIN_DIGITS
-from ivr.core.events import Action, CallState, Event, Keys, Note, Resume, Silence, Start
+from ivr.core.events import Action, CallState, Event, Keys, Note, Resume, Silence, Speech, Start
 from ivr.core.model import Menu
 from ivr.core.trace import TRACE_HEADER
 from ivr.web import observe
@@ -154,7 +154,11 @@ def _event(asked: Asked, state: CallState | None, form: CallForm, edition: Serve
     expected = asked.expected
     if asked.kind not in (KEYS, SILENCE) or state.ended or expected != (state.node, str(state.seq)):
         return Resume(env)  # a replayed or stale URL is answered from where the call is
-    return Keys(form.digits, env) if asked.kind == KEYS else Silence(env)
+    if asked.kind == SILENCE:
+        return Silence(env)
+    if form.speech is not None and not form.digits:  # said, not keyed: Twilio sends one
+        return Speech(form.speech, form.confidence, env)
+    return Keys(form.digits, env)
 
 
 def _stored_answer(asked: Asked, row) -> str | None:
@@ -226,6 +230,7 @@ def _log(connection, menu: Menu, form: CallForm, before: CallState | None, event
          actions: list[Action], now: datetime, error: str | None) -> None:  # fmt: skip
     """Append the step to the call-event log and the app log, input masked."""
     node = before.node if before else menu.start
+    # What was said is never kept: at a PIN prompt it might be the PIN, spoken.
     masked = mask_input(menu, node, form.digits) if isinstance(event, Keys) else ""
     outcomes = [a.outcome for a in actions if isinstance(a, Note)]
     if error is not None:  # the primary handler failed, and the fallback took the step

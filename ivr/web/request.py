@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -12,6 +13,7 @@ from ivr.web.context import CALL_SID, hotline
 from ivr.web.links import public_path, public_url
 
 MAX_DIGITS = 64  # longer than any real entry; garbage past this is not looked at
+MAX_SPEECH = 256  # characters of a SpeechResult looked at: a menu phrase is far shorter
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,8 @@ class CallForm:
     call_sid: str
     from_number: str
     digits: str = field(repr=False)  # may be a PIN
+    speech: str | None = field(default=None, repr=False)  # SpeechResult; may be a spoken PIN
+    confidence: float = 0.0  # Twilio's Confidence, 0 to 1
 
 
 def signed() -> bool:
@@ -52,7 +56,18 @@ def parse_form() -> CallForm:
     if not CALL_SID.fullmatch(call_sid):
         abort(Response("CallSid is missing or malformed\n", 400, mimetype="text/plain"))
     g.call_sid = call_sid
-    return CallForm(call_sid, field_of("From", 32), field_of("Digits", MAX_DIGITS))
+    speech = field_of("SpeechResult", MAX_SPEECH) if "SpeechResult" in request.form else None
+    return CallForm(call_sid, field_of("From", 32), field_of("Digits", MAX_DIGITS), speech,
+                    confidence(request.form.get("Confidence", "")))  # fmt: skip
+
+
+def confidence(value: str) -> float:
+    """Twilio's Confidence as a number from 0 to 1; anything else counts as no confidence."""
+    try:
+        number = float(value.strip()[:32])
+    except ValueError:
+        return 0.0
+    return number if math.isfinite(number) and 0 <= number <= 1 else 0.0
 
 
 def field_of(name: str, limit: int) -> str:

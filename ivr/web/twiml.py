@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from twilio.twiml.voice_response import Gather as GatherVerb
 from twilio.twiml.voice_response import VoiceResponse
 
-from ivr.core.events import Action, Gather, Hangup, Say, Transfer
+from ivr.core.events import Action, Gather, Hangup, Listen, Say, Transfer
 
 # (node, seq) -> URL; one for the keys Twilio posts, one for the fall-through on silence.
 UrlFor = Callable[[str, int], str]
@@ -25,12 +26,21 @@ class SayVoice:
 
 
 @dataclass(frozen=True)
+class Ears:
+    """How a listening Gather asks Twilio to recognise speech."""
+
+    languages: Mapping[str, str]  # the call's language -> Twilio's recognition language
+    model: str = "phone_call"  # speechTimeout="auto" needs a model other than `default`
+
+
+@dataclass(frozen=True)
 class Renderer:
     """Renders actions with the configured voices and agent routing."""
 
     say_voices: Mapping[str, SayVoice]  # by language code (zh-CN, en-US)
     agent_number: str = ""
     agent_queue: str = "agents"
+    ears: Ears = Ears(MappingProxyType({}))
 
     def _speak(self, target: VoiceResponse | GatherVerb, say: Say, play: PlayUrl | None) -> None:
         """Play the prompt's audio when there is some, else have Twilio speak the text."""
@@ -74,10 +84,25 @@ class Renderer:
         }
         if action.num_digits is not None:
             options["num_digits"] = action.num_digits
+        if action.listen is not None:
+            options.update(self._listening(action.listen))
         gather = GatherVerb(**options)
         for say in action.prompts:
             self._speak(gather, say, play)
         response.append(gather)
+
+    def _listening(self, listen: Listen) -> dict[str, object]:
+        """A Gather's speech attributes: keys and speech, in the call's language, with the
+        phrases the menu understands as hints (Twilio reads them comma-separated)."""
+        found: dict[str, object] = {
+            "input": "dtmf speech",
+            "language": self.ears.languages.get(listen.lang, listen.lang),
+            "speech_timeout": "auto",
+            "speech_model": self.ears.model,
+        }
+        if listen.hints:
+            found["hints"] = ", ".join(listen.hints)
+        return found
 
     def _transfer(self, response: VoiceResponse, dialled_url: str) -> None:
         """Dial the agent number, or queue the caller when there is none."""

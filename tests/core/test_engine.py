@@ -65,7 +65,8 @@ def at(menu, node: str, **fields) -> CallState:
 def test_start_welcomes_and_waits_at_the_main_menu(menu) -> None:
     state, actions = step(menu, CallState(node="x"), Start(ENV))
     assert state.node == "main" and state.menu == "main" and not state.ended
-    assert spoken(actions) == [menu.text("welcome")]
+    # The shipped menu listens: the welcome tells callers once that they may say what they need.
+    assert spoken(actions) == [menu.text("welcome"), menu.text("speech_hint")]
     gather = actions[-1]
     assert isinstance(gather, Gather)
     assert (gather.node, gather.num_digits, gather.finish_on_key) == ("main", 1, "")
@@ -85,7 +86,8 @@ def test_nine_switches_the_language_and_reads_the_menu_in_it(
 ) -> None:
     state, actions = step(menu, at(menu, "main", lang=lang), Keys("9", ENV))
     assert (state.node, state.lang, state.ended) == ("main", switched, False)
-    assert says(actions) == [Say(menu.text("language_set", switched), switched)]
+    said = [Say(menu.text(p, switched), switched) for p in ("language_set", "speech_hint")]
+    assert says(actions) == said  # and, now that it is spoken, that speech is heard
     gather = actions[-1]
     assert isinstance(gather, Gather) and gather.node == "main"
     other = "zh-CN" if switched == "en-US" else "en-US"  # the offer to switch back

@@ -34,7 +34,7 @@ from ivr.menu.graph import (
     to_mermaid,
 )
 from ivr.menu.load import load_menu
-from ivr.menu.picture import label
+from ivr.menu.picture import label, phrases_label
 
 DEFAULT_MENU = PROJECT_ROOT / "prompts" / "12333.yaml"
 README_SVG = PROJECT_ROOT / "docs" / "menu-12333.svg"
@@ -187,8 +187,10 @@ def test_the_model_has_every_node_and_the_two_shared_ends(menu: Menu) -> None:
         real = menu.nodes[node.id]
         name, *prompt = node.label.split("\n")
         short = label(menu, real)
+        said = phrases_label(menu, real)  # the phrases that lead to it, under its prompt
         assert name == node.id
-        assert "".join(prompt).replace(" ", "") == ("" if short == name else short.replace(" ", ""))
+        shown = ("" if short == name else short) + said
+        assert "".join(prompt).replace(" ", "") == shown.replace(" ", "")
         assert (node.kind, node.identity) == (real.type.value, real.requires_identity)
 
 

@@ -64,7 +64,9 @@ def test_english_family_read_back(caller: Caller) -> None:
 def test_nine_again_returns_to_mandarin(caller: Caller) -> None:
     to_english(caller)
     heard = caller.press("9")
-    assert heard.startswith("您已选择普通话服务。社会保险查询请按一")
+    # Back in Mandarin, the caller is told again, in Mandarin, that the menu hears speech.
+    assert heard.startswith("您已选择普通话服务。您可以直接说出要办理的业务")
+    assert "社会保险查询请按一" in heard
 
 
 def test_english_errors_and_goodbye(caller: Caller) -> None:

@@ -24,8 +24,8 @@ from tests.web.test_security import (
     BUSY,
     ID_STAR,
     ID_X,
-    MAIN,
     PIN,
+    WELCOME,
     Line,
     call_row,
     node_of,
@@ -143,7 +143,7 @@ def test_a_failed_first_request_gets_the_welcome(
     dialled = post(app, "/voice", twilio_form(call_sid)) if committed else None
     response = fallback(app, call_sid, "/voice")
     doc = read(response, twiml_checker)
-    assert doc.says == prompts(app, "welcome", *MAIN) and node_of(doc.gather_action) == "main"
+    assert doc.says == prompts(app, *WELCOME) and node_of(doc.gather_action) == "main"
     assert dialled is None or dialled.data == response.data
     row = call_row(app, call_sid)
     assert row is not None and row.seq == 1
@@ -158,7 +158,7 @@ def test_an_unknown_callsid_at_the_fallback_hears_the_welcome(
 ) -> None:
     """No call stored under the CallSid: it starts from the welcome, whatever failed."""
     doc = read(fallback(app, "CAfallbacknobody", error_url, Digits="1"), twiml_checker)
-    assert doc.says == prompts(app, "welcome", *MAIN)
+    assert doc.says == prompts(app, *WELCOME)
     assert not any("元" in said for said in doc.says)
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from ivr.sim.twiml_check import TwimlChecker
 from store.models import Call, CallEvent
-from tests.web.test_security import BUSY, MAIN, node_of, post, prompts, read, twilio_form
+from tests.web.test_security import BUSY, WELCOME, node_of, post, prompts, read, twilio_form
 
 AT_ONCE, ROUNDS = 5, 5
 WAIT_S = 10.0
@@ -55,7 +55,7 @@ def test_simultaneous_first_requests_all_hear_the_welcome(
         responses = first_requests(app, call_sid, path, fields)
         docs = [read(response, twiml_checker) for response in responses]
         assert not [doc.says for doc in docs if BUSY in doc.says], f"round {round_}"
-        welcome = prompts(app, "welcome", *MAIN)
+        welcome = prompts(app, *WELCOME)
         assert all(doc.says == welcome and node_of(doc.gather_action) == "main" for doc in docs)
         # One of them took the step; the others repeat its answer, so any of them works.
         assert len({response.data for response in responses}) == 1

@@ -31,6 +31,7 @@ CARD = "650100017"
 UNKNOWN_ID = "11010519491231002*"  # valid (X keyed as *), not on file
 BUSY = "系统繁忙，请稍后再拨。"
 MAIN = ("main_menu", "language_offer")  # the main menu, then the English offer
+WELCOME = ("welcome", "speech_hint", *MAIN)  # a new call: the welcome, that speech is heard, MAIN
 BROKEN_URLS = [
     pytest.param("sqlite:////nonexistent-dir/x.db", id="sqlite-missing-dir"),
     pytest.param("postgresql+psycopg://postgres@127.0.0.1:1/test", id="postgresql-closed-port"),
@@ -291,7 +292,7 @@ def test_signature_url(
     assert response.status_code == status
     if status == 200:
         doc = read(response, twiml_checker)
-        assert doc.says == prompts(app, "welcome", *MAIN)
+        assert doc.says == prompts(app, *WELCOME)
         assert node_of(doc.gather_action) == "main"
     else:
         assert not is_twiml(response.data)
@@ -376,7 +377,7 @@ def test_without_a_token_unsigned_requests_are_served(
     app = make_app(IVR_AUTH_TOKEN="")
     response = post(app, "/voice", twilio_form("CAnotoken01"), token=None, headers=headers)
     doc = read(response, twiml_checker)
-    assert doc.says == prompts(app, "welcome", *MAIN)
+    assert doc.says == prompts(app, *WELCOME)
 
 
 # --- 2. Garbage never gives a 500 --------------------------------------------------------
@@ -456,8 +457,8 @@ def test_missing_or_malformed_callsid_is_400(app: Flask, path: str, call_sid: st
 @pytest.mark.parametrize(
     ("dial_first", "path", "fields", "said"),
     [
-        pytest.param(False, "/voice", {}, ["welcome", *MAIN], id="new-call"),
-        pytest.param(True, "/voice", {}, ["welcome", *MAIN], id="voice-again"),  # its welcome again
+        pytest.param(False, "/voice", {}, [*WELCOME], id="new-call"),
+        pytest.param(True, "/voice", {}, [*WELCOME], id="voice-again"),  # its welcome again
         pytest.param(True, "keys", {}, ["invalid_key", *MAIN], id="keys-without-digits"),
         pytest.param(True, "keys", {"Digits": "2"}, ["ask_id"], id="keys-with-digits"),
         pytest.param(True, "silence", {}, ["no_input", *MAIN], id="silence"),
@@ -497,7 +498,7 @@ def test_garbage_in_other_fields_still_gets_the_welcome(
 ) -> None:
     form = twilio_form("CAfields0001", **{name: value})
     doc = read(post(app, "/voice", form), twiml_checker)
-    assert doc.says == prompts(app, "welcome", *MAIN)
+    assert doc.says == prompts(app, *WELCOME)
     assert node_of(doc.gather_action) == "main"
 
 
@@ -613,7 +614,7 @@ def test_post_verification_url_with_a_new_callsid_starts_over(
     stranger = "CAstranger0001"
     response = post(app, urls[captured] or "", twilio_form(stranger, Digits=digits))
     doc = read(response, twiml_checker)
-    assert doc.says == prompts(app, "welcome", *MAIN)
+    assert doc.says == prompts(app, *WELCOME)
     assert not any("元" in said for said in doc.says)
     row = call_row(app, stranger)
     assert row is not None and not row.verified and row.person_id is None
@@ -633,7 +634,7 @@ def test_unknown_callsid_hears_the_welcome(
     app: Flask, twiml_checker: TwimlChecker, path: str, fields: dict[str, str]
 ) -> None:
     doc = read(post(app, path, twilio_form("CAnobody0001", **fields)), twiml_checker)
-    assert doc.says == prompts(app, "welcome", *MAIN)
+    assert doc.says == prompts(app, *WELCOME)
     assert node_of(doc.gather_action) == "main"
 
 
