@@ -12,11 +12,9 @@ Every format draws one model, `graph(menu)`, so all show the same nodes and edge
 - Solid arrow with a key: a menu option; without a label: `next`; `* repeat`: a self loop
   that re-reads the menu (or the statement's page); `1 more`: the statement's next page.
   Thick red arrow: to the agent. Dotted blue: back towards the start.
-- Dashed grey: the failure limits. A waiting node (menu or input) meets no input or a wrong
-  key by asking again; instead of drawing those loops, each waiting node has one `timeout ×N`
-  arrow to a shared "goodbye" end (N = limits.no_input in a row) and one `invalid ×N` arrow
-  to a shared "agent or goodbye" end (N = limits.invalid; the agent within agent hours).
-  The two ends are not nodes of the menu file.
+- Dashed grey: the failure limits. A waiting node meets no input or a wrong key by asking
+  again; instead of those loops it has a `timeout ×N` arrow to a shared "goodbye" end and an
+  `invalid ×N` arrow to a shared "agent or goodbye" end (N from `limits`), not menu nodes.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ def failures(node: str) -> list[Edge]:
             Edge("medical", EdgeKind.OPTION, "main", Key.HASH),
             # Phrases said lead where the keys do (重听 stays), and to the agent from anywhere.
             *(Edge("medical", EdgeKind.SPEECH, target)
-              for target in ("balance", "family", "agent", "medical", "main")),
+              for target in ("balance", "family", "statement", "agent", "medical", "main")),
             Edge("medical", EdgeKind.GATE, "ask_id"),
             *failures("medical"),
         ]),
@@ -71,7 +71,7 @@ def test_edges_are_named_as_coverage_names_paths() -> None:
     assert named == [
         "key 1 -> social", "key 2 -> medical", "key 0 -> agent", "key 9 -> language",
         "key * -> repeat", "say -> social", "say -> medical", "say -> agent", "say -> language",
-        "say -> repeat", "say -> balance", "say -> family",  # the last two: deep links
+        "say -> repeat", "say -> balance", "say -> family", "say -> statement",  # deep links
         "timeout", "invalid key", "no-input limit", "invalid limit",
     ]  # fmt: skip
 

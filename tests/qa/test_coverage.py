@@ -173,10 +173,11 @@ def test_turns_without_a_trace_count_for_nothing(caller: Caller) -> None:
     ("when", "expected"),
     [("2026-11-25T10:00", "agents_open"), ("2026-11-25T20:00", "agents_closed")],
 )
-def test_the_shipped_scripts_count_as_the_old_walk_did(
+def test_the_shipped_scripts_count_as_recorded(
     make_caller: Callable[..., Caller], clock: Clock, when: str, expected: str
 ) -> None:
-    """Node and path hits of tests/calls, in and out of agent hours, exactly as before."""
+    """Node and path hits of tests/calls, in and out of agent hours, as calls_coverage.json
+    records them."""
     clock.set(when)
     scripts = [load_script(path) for path in SCRIPTS]
     results = [run_script(script, make_caller(from_=script.caller)) for script in scripts]

@@ -518,7 +518,7 @@ def test_the_menu_lists_every_node_with_edges_to_nodes_that_exist(
     menu = app.extensions["ivr"].menu
     names = [node["name"] for node in tree["nodes"]]
     assert tree["start"] == menu.start and sorted(names) == sorted(menu.nodes)
-    kinds_ = {"option", "next", "timeout", "invalid", "agent", "back"}
+    kinds_ = {"option", "next", "timeout", "invalid", "agent", "back", "more"}
     for node in tree["nodes"]:
         assert node["type"] == menu.nodes[node["name"]].type.value
         assert 0 < len(node["label"]) <= 40
@@ -530,6 +530,8 @@ def test_the_menu_lists_every_node_with_edges_to_nodes_that_exist(
     assert medical[("0", "agent")] == "agent" and medical[("*", "option")] == "medical"
     assert medical[("", "timeout")] == medical[("", "invalid")] == "medical"
     assert {"key": "", "target": "main", "kind": "next"} in by_name["welcome"]["edges"]
+    paging = {(e["key"], e["kind"]): e["target"] for e in by_name["statement"]["edges"]}
+    assert paging[("1", "more")] == paging[("*", "option")] == "statement"
     assert by_name["main"]["label"].startswith("社会保险查询请按一")
 
 
