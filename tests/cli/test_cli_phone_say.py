@@ -132,3 +132,12 @@ def test_the_command_says_over_http_and_prompts_for_speech(app: Flask) -> None:
     assert "keys> " in result.output  # the PIN prompt takes keys only
     posted = line.forms("/voice/menu")[0]
     assert (posted["SpeechResult"], posted["Confidence"]) == ("我想查医保余额", "0.8")
+
+
+def test_the_real_hotline_listens_at_its_menus_and_not_at_the_id_prompt(make_caller) -> None:
+    out = io.StringIO()
+    phone = PhoneSession(make_caller(), Console(file=out, width=200))
+    phone.run(["say 医疗保险", "say 一二三"])
+    shown = out.getvalue()
+    assert "you   ▸ say 医疗保险 (0.90)" in shown and "十八位身份证号码" in shown
+    assert "takes keys only" in shown  # the ID prompt: a hint, and the call goes on

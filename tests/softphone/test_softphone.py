@@ -96,8 +96,10 @@ def test_dialling_hears_the_welcome_and_waits_at_the_main_menu(phone: FlaskClien
     waiting = call["waiting"]
     assert {k: waiting.pop(k) for k in ("num_digits", "finish_on_key", "timeout", "keys")} == {
         "num_digits": 1, "finish_on_key": "", "timeout": 5, "keys": True}  # fmt: skip
-    # Whether the menu listens for speech is the engine's to say (test_softphone_say.py).
-    assert set(waiting) == {"speech", "hints"} and isinstance(waiting["speech"], bool)
+    # The main menu listens for speech too, and suggests its phrases to the recogniser.
+    assert waiting.pop("speech") is True
+    assert {"社会保险", "医疗保险", "转人工", "医保余额"} <= set(waiting.pop("hints"))
+    assert waiting == {}
     assert "欢迎致电" in heard(call) and "医疗保险服务请按二" in heard(call)
     request = next(turn for turn in call["turns"] if turn["kind"] == "request")
     assert (request["method"], request["url"], request["status"]) == ("POST", "/voice", 200)

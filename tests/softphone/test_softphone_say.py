@@ -1,6 +1,6 @@
 """The softphone's say endpoint (POST /phone/api/calls/ID/say), against a hotline that listens
-for speech: the hand-made one of tests/speech_hotline.py, put where the softphone's dialler
-would build its in-process copy of this app (until the engine renders speech Gathers)."""
+for speech: the hand-made one of tests/speech_hotline.py, which records exactly what was
+posted, put where the softphone's dialler would build its in-process copy of this app."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """The softphone's say box in a real browser (Debian's chromium, through Playwright).
 
-The page is served from a thread of this process, with its calls put through to the
-hand-made speech hotline (tests/speech_hotline.py) until the engine renders speech Gathers.
-The box is open only while the waiting Gather listens for speech, suggests its hints, sends
-what is typed as the recogniser's words, and the transcript shows them as said.
+The page is served from a thread of this process. Its calls reach either the hand-made speech
+hotline (tests/speech_hotline.py), which records exactly what was posted, or the hotline
+itself. The box is open only while the waiting Gather listens for speech, suggests its hints,
+sends what is typed as the recogniser's words, and the transcript shows them as said.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from flask import Flask
 
+from store.import_apply import import_data
 from tests.softphone.test_softphone_browser import ARTIFACTS, STEP_MS, chromium, wait_heard
 from tests.softphone.test_softphone_say import speaking_phone
 from tests.speech_hotline import ASK_PIN, CONFIRM, GOODBYE, SpeechHotline, served
@@ -78,3 +79,37 @@ def test_the_say_box_speaks_where_the_hotline_listens(page, site) -> None:
     page.locator("#status").get_by_text("ended", exact=False).wait_for()
     assert box.is_disabled()
     assert "135790" not in page.locator("#transcript").inner_text()
+
+
+@pytest.fixture
+def hotline_page(make_app: Callable[..., Flask], demo_prepared):
+    """A page of the softphone whose calls reach this hotline, with the demo accounts."""
+    app = make_app(IVR_SOFTPHONE="1")
+    with app.extensions["ivr"].sessions() as session:
+        import_data(session, demo_prepared)
+    with served(app) as base, chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.set_default_timeout(STEP_MS)
+        page.goto(f"{base}/phone")
+        yield page
+
+
+def test_saying_a_service_at_the_hotline_moves_the_call_and_the_box_shuts_at_the_id(
+    hotline_page,
+) -> None:
+    page = hotline_page
+    page.click("#dial")
+    wait_heard(page, "您可以直接说出要办理的业务")
+    page.wait_for_function("!document.getElementById('say-text').disabled")
+    hints = page.locator("#say-hints option")
+    values = {hints.nth(i).get_attribute("value") for i in range(hints.count())}
+    assert {"医疗保险", "转人工", "医保余额"} <= values  # the main menu's own phrases
+    page.locator("#say-text").click()
+    page.keyboard.type("我想查医保余额")
+    page.keyboard.press("Enter")
+    wait_heard(page, "十八位身份证号码")
+    page.wait_for_function("document.getElementById('say-text').disabled")
+    assert page.locator("#say-note").inner_text().startswith("This prompt takes keys only")
+    assert page.locator('#menu-tree .current[data-node="ask_id"]').count() == 1
+    said = page.locator("#transcript .bubble.said")
+    assert said.count() == 1 and "我想查医保余额" in said.inner_text()
