@@ -142,9 +142,11 @@ def menu_tree(menu: Menu) -> Tree:
         """Add `name`'s links under its branch, expanding the children whose home it is."""
         for link in links(menu, menu.nodes[name]):
             target = link.target
+            key = f"[cyan]{escape(link.key)}[/] → " if link.key else "→ "
+            if link.kind == "more":  # the statement's paging key stays, for the next page
+                branch.add(f"{key}[dim]more (the next, older page)[/]")
             if link.kind in ("timeout", "invalid") or target == name:
                 continue  # every waiting node has these; the limits are in the README
-            key = f"[cyan]{escape(link.key)}[/] → " if link.key else "→ "
             if home.get(target) != name:
                 where = "back up" if target in path else f"see under {home.get(target)}"
                 branch.add(f"{key}[dim]{escape(target)} ({escape(where)})[/]")

@@ -458,11 +458,14 @@ def test_show_prints_the_tree(cli) -> None:
         "2 → family",
         "9 → agent",
         "8 → language",
+        "3 → statement",
+        "1 → more (the next, older page)",
         "identity check",
         "ask_pin",
     ):
         assert fragment in out, out  # fmt: skip
     assert out.index("main (menu)") < out.index("1 → balance") < out.index("identity check")
+    assert out.index("3 → statement") < out.index("1 → more") < out.index("# → main")
 
 
 def test_show_refuses_a_broken_menu(tmp_path: Path, cli) -> None:
