@@ -97,6 +97,8 @@ def import_command(file: Path) -> None:
         table.add_column(column)
     table.add_row("persons", str(summary.persons_added), str(summary.persons_updated))
     table.add_row("bindings", str(summary.bindings_added), str(summary.bindings_updated))
+    table.add_row("transactions", str(summary.transactions_added),
+                  str(summary.transactions_updated))  # fmt: skip
     console.print(table)
 
 

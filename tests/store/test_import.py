@@ -732,7 +732,9 @@ def table_counts(output: str) -> dict[str, tuple[int, int]]:
     """The (added, updated) columns of the import command's summary table."""
     return {
         kind: (int(added), int(updated))
-        for kind, added, updated in re.findall(r"(persons|bindings)\W+(\d+)\W+(\d+)", output)
+        for kind, added, updated in re.findall(
+            r"(persons|bindings|transactions)\W+(\d+)\W+(\d+)", output
+        )
     }
 
 
@@ -744,7 +746,8 @@ def test_import_command_applies_a_good_file(app: Flask, tmp_path: Path) -> None:
 
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output
-    assert table_counts(result.output) == {"persons": (1, 1), "bindings": (1, 1)}
+    assert table_counts(result.output) == {"persons": (1, 1), "bindings": (1, 1),
+                                           "transactions": (0, 0)}  # fmt: skip
     assert person_row(app, NEW_ID) is not None
     assert person_row(app, WANG_JIANGUO).balance_fen == 100
     assert binding_row(app, WANG_JIANGUO, LI_XIUYING).status == "active"
@@ -765,6 +768,7 @@ def test_demo_data_file_imports_cleanly(make_app, tmp_path: Path) -> None:
     assert table_counts(imported.output) == {
         "persons": (len(demo["persons"]), 0),
         "bindings": (len(demo["bindings"]), 0),
+        "transactions": (len(demo["transactions"]), 0),
     }
     assert count(empty, Person) == len(demo["persons"])
     assert count(empty, Binding) == len(demo["bindings"])
@@ -889,9 +893,13 @@ def test_a_bad_person_is_named_before_a_bad_binding_earlier_in_the_file(
 
 
 def test_import_command_shows_the_summary_of_a_city(app: Flask, tmp_path: Path) -> None:
-    result = invoke(app, "import", str(write_city(tmp_path / "city.json", 2_000)))
+    city = write_city(tmp_path / "city.json", 2_000)
+    result = invoke(app, "import", str(city))
     assert result.exit_code == 0, result.output
-    assert table_counts(result.output) == {"persons": (2_000, 0), "bindings": (500, 0)}
+    moves = len(json.loads(city.read_text(encoding="utf-8"))["transactions"])
+    assert moves == 20_000  # ten a person
+    assert table_counts(result.output) == {"persons": (2_000, 0), "bindings": (500, 0),
+                                           "transactions": (moves, 0)}  # fmt: skip
     # The command hashes under the app's PIN key (the suite's key): salted, so verified.
     keys = PinKeyring((bytes.fromhex(PIN_KEY),))
     assert keys.verify(city_person(1_999)["pin"], person_row(app, city_id(1_999)).pin_hash)
