@@ -76,6 +76,19 @@ def test_a_deep_link_to_the_statement_checks_identity_first(make_caller, lang: s
     assert ("在定点药店支付五十八元九角" if lang == "zh-CN" else "fifty-eight yuan") in page
 
 
+@pytest.mark.parametrize(
+    ("said", "confidence"),
+    [("医疗保险", 0.39), ("今天天气怎么样", 0.9), ("余额和明细", 0.9)],
+    ids=["unsure", "no match", "a tie"],
+)
+def test_what_speech_cannot_settle_is_asked_again(make_caller, said: str, confidence) -> None:
+    caller = make_caller()
+    caller.dial()
+    heard = caller.say(said, confidence)
+    assert heard.startswith("抱歉，没有听清，请再说一遍或按键选择。社会保险查询请按一")
+    assert Took("main", "invalid key") in traced(caller)
+
+
 @pytest.mark.parametrize("keys", [[], ["2"], ["2", ZHANG_WEI + "#"]], ids=["main", "id", "pin"])
 def test_only_menus_listen_and_a_refused_say_changes_nothing(make_caller, keys) -> None:
     caller = make_caller()
