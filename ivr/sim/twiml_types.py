@@ -67,7 +67,9 @@ class Listed:
             return f"must be at most {self.count} {self.says} (has {len(items)})"
         longest = max(items, key=len)
         if len(longest) > self.chars:
-            return f"must be {self.says} of at most {self.chars} characters each ({longest!r})"
+            return f"must be {self.says} of at most {self.chars} characters each" + (
+                f" (one has {len(longest)})"  # the value itself is quoted already
+            )
         return None
 
 

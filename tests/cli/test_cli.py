@@ -179,8 +179,10 @@ def test_post_voice_returns_the_welcome_twiml(servers: dict[str, Server]) -> Non
     root = parse_twiml(body)
     assert root.tag == "Response"
     says = ["".join(say.itertext()) for say in root.iter("Say")]
-    assert says == [WELCOME, MENU.text("main_menu"), MENU.text("language_offer")], says
-    assert root.find("Gather") is not None, body.decode()
+    hint = MENU.text("speech_hint")  # the menus listen for speech too
+    assert says == [WELCOME, hint, MENU.text("main_menu"), MENU.text("language_offer")], says
+    gather = root.find("Gather")
+    assert gather is not None and gather.get("input") == "dtmf speech", body.decode()
 
 
 def test_a_whole_call_over_http_reaches_the_balance(servers: dict[str, Server]) -> None:

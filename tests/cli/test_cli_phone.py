@@ -367,4 +367,5 @@ def test_speak_with_the_real_engine(app, monkeypatch) -> None:
     result = call(app, "--speak", input="h\n")
     assert result.exit_code == 0, result.output
     assert "--speak" not in result.output
-    assert len(seconds) == 3 and all(s > 0.5 for s in seconds)  # welcome, menu, English
+    # The welcome, the speech hint, the menu and the English offer.
+    assert len(seconds) == 4 and all(s > 0.5 for s in seconds)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,35 +30,12 @@ from ivr.softphone.lock import CallBusy, held
 from ivr.softphone.menu_json import menu_json
 from ivr.web import views
 from store.demo import WANG_JIANGUO
-from store.import_apply import import_data
-from store.importer import PreparedImport
 from store.models import Call, PhoneCall
 
 WANG_KEYED = WANG_JIANGUO[:-1] + "*"  # 65010219680312109X, the X keyed as *
 WANG_PIN = "135790"
 BALANCE_WORDS = "一千二百三十四元五角六分"
 API = "/phone/api"
-
-
-@pytest.fixture
-def make_phone(make_app: Callable[..., Flask], demo_prepared: PreparedImport,
-               ) -> Iterator[Callable[..., Flask]]:  # fmt: skip
-    """Apps with the softphone on; the demo accounts are loaded once, by the first."""
-    built: list[Flask] = []
-
-    def build(**overrides: object) -> Flask:
-        app = make_app(IVR_SOFTPHONE="1", **overrides)
-        if not built:
-            with app.extensions["ivr"].sessions() as session:
-                import_data(session, demo_prepared)
-        built.append(app)
-        return app
-
-    yield build
-    for app in built:  # the in-process hotline each app built for its callers
-        dialler = app.extensions.get("softphone")
-        if dialler is not None:
-            dialler.app.extensions["ivr"].engine.dispose()
 
 
 @pytest.fixture

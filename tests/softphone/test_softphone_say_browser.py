@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 import pytest
 from flask import Flask
 
-from store.import_apply import import_data
 from tests.softphone.test_softphone_browser import ARTIFACTS, STEP_MS, chromium, wait_heard
 from tests.softphone.test_softphone_say import speaking_phone
 from tests.speech_hotline import ASK_PIN, CONFIRM, GOODBYE, SpeechHotline, served
@@ -82,12 +81,9 @@ def test_the_say_box_speaks_where_the_hotline_listens(page, site) -> None:
 
 
 @pytest.fixture
-def hotline_page(make_app: Callable[..., Flask], demo_prepared):
+def hotline_page(make_phone: Callable[..., Flask]):
     """A page of the softphone whose calls reach this hotline, with the demo accounts."""
-    app = make_app(IVR_SOFTPHONE="1")
-    with app.extensions["ivr"].sessions() as session:
-        import_data(session, demo_prepared)
-    with served(app) as base, chromium() as browser:
+    with served(make_phone()) as base, chromium() as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.set_default_timeout(STEP_MS)
         page.goto(f"{base}/phone")
