@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -812,17 +812,6 @@ def test_a_rejected_file_leaves_a_new_database_untouched(make_app, tmp_path: Pat
 # --- streaming and scale ---------------------------------------------------------------------
 
 BIG = 70_000  # persons: more than PostgreSQL's 65,535 parameters of one statement
-
-
-@pytest.fixture
-def big_app(app: Flask) -> Iterator[Flask]:
-    """The demo app, emptied quickly afterwards on PostgreSQL (the next test's DELETE of a
-    city's persons would check every one against bindings without an index, past 5 s)."""
-    yield app
-    with app.extensions["ivr"].engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-            connection.exec_driver_sql(f"TRUNCATE {tables}")
 
 
 def counts(app: Flask) -> tuple[int, int]:

@@ -45,9 +45,6 @@ from tests.store.test_import import (
     snapshot,
     write,
 )
-from tests.store.test_import import (
-    big_app as big_app,  # noqa: F401  (the fixture)
-)
 
 
 def tx(holder: str, ref: str, **changes: Any) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from werkzeug.test import TestResponse
 from ivr.sim.twiml_check import TwimlChecker
 from store.models import CallEvent, Person
 from tests.twiml_helpers import is_twiml
-from tests.web.test_security import (
+from tests.web.lines import (
     BASE,
     BROKEN_URLS,
     BUSY,
@@ -34,7 +34,6 @@ from tests.web.test_security import (
     read,
     twilio_form,
 )
-from tests.web.test_security import make_line as make_line  # noqa: F401  (the fixture)
 
 FALLBACK = f"{BASE}/voice/fallback"
 BALANCE = "一千二百三十四元五角六分"  # 王建国's demo balance

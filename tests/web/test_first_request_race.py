@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from ivr.sim.twiml_check import TwimlChecker
 from store.models import Call, CallEvent
-from tests.web.test_security import BUSY, WELCOME, node_of, post, prompts, read, twilio_form
+from tests.web.lines import BUSY, WELCOME, node_of, post, prompts, read, twilio_form
 
 AT_ONCE, ROUNDS = 5, 5
 WAIT_S = 10.0

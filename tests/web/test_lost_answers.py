@@ -19,8 +19,8 @@ from ivr.sim.twiml_check import TwimlChecker
 from store.import_apply import import_data
 from store.importer import PreparedImport
 from tests.conftest import AUTH_TOKEN
+from tests.web.lines import ID_STAR, PIN, call_row
 from tests.web.test_fallback import BALANCE, events
-from tests.web.test_security import ID_STAR, PIN, call_row
 
 # The balance call's steps: what the caller does, and a prompt they must hear after it.
 STEPS = [(None, "main_menu"), ("2", "ask_id"), (ID_STAR + "#", "ask_pin"),

@@ -15,9 +15,9 @@ from ivr.sim.caller import Caller
 from ivr.web import lost
 from store.models import Call, CallEvent
 from tests.conftest import post_status
+from tests.web.lines import BROKEN_URLS
 from tests.web.test_call_flow import ASK_ID, GOODBYE, WELCOME
 from tests.web.test_operations import scrape
-from tests.web.test_security import BROKEN_URLS
 
 
 def call_row(app: Flask, call_sid: str) -> tuple[bool, list[tuple[int, str, str]]]:

@@ -19,20 +19,19 @@ from ivr.web.request import confidence
 from store.import_apply import import_data
 from store.models import Call, CallEvent
 from tests.twiml_helpers import Twiml
-from tests.web.test_security import (
+from tests.web.lines import (
     BASE,
     ID_STAR,
     PIN,
     Line,
+    MakeLine,
     node_of,
     post,
     prompt,
     read,
     twilio_form,
 )
-from tests.web.test_security import make_line as make_line  # noqa: F401  (the fixture)
 
-MakeLine = Callable[..., Line]
 BALANCE = "一千二百三十四元五角六分"  # 王建国's demo balance
 PROMPTS = PROJECT_ROOT / "prompts"
 
