@@ -1,6 +1,8 @@
 """Real `run_ivr.py serve` processes for tests: start on a free port, wait, inspect, stop.
-
 Each server runs in a process group of its own, so stopping it reaches every worker.
+
+`served` serves a WSGI app from a thread of the test's own process instead, for a hotline
+(or a hand-made one) that only needs to be reachable over real HTTP.
 """
 
 from __future__ import annotations
@@ -10,14 +12,18 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from flask import Flask
+from werkzeug.serving import make_server
 
 # The suite's PIN key: every app, CLI run and server the tests start hashes PINs with it,
 # so a key in the developer's instance/ folder cannot change what the tests see.
@@ -208,3 +214,17 @@ def start_server(
             start_new_session=True,
         )  # fmt: skip
     return Server(name, proc, port, out, err)
+
+
+@contextmanager
+def served(app: Flask) -> Iterator[str]:
+    """Serve an app over real HTTP on a free local port, from a thread; its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)

@@ -9,13 +9,9 @@ every request's form, and names its nodes and paths in X-IVR-Trace as the engine
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from flask import Flask, Response, request
-from werkzeug.serving import make_server
 
 from ivr.core.events import Reached, Took
 from ivr.core.trace import TRACE_HEADER, encode
@@ -99,17 +95,3 @@ def speech_hotline() -> SpeechHotline:
         return response
 
     return hotline
-
-
-@contextmanager
-def served(app: Flask) -> Iterator[str]:
-    """Serve an app over real HTTP on a free local port, from a thread; its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)

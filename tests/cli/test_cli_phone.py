@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import io
 import socket
-import threading
 import wave
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -15,7 +13,6 @@ import pytest
 import yaml
 from flask import Flask, Response
 from rich.console import Console
-from werkzeug.serving import make_server
 
 from ivr.audio.tts import TtsError
 from ivr.cli import prompts as cli_prompts
@@ -26,6 +23,7 @@ from ivr.qa.record import Recording, first_sentence
 from ivr.sim.caller import Caller, EndState, FlaskTransport
 from tests.conftest import AUTH_TOKEN, require_espeak
 from tests.fake_tts import FakeSynthesizer
+from tests.servers import served
 
 WANG_KEYED = "65010219680312109*"
 PIN = "135790"
@@ -183,22 +181,8 @@ def test_bad_url_and_record_folder_are_refused_before_calling(app, tmp_path: Pat
     assert result.exit_code == 2 and "does not exist" in result.output
 
 
-@contextmanager
-def serving(app: Flask) -> Iterator[str]:
-    """Serve the app over real HTTP on a free local port; its base URL."""
-    server = make_server("127.0.0.1", 0, app)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
 def test_url_calls_a_served_hotline_signed_with_the_token(app) -> None:
-    with serving(app) as base:
+    with served(app) as base:
         signed = call(app, "--url", base, "--auth-token", AUTH_TOKEN, input=BALANCE_CALL)
         unsigned = call(app, "--url", base + "/voice", input="h\n",
                         env={"IVR_AUTH_TOKEN": None})  # fmt: skip

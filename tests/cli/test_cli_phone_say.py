@@ -16,6 +16,7 @@ from ivr.qa.model import StepKind
 from ivr.qa.record import dump_script
 from ivr.sim.caller import Caller, FlaskTransport
 from ivr.sim.turns import EndState
+from tests.servers import served
 from tests.speech_hotline import (
     ASK_NAME,
     ASK_PIN,
@@ -23,7 +24,6 @@ from tests.speech_hotline import (
     GOODBYE,
     NOT_UNDERSTOOD,
     SpeechHotline,
-    served,
     speech_hotline,
 )
 

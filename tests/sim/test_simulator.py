@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -26,7 +24,6 @@ from twilio.twiml.voice_response import (
     Say,
     VoiceResponse,
 )
-from werkzeug.serving import make_server
 
 from ivr.core.events import Reached, Took
 from ivr.sim.caller import (
@@ -41,6 +38,7 @@ from ivr.sim.caller import (
 )
 from ivr.sim.state import StateError, restore, snapshot
 from ivr.sim.twiml_check import TwimlChecker, TwimlInvalid
+from tests.servers import served
 
 TOKEN = "test-auth-token"
 Route = Callable[[dict[str, str]], VoiceResponse | Response]
@@ -456,25 +454,11 @@ def test_caller_hangup_and_transcript(hotline: Callable[..., Hotline]) -> None:
     assert (heard_turn.kind, heard_turn.text) == ("heard", "choose")
 
 
-@contextmanager
-def serving(line: Hotline) -> Iterator[str]:
-    """Serve a hotline behind a real HTTP server on a free local port; its base URL."""
-    server = make_server("127.0.0.1", 0, line.app)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
 @pytest.fixture
 def served_hotline() -> Iterator[tuple[Hotline, str]]:
     """A hotline behind a real HTTP server on a free local port."""
     line = build_hotline({"/voice": gather_menu(num_digits=1), "/menu": echo_then_hangup}, TOKEN)
-    with serving(line) as base:
+    with served(line.app) as base:
         yield line, f"{base}/voice"
 
 
@@ -495,7 +479,7 @@ def test_http_transport_hears_played_audio() -> None:
         "/voice": lambda _values: twiml(Play("/hello.wav"), Hangup()),
         "/hello.wav": audio(quote("您好")),  # percent-encoded: headers are Latin-1
     }
-    with serving(build_hotline(routes)) as base:
+    with served(build_hotline(routes).app) as base:
         caller = Caller(HttpTransport(timeout=5), voice_url=f"{base}/voice")
         assert caller.dial() == "您好"
     assert caller.played == [f"{base}/hello.wav"] and caller.end_state is EndState.HANGUP

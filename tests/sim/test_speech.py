@@ -19,12 +19,12 @@ from ivr.sim.speech import (
 )
 from ivr.sim.state import restore, snapshot
 from ivr.sim.turns import GatherSpec
+from tests.servers import served
 from tests.speech_hotline import (
     ASK_NAME,
     ASK_PIN,
     CONFIRM,
     NOT_UNDERSTOOD,
-    served,
     speech_hotline,
 )
 

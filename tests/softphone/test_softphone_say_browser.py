@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterator
 import pytest
 from flask import Flask
 
+from tests.servers import served
 from tests.softphone.test_softphone_browser import ARTIFACTS, STEP_MS, chromium, wait_heard
 from tests.softphone.test_softphone_say import speaking_phone
-from tests.speech_hotline import ASK_PIN, CONFIRM, GOODBYE, SpeechHotline, served
+from tests.speech_hotline import ASK_PIN, CONFIRM, GOODBYE, SpeechHotline
 
 pytestmark = pytest.mark.slow  # a real browser
 
