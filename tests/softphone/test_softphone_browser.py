@@ -71,17 +71,25 @@ def chromium(*args: str) -> Iterator[Any]:
             browser.close()
 
 
-@pytest.fixture
-def page(server: Server):
-    """A fresh headless chromium page at the softphone."""
+@contextmanager
+def phone_page(base: str) -> Iterator[Any]:
+    """A fresh headless chromium page at the softphone served at `base`; on leaving, no
+    JavaScript error may have happened on it."""
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.set_default_timeout(STEP_MS)
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(f"{server.base}/phone")
+        page.goto(f"{base}/phone")
         yield page
         assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
+def page(server: Server):
+    """A fresh headless chromium page at the softphone."""
+    with phone_page(server.base) as page:
+        yield page
 
 
 def wait_heard(page, text: str) -> None:

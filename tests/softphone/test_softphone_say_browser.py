@@ -14,7 +14,7 @@ import pytest
 from flask import Flask
 
 from tests.servers import served
-from tests.softphone.test_softphone_browser import ARTIFACTS, STEP_MS, chromium, wait_heard
+from tests.softphone.test_softphone_browser import ARTIFACTS, phone_page, wait_heard
 from tests.softphone.test_softphone_say import speaking_phone
 from tests.speech_hotline import ASK_PIN, CONFIRM, GOODBYE, SpeechHotline
 
@@ -33,14 +33,8 @@ def site(make_app: Callable[..., Flask]) -> Iterator[tuple[str, SpeechHotline]]:
 def page(site: tuple[str, SpeechHotline]):
     """A fresh headless chromium page at the softphone."""
     base, _line = site
-    with chromium() as browser:
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.set_default_timeout(STEP_MS)
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(f"{base}/phone")
+    with phone_page(base) as page:
         yield page
-        assert errors == [], f"JavaScript errors on the page: {errors}"
 
 
 def test_the_say_box_speaks_where_the_hotline_listens(page, site) -> None:
@@ -84,10 +78,7 @@ def test_the_say_box_speaks_where_the_hotline_listens(page, site) -> None:
 @pytest.fixture
 def hotline_page(make_phone: Callable[..., Flask]):
     """A page of the softphone whose calls reach this hotline, with the demo accounts."""
-    with served(make_phone()) as base, chromium() as browser:
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.set_default_timeout(STEP_MS)
-        page.goto(f"{base}/phone")
+    with served(make_phone()) as base, phone_page(base) as page:
         yield page
 
 
