@@ -25,8 +25,9 @@ from typing import TypeVar
 from pypinyin import Style, pinyin
 
 T = TypeVar("T")
-_TOKEN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[a-z0-9]+")
-_HANZI = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_HANZI_CLASS = r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"  # CJK ideographs, extension A too
+_TOKEN = re.compile(rf"{_HANZI_CLASS}|[a-z0-9]+")
+_HANZI = re.compile(_HANZI_CLASS)
 
 
 class Verdict(StrEnum):
