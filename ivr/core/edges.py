@@ -65,10 +65,12 @@ class Edge:
             return f"{self.kind.value} -> {REPEAT if self.target == self.node else self.target}"
         if self.key is None:
             return self.kind.value
-        return option_path(self.key, _WORDS.get(self.kind, self.target))
+        return option_path(self.key, _STAYING_WORD.get(self.kind, self.target))
 
 
-_WORDS = {EdgeKind.REPEAT: REPEAT, EdgeKind.MORE: MORE}  # keys that stay at their node
+# Option targets that keep the call at its node, and the kind of edge each makes.
+_STAYING = {REPEAT: EdgeKind.REPEAT, MORE: EdgeKind.MORE}
+_STAYING_WORD = {kind: word for word, kind in _STAYING.items()}
 
 
 def option_path(key: str, target: str | None) -> str:
@@ -81,10 +83,8 @@ def option(node: Node, key: Key) -> Edge | None:
     target = node.options.get(key)
     if target is None:
         return None
-    if target == REPEAT:
-        return Edge(node.name, EdgeKind.REPEAT, node.name, key)
-    if target == MORE:
-        return Edge(node.name, EdgeKind.MORE, node.name, key)
+    if target in _STAYING:
+        return Edge(node.name, _STAYING[target], node.name, key)
     return Edge(node.name, EdgeKind.OPTION, target, key)
 
 

@@ -6,7 +6,7 @@ from datetime import date
 
 from ivr.core.model import Menu
 from ivr.core.readback import join_sentences, reader
-from store.records import FAMILY_KINDS, StatementData, StatementEntry, TxKind
+from store.records import StatementData, StatementEntry
 
 PAGE_SIZE = 5  # entries read per page; the store gives at most STATEMENT_MAX of them
 
@@ -18,18 +18,10 @@ def page_count(data: StatementData) -> int:
 
 def entry_prompt(entry: StatementEntry) -> str:
     """The prompt that reads an entry: statement_<kind>, or statement_covered_<what> when a
-    payer's account paid for the caller."""
+    payer's account paid for the caller (each one of the model's SYSTEM_PROMPTS)."""
     if entry.covered:
         return "statement_covered_" + entry.kind.removeprefix("family_")
     return f"statement_{entry.kind}"
-
-
-# Every prompt an entry may be read with, for the model's list of system prompts.
-ENTRY_PROMPTS = tuple(
-    entry_prompt(StatementEntry(date.min, kind, 1, covered=covered))
-    for kind in TxKind
-    for covered in ((False, True) if kind in FAMILY_KINDS else (False,))
-)
 
 
 def statement_text(menu: Menu, lang: str, data: StatementData, page: int, today: date) -> str:
